@@ -1,0 +1,96 @@
+"""The seven-class data set, its file format and the ``generate`` command."""
+
+import os
+
+import numba
+import numpy as np
+import pytest
+
+import napari_hamiltonian as nh
+from napari_hamiltonian.cli import main
+from napari_hamiltonian.simulate import load_dataset, make_dataset, save_dataset
+from napari_hamiltonian.simulate.dataset import CLASS_TABLE
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_dataset(n_per_class=14, size=16, seed=3, progress=False)
+
+
+def test_classes_counts_and_parameter_ranges(small):
+    X, y, params = small
+    assert nh.CLASSES == ("C-2D", "C-3D", "RF-2D", "RF-3D", "P-2D", "P-3D", "P*")
+    assert X.shape == (8 * 14, 16, 16) and X.dtype == np.uint8
+    assert set(np.unique(X)) == {0, 1}
+    counts = {c: int((y == c).sum()) for c in nh.CLASSES}
+    assert counts == {**{c: 14 for c in nh.CLASSES}, "P*": 28}
+    for c in nh.CLASSES:
+        par = params["parameter"][y == c]
+        rng = np.atleast_2d(CLASS_TABLE[c][2])
+        inside = np.any([(par >= lo) & (par <= hi) for lo, hi in rng], axis=0)
+        assert inside.all(), c
+        assert set(params["parameter_name"][y == c]) == {CLASS_TABLE[c][1]}
+    assert set(params["slice"][y == "C-3D"]) >= {"z-surface-0", "x-0", "y-3/4"}
+    assert np.all(np.isnan(params["up_fraction"][y == "P-2D"]))
+    assert np.all(params["up_fraction"][y == "RF-2D"] >= 0.35)
+
+
+def test_same_seed_same_set_whatever_the_threads(small):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        X1, y1, p1 = make_dataset(n_per_class=14, size=16, seed=3, progress=False)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(X1, small[0])
+    np.testing.assert_array_equal(y1, small[1])
+    np.testing.assert_array_equal(p1["parameter"], small[2]["parameter"])
+    X2, _, _ = make_dataset(n_per_class=14, size=16, seed=4, progress=False)
+    assert not np.array_equal(X2, small[0])
+
+
+def test_a_class_does_not_change_when_others_are_left_out(small):
+    X, y, _ = make_dataset(n_per_class=14, size=16, seed=3, classes=["RF-2D"],
+                           progress=False)
+    np.testing.assert_array_equal(X, small[0][small[1] == "RF-2D"])
+
+
+def test_save_load_round_trip_is_atomic_and_refuses_to_overwrite(small, tmp_path):
+    X, y, params = small
+    path = save_dataset(tmp_path / "d.npz", X, y, params, {"seed": 3})
+    X2, y2, p2, info = load_dataset(path)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_array_equal(p2["slice"], params["slice"])
+    assert info["seed"] == 3 and info["shape"] == list(X.shape)
+    mtime = os.stat(path).st_mtime_ns
+    with pytest.raises(FileExistsError, match="overwrite"):
+        save_dataset(path, X[:2], y[:2], {k: v[:2] for k, v in params.items()})
+    assert os.stat(path).st_mtime_ns == mtime
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]  # no temporary left
+
+
+def test_generate_command(tmp_path, capsys):
+    out = tmp_path / "set.npz"
+    args = [str(out), "--n-per-class", "3", "--size", "16", "--classes", "P-2D", "RF-2D"]
+    assert main(["generate", *args]) == 0
+    X, y, _, info = load_dataset(out)
+    assert X.shape == (6, 16, 16) and info["classes"] == ["RF-2D", "P-2D"]
+    assert main(["generate", *args]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["generate", *args, "--overwrite", "--size", "7"]) == 2
+    assert "size must be" in capsys.readouterr().err
+    np.testing.assert_array_equal(load_dataset(out)[0], X)  # failed run left it intact
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(n_per_class=0), "n_per_class must be"),
+        (dict(size=4), "size must be"),
+        (dict(classes=["Potts"]), "unknown class"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_dataset(**{"n_per_class": 2, "size": 16, "progress": False, **kwargs})
