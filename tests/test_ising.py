@@ -9,7 +9,13 @@ import pytest
 from scipy.special import ellipk
 
 from napari_hamiltonian.simulate import ising2d, ising3d
-from napari_hamiltonian.simulate.ising import IsingChains, from_split, sample_ising, to_split
+from napari_hamiltonian.simulate.ising import (
+    IsingChains,
+    _wolff,
+    from_split,
+    sample_ising,
+    to_split,
+)
 
 
 def onsager_energy(t):
@@ -92,13 +98,11 @@ def test_metropolis_alone_and_wolff_alone_are_each_correct():
         es = []
         for _ in range(300):
             if n_wolff:  # Wolff only: no Metropolis sweep in between
-                from napari_hamiltonian.simulate import ising as mod
-
                 stack = np.empty(16, np.int64)
                 padd = np.uint64(-math.expm1(-2 / 2.2) * 18446744073709549568.0)
                 for ch in range(64):
-                    for _ in range(n_wolff):
-                        mod._wolff(chains.spins[ch], chains.wst, ch, padd, stack)
+                    for _w in range(n_wolff):
+                        _wolff(chains.spins[ch], chains.wst, ch, padd, stack)
             else:
                 chains.step(1)
             es.append(chains.energy())

@@ -37,15 +37,15 @@ def brute_force_state(h, H, periodic_axes, rng):
 def test_sweep_matches_brute_force_relaxation_in_any_order(shape, r):
     rng = np.random.default_rng(1)
     periodic = (1, 2)
-    for trial in range(3):
+    for _ in range(3):
         h = rng.normal(0, r, shape)
         order, ends, fields = field_sweep(h.ravel(), *shape)
         assert np.all(np.diff(fields) >= 0), "the field only rises"
         assert sorted(order) == list(range(h.size)), "every spin flips once"
         # probe fields between consecutive avalanches and before the first one
         probes = np.r_[fields[0] - 1.0, (fields[:-1] + fields[1:]) / 2]
-        for k, H in enumerate(probes[:: max(1, len(probes) // 12)]):
-            k = k * max(1, len(probes) // 12)
+        for k in range(0, len(probes), max(1, len(probes) // 12)):
+            H = probes[k]  # after avalanche k - 1, before avalanche k
             expected = np.zeros(h.size, bool)
             expected[order[: (ends[k - 1] if k > 0 else 0)]] = True
             got = brute_force_state(h[0] if shape[0] == 1 else h, H,

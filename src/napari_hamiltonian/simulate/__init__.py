@@ -1,6 +1,6 @@
 """Numba generators of the seven candidate models (Table I of Basak et al.)."""
 
-from .dataset import CLASSES, CLASS_TABLE, load_dataset, make_dataset, save_dataset
+from .dataset import CLASS_TABLE, CLASSES, load_dataset, make_dataset, save_dataset
 from .ising import ising2d, ising3d
 from .percolation import percolation
 from .rfim import rfim
