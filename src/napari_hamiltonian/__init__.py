@@ -6,9 +6,13 @@ the statistical-mechanics model that most likely produced them, following Basak 
 """
 
 from . import simulate
+from .estimator import HamiltonianClassifier
+from .pretrained import load_pretrained
 from .simulate.dataset import CLASSES
+from .sliding import classify_image, classify_stack
 from .symmetry import symmetry_reduce
 
 __version__ = "0.1.0"
 
-__all__ = ["CLASSES", "__version__", "simulate", "symmetry_reduce"]
+__all__ = ["CLASSES", "HamiltonianClassifier", "__version__", "classify_image",
+           "classify_stack", "load_pretrained", "simulate", "symmetry_reduce"]

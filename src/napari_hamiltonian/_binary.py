@@ -44,3 +44,65 @@ def restore(b: np.ndarray, convention: str, dtype) -> np.ndarray:
     if convention == "pm1":
         return (2 * b.astype(np.int8) - 1).astype(dtype, copy=False)
     return b.astype(dtype, copy=False)
+
+
+def otsu_threshold(image: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of a grayscale image: the grey level maximising the between-class
+    variance of a ``bins``-bin histogram. Pixels above it form one class."""
+    a = np.asarray(image, np.float64).ravel()
+    lo, hi = a.min(), a.max()
+    if lo == hi:
+        raise ValueError("the image is constant; Otsu's threshold is undefined. Pass a "
+                         "number as threshold")
+    hist, edges = np.histogram(a, bins=bins, range=(lo, hi))
+    centers = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centers)
+    mean0 = m0 / np.maximum(w0, 1)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    return float(edges[1:][np.argmax(between[:-1])])
+
+
+def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) -> np.ndarray:
+    """One 2D image -> uint8 0/1 (1 = metal = up), with clear errors for bad input.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W)
+        Binary (bool, 0/1, -1/+1) if ``threshold`` is None; otherwise grayscale.
+    threshold : None, float or "otsu"
+        Grey level separating metal from insulator (pixels exactly at it are insulator).
+    metal : "bright" or "dark"
+        Which side of the threshold is metal. For binary input, "dark" swaps 0 and 1.
+    min_side : int
+        Smallest allowed height and width (the classifier's window).
+    """
+    a = np.asarray(image)
+    if metal not in ("bright", "dark"):
+        raise ValueError(f"metal must be 'bright' or 'dark', got {metal!r}")
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
+        raise ValueError(f"image has shape {a.shape}: looks like RGB(A); convert it to "
+                         "grayscale first (e.g. image.mean(axis=-1)) and pass a threshold")
+    if a.ndim != 2:
+        raise ValueError(f"image must be 2D (H, W), got shape {a.shape}; for a stack use "
+                         "classify_stack, for one frame pass stack[t]")
+    if min(a.shape) < min_side:
+        raise ValueError(f"image is {a.shape[0]}x{a.shape[1]} pixels, smaller than the "
+                         f"{min_side}x{min_side} window; use a larger image")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError("image contains NaN or infinite values; replace them (e.g. "
+                         "np.nan_to_num) or crop them away first")
+    if threshold is None:
+        b, _ = as_binary(a, "image")
+    else:
+        if a.dtype.kind not in "uifb":
+            raise ValueError(f"image must be numeric, got dtype {a.dtype}")
+        if isinstance(threshold, str):
+            if threshold != "otsu":
+                raise ValueError(f"threshold must be None, a number or 'otsu', got "
+                                 f"{threshold!r}")
+            threshold = otsu_threshold(a)
+        b = (a > threshold).view(np.uint8) if a.dtype != bool else a.view(np.uint8)
+    return (1 - b).astype(np.uint8) if metal == "dark" else np.ascontiguousarray(b)

@@ -1,8 +1,9 @@
-"""Command line: ``napari-hamiltonian generate ...``."""
+"""Command line: ``napari-hamiltonian generate|train|classify|report|demo``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .simulate.dataset import CLASSES
@@ -16,6 +17,110 @@ def _generate(args: argparse.Namespace) -> int:
     n = sum(args.n_per_class * (2 if c == "P*" else 1) for c in info["classes"])
     print(f"wrote {n} images ({', '.join(info['classes'])}) of {args.size}x{args.size} "
           f"to {args.out} in {info['seconds']} s")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from .estimator import HamiltonianClassifier, _atomic_write
+    from .report import evaluate, model_card
+    from .simulate.dataset import load_dataset
+
+    out = Path(args.out)
+    targets = [out] + ([Path(args.card)] if args.card else [])
+    for path in targets:  # fail before the minutes of training
+        if path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    X, y, _, meta = load_dataset(args.dataset)
+    test = load_dataset(args.test) if args.test else None
+    clf = HamiltonianClassifier(
+        hidden_units=args.hidden_units, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
+        symmetry_reduction=not args.no_symmetry_reduction, augmentation=args.augmentation,
+        random_state=args.seed, verbose=1)
+    clf.fit(X, y)
+    del X, y
+    clf.save(out, overwrite=args.overwrite)
+    print(f"wrote {out}: validation accuracy {clf.validation_scores_[-1]:.4%}"
+          if clf.validation_scores_ else f"wrote {out}")
+    result = None
+    if test is not None:
+        result = evaluate(clf, test[0], test[1])
+        print(f"test set {args.test}: accuracy {result['accuracy']:.4%}, confident "
+              f"{result['confident']:.2%}; per class "
+              + ", ".join(f"{c} {a:.2%}" for c, a in result["per_class"].items()))
+    if args.card:
+        command = "napari-hamiltonian " + " ".join(shlex.quote(a) for a in args.argv)
+        datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
+        card = model_card(clf, meta, result, test[3] if test else None, command, datasets)
+        _atomic_write(Path(args.card), card.encode())
+        print(f"wrote {args.card}")
+    return 0
+
+
+def _threshold(text: str | None):
+    if text is None or text == "otsu":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--threshold must be 'otsu' or a number, got {text!r}") from None
+
+
+def _temperatures(path: str | None):
+    if path is None:
+        return None
+    import numpy as np
+    try:
+        return np.loadtxt(path, ndmin=1)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read temperatures from {path}: {err}; give one number "
+                         "per line, one line per frame") from err
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from .batch import classify_file, model_and_hash
+
+    clf, digest = model_and_hash(args.model)
+    temps = _temperatures(args.temperatures)
+    client = None
+    if args.scheduler:
+        from distributed import Client
+        client = Client(args.scheduler)
+    try:
+        for path in args.inputs:
+            folder = classify_file(path, args.out, clf, digest, args.stride, args.threshold,
+                                   args.metal, client, temps, args.overwrite)
+            print(f"{path}: results in {folder}")
+    finally:
+        if client is not None:
+            client.close()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .batch import model_and_hash, write_report
+
+    clf, _ = model_and_hash(args.model)
+    write_report(args.folder, clf, _temperatures(args.temperatures))
+    print(f"wrote the report in {args.folder}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .batch import classify_file, model_and_hash
+    from .samples import sample_path
+
+    clf, digest = model_and_hash(None)
+    path = sample_path("rf2d_stack.tif")
+    fields = json.loads(sample_path("rf2d_stack_fields.json").read_text())["fields_H"]
+    folder = classify_file(path, args.out, clf, digest, args.stride, None, "bright",
+                           None, fields, args.overwrite, xlabel="applied field H (J)")
+    print(f"classified the bundled RF-2D field-sweep stack ({path.name}) with the shipped "
+          f"model: see {folder}/fractions.csv and the PNGs in {folder}")
     return 0
 
 
@@ -44,13 +149,82 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--overwrite", action="store_true",
                      help="replace OUT if it exists")
     gen.set_defaults(func=_generate)
+
+    tr = sub.add_parser(
+        "train", help="train the CNN on a data set from `generate`",
+        description="Train a HamiltonianClassifier on a .npz data set written by "
+        "`napari-hamiltonian generate` and save it, atomically, as a safetensors model file.",
+    )
+    tr.add_argument("dataset", help="training data set (.npz from `generate`)")
+    tr.add_argument("--out", default="model.safetensors",
+                    help="model file to write (default: model.safetensors)")
+    tr.add_argument("--test", help="independent test set (.npz) to report accuracy on")
+    tr.add_argument("--card", help="also write a Markdown model card to this file")
+    tr.add_argument("--epochs", type=int, default=4, help="passes over the data (default 4)")
+    tr.add_argument("--hidden-units", type=int, default=128,
+                    help="width of the dense layer (default 128)")
+    tr.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
+    tr.add_argument("--learning-rate", type=float, default=1e-3,
+                    help="Adam step size (default 1e-3)")
+    tr.add_argument("--validation-fraction", type=float, default=0.2,
+                    help="share held out for validation (default 0.2)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tr.add_argument("--no-symmetry-reduction", action="store_true",
+                    help="feed raw images (use with --augmentation)")
+    tr.add_argument("--augmentation", action="store_true",
+                    help="16-fold symmetry augmentation instead of reduction")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace OUT (and CARD) if they exist")
+    tr.set_defaults(func=_train)
+
+    def window_options(p, stride_default):
+        p.add_argument("--stride", type=int, default=stride_default,
+                       help=f"window step in pixels (default {stride_default})")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace results made with other settings or another model")
+
+    cl = sub.add_parser(
+        "classify", help="classify every 100x100 window of image stacks",
+        description="Classify every window of each frame of TIFF (single or multi-page), "
+        ".npy or zarr stacks; write label maps, a CSV of class fractions and PNG charts "
+        "to OUT/<name>/. Interrupted runs resume where they stopped.")
+    cl.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
+    cl.add_argument("--out", required=True, help="results folder")
+    window_options(cl, 1)
+    cl.add_argument("--threshold", type=_threshold, default=None,
+                    help="'otsu' or a grey level; omit for binary images")
+    cl.add_argument("--metal", choices=("bright", "dark"), default="bright",
+                    help="which side of the threshold is metal (default bright)")
+    cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
+    cl.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    cl.add_argument("--temperatures", help="text file, one temperature per frame")
+    cl.set_defaults(func=_classify)
+
+    rp = sub.add_parser("report", help="redraw the CSV and charts of a results folder",
+                        description="Rewrite labels, CSV and PNGs of OUT/<name> from its "
+                        "frames, e.g. with a temperature list.")
+    rp.add_argument("folder", help="a results folder OUT/<name> written by classify")
+    rp.add_argument("--model", help="the model file used by classify (default: shipped)")
+    rp.add_argument("--temperatures", help="text file, one temperature per frame")
+    rp.set_defaults(func=_report)
+
+    dm = sub.add_parser("demo", help="classify the bundled sample stack with the shipped "
+                        "model and write the report",
+                        description="Classify the bundled RF-2D field-sweep stack with "
+                        "the shipped model and write the report.")
+    dm.add_argument("--out", default="hamiltonian-demo", help="results folder "
+                    "(default: hamiltonian-demo)")
+    window_options(dm, 4)
+    dm.set_defaults(func=_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``napari-hamiltonian`` command."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except (ValueError, FileExistsError) as err:

@@ -1,0 +1,213 @@
+"""The CNN of Basak et al. and its training loop (torch).
+
+Architecture (valid, i.e. unpadded, convolutions; sizes for a 100 x 100 window)::
+
+    input (N, 1, 100, 100), spins as -1/+1
+    conv 32 @ 5x5 -> max-pool 2x2 -> ReLU     (N, 32, 48, 48)
+    conv 64 @ 5x5 -> max-pool 2x2 -> ReLU     (N, 64, 22, 22)
+    flatten -> dense (hidden) -> ReLU -> dropout 0.5 -> dense (n_classes)
+
+ReLU and max-pooling commute (both are monotone), so pooling first gives the paper's
+``conv -> ReLU -> pool`` exactly while doing 4x less ReLU work. Valid convolutions make
+the computation on a window exactly a crop of the computation on a whole image, which is
+what :mod:`napari_hamiltonian.sliding` relies on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Kernel side of both convolutions (pixels).
+KERNEL = 5
+
+
+def feature_side(window: int) -> int:
+    """Side of the feature map after the second pooling, for a ``window`` x ``window`` input.
+
+    Raises ValueError unless ``window`` is a multiple of 4 and at least 16, so that both
+    poolings tile their input exactly (100 -> 96 -> 48 -> 44 -> 22).
+    """
+    if window < 16 or window % 4:
+        raise ValueError(
+            f"the CNN needs square images whose side is a multiple of 4 and at least 16 "
+            f"pixels (e.g. 100), got {window}"
+        )
+    return ((window - KERNEL + 1) // 2 - KERNEL + 1) // 2
+
+
+class HamiltonianCNN(nn.Module):
+    """The two-convolution classifier network.
+
+    Parameters
+    ----------
+    window : int
+        Side of the square input images (pixels), a multiple of 4, >= 16.
+    hidden_units : int
+        Width of the first dense layer.
+    n_classes : int
+        Number of outputs (logits).
+    dropout : float
+        Dropout probability before the last layer (training only).
+    """
+
+    def __init__(self, window: int = 100, hidden_units: int = 128, n_classes: int = 7,
+                 dropout: float = 0.5):
+        super().__init__()
+        side = feature_side(window)
+        self.window = window
+        self.conv1 = nn.Conv2d(1, 32, KERNEL)
+        self.conv2 = nn.Conv2d(32, 64, KERNEL)
+        self.fc1 = nn.Linear(64 * side * side, hidden_units)
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden_units, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolutional part: (N, 1, w, w) spins -> (N, 64, s, s) after the second pool."""
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        return F.relu(F.max_pool2d(self.conv2(x), 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, w, w) float spins (-1/+1) -> (N, n_classes) logits."""
+        h = F.relu(self.fc1(torch.flatten(self.features(x), 1)))
+        return self.fc2(self.dropout(h))
+
+
+def to_input(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 0/1 images (N, w, w) -> float -1/+1 network input (N, 1, w, w), channels-last."""
+    x = batch.to(torch.float32).mul_(2.0).sub_(1.0).unsqueeze(1)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _augment(batch: torch.Tensor, ops: np.ndarray) -> torch.Tensor:
+    """Apply symmetry operation ``ops[i]`` (0..15) of Z2 x D4 to image i.
+
+    ``op = 2 g + flip``; the D4 element g = 4 t + 2 fr + fc transposes if t, then flips
+    rows if fr and columns if fc; ``flip`` swaps up and down. Vectorised per operation
+    (at most 16 groups), no Python work per image.
+    """
+    out = torch.empty_like(batch)
+    for op in np.unique(ops):
+        idx = torch.from_numpy(np.flatnonzero(ops == op))
+        g, flip = divmod(int(op), 2)
+        t, fr, fc = g >> 2, (g >> 1) & 1, g & 1
+        x = batch[idx]
+        if t:
+            x = x.transpose(1, 2)
+        dims = [d for d, f in ((1, fr), (2, fc)) if f]
+        if dims:
+            x = torch.flip(x, dims)
+        out[idx] = (1 - x) if flip else x
+    return out
+
+
+@torch.no_grad()
+def predict_logits(model: HamiltonianCNN, images: np.ndarray, device: torch.device,
+                   batch_size: int = 256) -> np.ndarray:
+    """Logits of uint8 0/1 images (N, w, w) in eval mode, as float32 (N, n_classes)."""
+    was_training = model.training
+    model.eval()
+    out = np.empty((len(images), model.fc2.out_features), np.float32)
+    data = torch.from_numpy(np.ascontiguousarray(images))
+    for start in range(0, len(images), batch_size):
+        x = to_input(data[start:start + batch_size]).to(device)
+        out[start:start + batch_size] = model(x).float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
+          batch_size: int, learning_rate: float, rng: np.random.Generator,
+          device: torch.device, augmentation: bool = False,
+          X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+          eval_every: int | None = None, progress=None,
+          callback: Callable[[dict], None] | None = None
+          ) -> tuple[list[dict], np.ndarray | None]:
+    """Train ``model`` with Adam on uint8 0/1 images and integer labels.
+
+    Parameters
+    ----------
+    X, y : ndarray
+        Training images (N, w, w) uint8 0/1, already symmetry reduced if wanted, and class
+        indices (N,).
+    epochs, batch_size, learning_rate
+        Passes over X, images per Adam step, Adam step size.
+    rng : numpy Generator
+        Shuffling and augmentation randomness (torch's own generator, seeded by the
+        caller, drives initialisation and dropout).
+    augmentation : bool
+        Show each image under one of the 16 Z2 x D4 operations drawn at random, anew for
+        every epoch (on-the-fly 16-fold augmentation).
+    X_val, y_val : ndarray, optional
+        Validation set, evaluated at the end of each epoch and every ``eval_every``
+        training images.
+    progress : tqdm-like, optional
+        Updated with the number of images per step.
+    callback : callable, optional
+        Called with each history record; used by benchmarks to stop early by raising
+        StopIteration.
+
+    Returns
+    -------
+    history : list of dict
+        One record per evaluation: ``epoch``, ``images`` seen, ``seconds`` of training
+        (evaluation time excluded), mean ``loss`` since the last record and
+        ``val_accuracy`` (None without a validation set).
+    val_pred : ndarray or None
+        Class indices predicted for ``X_val`` at the last evaluation.
+    """
+    data = torch.from_numpy(np.ascontiguousarray(X))
+    target = torch.from_numpy(np.asarray(y, np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    history: list[dict] = []
+    seen, train_seconds, loss_sum, loss_n = 0, 0.0, 0.0, 0
+    next_eval = eval_every or 0
+    val_pred = None
+
+    def record(epoch: int) -> None:
+        nonlocal loss_sum, loss_n, val_pred
+        acc = None
+        if X_val is not None and len(X_val):
+            val_pred = predict_logits(model, X_val, device).argmax(1)
+            acc = float(np.mean(val_pred == y_val))
+        rec = {"epoch": epoch, "images": seen, "seconds": train_seconds,
+               "loss": loss_sum / max(loss_n, 1), "val_accuracy": acc}
+        history.append(rec)
+        loss_sum, loss_n = 0.0, 0
+        if callback is not None:
+            callback(rec)
+
+    model.train()
+    try:
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(data))
+            for start in range(0, len(order), batch_size):
+                t0 = time.perf_counter()
+                idx = torch.from_numpy(order[start:start + batch_size])
+                xb = data[idx]
+                if augmentation:
+                    xb = _augment(xb, rng.integers(0, 16, len(idx)))
+                x, t = to_input(xb).to(device), target[idx].to(device)
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(x), t)
+                loss.backward()
+                opt.step()
+                train_seconds += time.perf_counter() - t0
+                seen += len(idx)
+                loss_sum += float(loss.detach()) * len(idx)
+                loss_n += len(idx)
+                if progress is not None:
+                    progress.update(len(idx))
+                if eval_every and seen >= next_eval and start + batch_size < len(order):
+                    next_eval += eval_every
+                    record(epoch)
+            record(epoch)
+    except StopIteration:
+        pass
+    model.eval()
+    return history, val_pred

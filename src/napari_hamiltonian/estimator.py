@@ -1,0 +1,506 @@
+"""``HamiltonianClassifier``: the CNN of Basak et al. as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+
+from . import cnn
+from ._binary import as_binary
+from .confidence import TrainingClusters
+from .symmetry import symmetry_reduce
+
+#: Model-file format written by this version; files with a larger number are refused.
+MODEL_FORMAT_VERSION = 1
+_FORMAT_NAME = "napari-hamiltonian-model"
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA if available, else CPU; otherwise check that ``device`` exists.
+
+    Raises
+    ------
+    ValueError
+        For a string torch does not understand or a device that is not available here.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(
+                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
+            ) from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for CUDA but no CUDA GPU is available "
+                         "here; use device='auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or a CUDA device, got {device!r}")
+    return dev
+
+
+class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
+    """CNN classifier of binary domain images by the Hamiltonian that drew them.
+
+    Every image is symmetry reduced (:func:`napari_hamiltonian.symmetry_reduce`) before it
+    reaches the network, in ``fit`` and in every prediction, so users pass raw images.
+
+    Parameters
+    ----------
+    hidden_units : int, default=128
+        Width of the first dense layer.
+    epochs : int, default=4
+        Passes over the training split (the paper stops at 4).
+    batch_size : int, default=32
+        Images per Adam step.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    validation_fraction : float, default=0.2
+        Share of the images held out (stratified by class) to measure the validation
+        accuracy after each epoch; 0 trains on everything.
+    symmetry_reduction : bool, default=True
+        Reduce every image to its Z2 x D4 canonical form first (the paper's method).
+    augmentation : bool, default=False
+        Instead show every training image under one of the 16 symmetry operations drawn
+        at random anew each epoch (the 16-fold augmentation the paper compares against).
+        Usually combined with ``symmetry_reduction=False``.
+    confidence_k : float, default=1.0
+        k of the k-sigma confidence rule (see :mod:`napari_hamiltonian.confidence`).
+    device : str, default="auto"
+        ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    random_state : int, RandomState or None, default=None
+        Seeds the split, shuffling, initialisation and dropout. With an int, ``fit`` gives
+        the same model every time on CPU.
+    verbose : int, default=0
+        1 shows a progress bar and one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+        Class labels, sorted; column order of ``predict_proba`` and ``decision_function``.
+    n_features_in_ : int
+        Pixels per image (``window_ ** 2``).
+    window_ : int
+        Side of the square images the network takes (pixels).
+    model_ : HamiltonianCNN
+        The trained torch module, in eval mode.
+    clusters_ : TrainingClusters
+        Last-layer points of the training split by true class (the confidence rule).
+    validation_scores_ : list of float
+        Validation accuracy after each epoch (empty if ``validation_fraction == 0``).
+    validation_confusion_ : ndarray of int, shape (n_classes, n_classes)
+        Confusion matrix of the validation split after the last epoch: rows true class,
+        columns predicted class, both in ``classes_`` order.
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    n_iter_ : int
+        Epochs run.
+    training_info_ : dict
+        Sizes of the splits, training time (s), throughput (images/s) and versions.
+    """
+
+    def __init__(self, hidden_units: int = 128, epochs: int = 4, batch_size: int = 32,
+                 learning_rate: float = 1e-3, validation_fraction: float = 0.2,
+                 symmetry_reduction: bool = True, augmentation: bool = False,
+                 confidence_k: float = 1.0, device: str = "auto",
+                 random_state=None, verbose: int = 0):
+        self.hidden_units = hidden_units
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.symmetry_reduction = symmetry_reduction
+        self.augmentation = augmentation
+        self.confidence_k = confidence_k
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.classifier_tags.poor_score = True
+        # CUDA convolutions are not bit-reproducible; CPU training is.
+        tags.non_deterministic = self.device != "cpu" and torch.cuda.is_available()
+        return tags
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self) -> None:
+        checks = [
+            ("hidden_units", self.hidden_units, Integral, lambda v: v >= 1, ">= 1"),
+            ("epochs", self.epochs, Integral, lambda v: v >= 1, ">= 1"),
+            ("batch_size", self.batch_size, Integral, lambda v: v >= 1, ">= 1"),
+            ("learning_rate", self.learning_rate, Real, lambda v: v > 0, "> 0"),
+            ("validation_fraction", self.validation_fraction, Real,
+             lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("confidence_k", self.confidence_k, Real, lambda v: v >= 0, ">= 0"),
+        ]
+        for name, value, kind, ok, text in checks:
+            if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+                raise ValueError(f"{name} must be a number {text}, got {value!r}")
+        if self.augmentation and self.symmetry_reduction:
+            # predictions see reduced images only; augmenting reduced images would train
+            # on orientations the network never meets
+            raise ValueError("augmentation=True needs symmetry_reduction=False (the two are "
+                             "alternatives: reduce every image, or augment the raw ones)")
+
+    def _images(self, X, reset: bool) -> np.ndarray:
+        """Validate X into uint8 0/1 images of shape (N, w, w)."""
+        if sp.issparse(X):
+            raise ValueError("X is a sparse matrix; pass a dense array of binary images "
+                             "(N, h, w) or (N, h*w), e.g. X.toarray()")
+        arr = np.asarray(X)
+        if arr.ndim == 3:
+            n, h, w = arr.shape
+            if h != w:
+                raise ValueError(f"images must be square, got {h}x{w}; crop them first "
+                                 "(classify_image handles large images window by window)")
+            arr = arr.reshape(n, h * w)
+        elif arr.ndim == 2 and not reset and hasattr(self, "window_") \
+                and arr.shape == (self.window_, self.window_):
+            raise ValueError(f"X has shape {arr.shape}: one image; pass a stack of images "
+                             "(N, h, w), e.g. image[np.newaxis]")
+        elif arr.ndim != 2:
+            raise ValueError(f"X must be a stack of square images (N, h, w) or flattened "
+                             f"images (N, h*w); got shape {arr.shape}. For one image pass "
+                             "image[np.newaxis]")
+        arr = validate_data(self, arr, reset=reset, dtype=None, ensure_all_finite=False)
+        binary, _ = as_binary(arr, "X")
+        side = math.isqrt(arr.shape[1])
+        if side * side != arr.shape[1]:
+            raise ValueError(f"X has {arr.shape[1]} pixels per image, which is not a square "
+                             "number; pass images (N, h, w) or flattened square images")
+        if reset:
+            cnn.feature_side(side)
+        return binary.reshape(len(arr), side, side)
+
+    def _prepare(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        b = self._images(X, reset=False)
+        return symmetry_reduce(b) if self.symmetry_reduction else b
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y):
+        """Train the CNN on binary images.
+
+        Parameters
+        ----------
+        X : array-like, shape (N, w, w) or (N, w*w)
+            Binary images (bool, 0/1 or -1/+1); ``w`` a multiple of 4, >= 16 (the paper
+            uses 100).
+        y : array-like, shape (N,)
+            Class labels, e.g. names from ``napari_hamiltonian.CLASSES``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        device = resolve_device(self.device)
+        if y is None:
+            raise ValueError("requires y to be passed, but the target y is None: give one "
+                             "class label per image")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be one label per image (N,), got shape {y.shape}")
+        check_classification_targets(y)
+        classes, yi = np.unique(y, return_inverse=True)
+        if len(classes) == 0:
+            raise ValueError("y is empty (0 samples); pass one label per image")
+        if len(classes) < 2:
+            raise ValueError(f"y has a single class {classes[0]!r}; training needs images "
+                             "of at least two classes")
+        images = self._images(X, reset=True)
+        check_consistent_length(images, y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        gen = np.random.default_rng(seed)
+        train_idx, val_idx = _split(yi, self.validation_fraction, gen)
+        data = symmetry_reduce(images) if self.symmetry_reduction else images
+
+        self.classes_ = classes
+        self.window_ = images.shape[1]
+        fork = [device.index or 0] if device.type == "cuda" else []
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+            progress = tqdm(total=self.epochs * len(train_idx), unit="img", desc="training")
+        t0 = time.perf_counter()
+        try:
+            with torch.random.fork_rng(devices=fork):
+                torch.manual_seed(seed)
+                model = cnn.HamiltonianCNN(self.window_, self.hidden_units, len(classes))
+                model = model.to(device, memory_format=torch.channels_last)
+                history, val_pred = cnn.train(
+                    model, data[train_idx], yi[train_idx], epochs=self.epochs,
+                    batch_size=self.batch_size, learning_rate=self.learning_rate, rng=gen,
+                    device=device, augmentation=self.augmentation,
+                    X_val=data[val_idx], y_val=yi[val_idx], progress=progress,
+                    callback=self._report if self.verbose else None)
+        finally:
+            if progress is not None:
+                progress.close()
+        seconds = time.perf_counter() - t0
+        train_logits = cnn.predict_logits(model, data[train_idx], device)
+        self.model_ = model
+        self.clusters_ = TrainingClusters.from_logits(train_logits, yi[train_idx],
+                                                      len(classes))
+        self.validation_scores_ = [h["val_accuracy"] for h in history
+                                   if h["val_accuracy"] is not None]
+        self.loss_curve_ = [h["loss"] for h in history]
+        self.n_iter_ = self.epochs
+        n = len(classes)
+        self.validation_confusion_ = (
+            np.bincount(yi[val_idx] * n + val_pred, minlength=n * n).reshape(n, n)
+            if val_pred is not None else np.zeros((n, n), np.int64))
+        train_seconds = history[-1]["seconds"] if history else 0.0
+        self.training_info_ = {
+            "n_train": int(len(train_idx)), "n_validation": int(len(val_idx)),
+            "seed": seed, "seconds_total": round(seconds, 2),
+            "seconds_training_steps": round(train_seconds, 2),
+            "images_per_second": round(self.epochs * len(train_idx)
+                                       / max(train_seconds, 1e-9), 1),
+            "torch_threads": torch.get_num_threads(), "device": str(device),
+            "torch_version": torch.__version__, "package_version": _version(),
+        }
+        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_shared_cnn", None)  # sliding-window weights: rebuilt where needed
+        return state
+
+    def _report(self, rec: dict) -> None:
+        acc = rec["val_accuracy"]
+        print(f"epoch {rec['epoch']}: loss {rec['loss']:.4f}"
+              + (f", validation accuracy {acc:.4%}" if acc is not None else ""), flush=True)
+
+    # ------------------------------------------------------------------ prediction
+    def _logits(self, X) -> np.ndarray:
+        data = self._prepare(X)
+        return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Last-layer values (before softmax).
+
+        Returns
+        -------
+        ndarray, float32
+            (N, n_classes), columns in ``classes_`` order; for two classes scikit-learn's
+            convention (N,) of ``logit[:, 1] - logit[:, 0]``.
+        """
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if len(self.classes_) == 2 else z
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Softmax of the last layer, (N, n_classes), columns in ``classes_`` order."""
+        z = self._logits(X).astype(np.float64)
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Class label of each image, (N,), from ``classes_``."""
+        z = self._logits(X)
+        return self.classes_[z.argmax(1)]
+
+    def confidence_distance(self, X) -> np.ndarray:
+        """Distance of each image's last-layer point to the nearest training point of its
+        predicted class, in units of that class's ``|sigma_c|``, (N,) float.
+
+        ``score_confidence(X) == (confidence_distance(X) <= confidence_k)``.
+        """
+        z = self._logits(X)
+        return self.clusters_.distance(z, z.argmax(1))
+
+    def score_confidence(self, X) -> np.ndarray:
+        """(N,) bool: True where the prediction is confident by the k-sigma rule.
+
+        A prediction of class c is confident when its last-layer point lies within
+        ``confidence_k * |sigma_c|`` of at least one training point of class c, where
+        sigma_c is the per-component standard deviation of that training cluster
+        (:mod:`napari_hamiltonian.confidence`).
+        """
+        return self.confidence_distance(X) <= self.confidence_k
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on (X, y). Labels the classifier never saw raise a ValueError."""
+        check_is_fitted(self)
+        unknown = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+        if len(unknown):
+            raise ValueError(f"y contains labels the classifier was not trained on: "
+                             f"{unknown.tolist()}; known classes: {self.classes_.tolist()}")
+        return super().score(X, y, sample_weight)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path, overwrite: bool = True) -> Path:
+        """Write the fitted model to one safetensors file, atomically.
+
+        Weights and training-cluster points are tensors; everything else (classes,
+        architecture, parameters, training record, package version) is JSON in the
+        file's header. Nothing is pickled.
+        """
+        check_is_fitted(self)
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        from safetensors.numpy import save as st_save
+
+        # safetensors writes raw buffers: channels-last weights must be made C-contiguous
+        tensors = {f"model.{k}": np.ascontiguousarray(v.detach().cpu().numpy())
+                   for k, v in self.model_.state_dict().items()}
+        for c, pts in enumerate(self.clusters_.points):
+            tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
+        params = {k: v for k, v in self.get_params().items()
+                  if isinstance(v, (str, int, float, bool, type(None)))}
+        meta = {
+            "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
+            "package_version": _version(),
+            "classes": self.classes_.tolist(),
+            "architecture": {"window": self.window_, "hidden_units": self.hidden_units,
+                             "n_classes": len(self.classes_)},
+            "params": params,
+            "validation_scores": self.validation_scores_,
+            "loss_curve": self.loss_curve_,
+            "n_iter": self.n_iter_,
+            "validation_confusion": self.validation_confusion_.tolist(),
+            "training": self.training_info_,
+        }
+        blob = st_save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)})
+        _atomic_write(path, blob)
+        return path
+
+    @classmethod
+    def load(cls, path, device: str = "auto") -> HamiltonianClassifier:
+        """Read a model written by :meth:`save`. Never unpickles anything.
+
+        Raises
+        ------
+        ValueError
+            If the file is not a napari-hamiltonian safetensors model (a pickle or torch
+            file, say), is damaged, or comes from an incompatible version.
+        """
+        path = Path(path)
+        blob = path.read_bytes()
+        meta, tensors = _parse_model_file(blob, path)
+        arch = meta["architecture"]
+        clf = cls(**meta["params"])
+        clf.device = device
+        dev = resolve_device(device)
+        model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"], arch["n_classes"])
+        state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
+                 if k.startswith("model.")}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"{path}: weights do not match the architecture {arch}") from err
+        model = model.to(dev, memory_format=torch.channels_last).eval()
+        clf.model_ = model
+        clf.classes_ = np.array(meta["classes"])
+        clf.window_ = arch["window"]
+        clf.n_features_in_ = arch["window"] ** 2
+        clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]
+                                          for c in range(arch["n_classes"])])
+        clf.validation_scores_ = meta["validation_scores"]
+        clf.loss_curve_ = meta["loss_curve"]
+        clf.n_iter_ = meta["n_iter"]
+        clf.validation_confusion_ = np.array(meta["validation_confusion"], np.int64)
+        clf.training_info_ = meta["training"]
+        return clf
+
+
+def _split(y: np.ndarray, fraction: float, rng: np.random.Generator):
+    """Stratified train/validation index split; every class keeps >= 1 training image."""
+    train, val = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_val = min(int(round(fraction * len(idx))), len(idx) - 1)
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def _atomic_write(path: Path, blob: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _parse_model_file(blob: bytes, path: Path) -> tuple[dict, dict]:
+    """Check the safetensors header by hand, then read tensors with safetensors."""
+    not_model = (f"{path} is not a napari-hamiltonian model file (safetensors with a "
+                 "napari-hamiltonian header). Model files are never unpickled, so "
+                 "pickle/torch .pt files are refused; retrain or re-save the model with "
+                 "HamiltonianClassifier.save")
+    if len(blob) < 10:
+        raise ValueError(not_model)
+    n = int.from_bytes(blob[:8], "little")
+    if n > len(blob) - 8 or blob[8:9] != b"{":
+        raise ValueError(not_model)
+    try:
+        header = json.loads(blob[8:8 + n])
+        meta = json.loads(header["__metadata__"]["napari_hamiltonian"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(not_model) from err
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT_NAME:
+        raise ValueError(not_model)
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION or version < 1:
+        raise ValueError(
+            f"{path} was written by napari-hamiltonian {meta.get('package_version')} in "
+            f"model format {version}; this installation ({_version()}) reads format "
+            f"{MODEL_FORMAT_VERSION}. Upgrade napari-hamiltonian (pip install -U "
+            "napari-hamiltonian) or retrain the model with this version")
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+    try:
+        tensors = st_load(blob)
+    except (SafetensorError, ValueError) as err:
+        raise ValueError(f"{path} is damaged: {err}") from err
+    return meta, tensors
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

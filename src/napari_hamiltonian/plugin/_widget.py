@@ -1,0 +1,417 @@
+"""The *Classify Hamiltonian* dock widget.
+
+It builds the inputs, runs :func:`napari_hamiltonian.sliding.iter_classify` in a
+``thread_worker`` (progress, cancel at every unit of work) and turns results into layers
+and a chart. Frames are classified lazily: the displayed one first, each once (cached),
+and all of them only on *Run all frames*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
+from napari.layers import Image
+from napari.qt.threading import create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+from napari.viewer import Viewer
+from qtpy.QtWidgets import QVBoxLayout, QWidget
+
+from ..report import CLASS_COLORS, bar_chart, center_distance, class_color, frame_summary
+from ..sliding import iter_classify
+
+THRESHOLDS = ("none (binary)", "value", "otsu")
+
+
+def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
+    """Worker body: yields ("progress", t, done, total) and ("frame", t, WindowResult)."""
+    for t in frames:
+        gen = iter_classify(get_frame(t), clf, stride, threshold, metal)
+        while True:
+            try:
+                _, done, total = next(gen)
+            except StopIteration as stop:
+                yield ("frame", t, stop.value)
+                break
+            yield ("progress", t, done, total)
+
+
+class ResultChart(QWidget):
+    """Matplotlib canvas: class shares of the current frame and, for stacks, the
+    proximity-to-criticality curve with the current frame marked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(4.2, 5.4), dpi=90, layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(380)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.frame = None  # frame shown, for tests
+
+    def show_frame(self, t, result, curve: dict | None) -> None:
+        """Redraw for frame ``t`` (result None: not classified yet)."""
+        self.figure.clear()
+        self.frame = t
+        ax1 = self.figure.add_subplot(2 if curve else 1, 1, 1)
+        if result is None:
+            ax1.text(0.5, 0.5, f"frame {t}: not classified yet\n(press Run)", ha="center",
+                     va="center", transform=ax1.transAxes)
+            ax1.set_axis_off()
+        else:
+            bar_chart(result.fractions(), title=f"frame {t}: windows per class "
+                      "(confident share in brackets)", ax=ax1)
+        if curve:
+            ax2 = self.figure.add_subplot(2, 1, 2)
+            ts = sorted(curve)
+            d = [curve[k][0] for k in ts]
+            colors = [class_color(curve[k][1]) for k in ts]
+            ax2.plot(ts, d, color="0.6", lw=1)
+            ax2.scatter(ts, d, c=colors, s=24, edgecolor="black", linewidth=0.5, zorder=3)
+            ax2.axvline(t, color="red", lw=1, label=f"frame {t}")
+            ax2.set_xlabel("frame")
+            ax2.set_ylabel(r"distance ($|\sigma_c|$)")
+            ax2.set_title("proximity to criticality (majority class)", fontsize=9)
+            ax2.set_ylim(bottom=0)
+            ax2.legend(fontsize=7, frameon=False)
+        self.canvas.draw_idle()
+
+
+class ClassifyWidget(QWidget):
+    """Classify an image or a stack window by window with a HamiltonianClassifier."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.layer_box = ComboBox(label="image", choices=self._image_layers)
+        self.threshold_mode = ComboBox(label="threshold", choices=THRESHOLDS)
+        self.threshold_value = FloatSpinBox(label="grey level", min=-1e12, max=1e12,
+                                            step=0.1, value=0.5, visible=False)
+        self.metal = ComboBox(label="metal is", choices=["bright", "dark"])
+        self.preview_button = PushButton(text="Show binary preview")
+        self.model_choice = ComboBox(label="model", choices=["shipped", "model file"])
+        self.model_file = FileEdit(label="model file", filter="*.safetensors", visible=False)
+        self.stride = SpinBox(label="stride (px)", min=1, max=100, value=4)
+        self.k = FloatSpinBox(label="k (confidence)", min=0.0, max=1000.0, step=0.1,
+                              value=1.0)
+        self.run_button = PushButton(text="Run (displayed frame)")
+        self.run_all_button = PushButton(text="Run all frames")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.save_button = PushButton(text="Save results...")
+        self.status = Label(value="")
+        self.legend = Label(value=_legend_html())
+        self.controls = Container(widgets=[
+            self.layer_box, self.threshold_mode, self.threshold_value, self.metal,
+            self.preview_button, self.model_choice, self.model_file, self.stride, self.k,
+            self.run_button, self.run_all_button, self.cancel_button, self.save_button,
+            self.status, self.legend])
+        self.chart = ResultChart(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.controls.native)
+        layout.addWidget(self.chart)
+
+        self.results: dict[int, object] = {}
+        self.curve: dict[int, tuple[float, str]] = {}
+        self.worker = None
+        self._pending = None
+        self._key = None
+        self._clf = None
+        self._clf_source = None
+        self._follow = False
+        self._pbar = None
+
+        self.threshold_mode.changed.connect(self._on_threshold_mode)
+        self.model_choice.changed.connect(
+            lambda v: setattr(self.model_file, "visible", v == "model file"))
+        self.preview_button.clicked.connect(self.show_preview)
+        self.run_button.clicked.connect(lambda: self.run(all_frames=False))
+        self.run_all_button.clicked.connect(lambda: self.run(all_frames=True))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(self._save_dialog)
+        self.viewer.layers.events.inserted.connect(self.layer_box.reset_choices)
+        self.viewer.layers.events.removed.connect(self.layer_box.reset_choices)
+        self.viewer.dims.events.current_step.connect(self._on_step)
+
+    # ------------------------------------------------------------------ inputs
+    def _image_layers(self, _=None):
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _on_threshold_mode(self, mode):
+        self.threshold_value.visible = mode == "value"
+
+    def settings(self) -> dict:
+        """Current settings as keyword arguments of iter_classify (plus the layer)."""
+        mode = self.threshold_mode.value
+        threshold = {"none (binary)": None, "otsu": "otsu"}.get(mode,
+                                                             float(self.threshold_value.value))
+        return {"layer": self.layer_box.value, "threshold": threshold,
+                "metal": self.metal.value, "stride": int(self.stride.value)}
+
+    def _frame_getter(self, layer):
+        data = layer.data
+        if layer.ndim == 2:
+            return lambda t: np.asarray(data)
+        return lambda t: np.asarray(data[t])
+
+    def current_frame(self) -> int:
+        layer = self.layer_box.value
+        if layer is None or layer.ndim == 2:
+            return 0
+        axis = self.viewer.dims.ndim - layer.ndim  # the layer's first axis in the viewer
+        return int(self.viewer.dims.current_step[axis])
+
+    def classifier(self):
+        """The selected classifier with the widget's k (loaded once per source)."""
+        source = ("shipped" if self.model_choice.value == "shipped"
+                  else str(self.model_file.value))
+        if self._clf is None or self._clf_source != source:
+            if source == "shipped":
+                from ..pretrained import load_pretrained
+                self._clf = load_pretrained()
+            else:
+                path = Path(source)
+                if not path.is_file():
+                    raise ValueError(f"model file {path} does not exist; choose a .safetensors "
+                                     "file written by `napari-hamiltonian train`")
+                from ..estimator import HamiltonianClassifier
+                self._clf = HamiltonianClassifier.load(path)
+            self._clf_source = source
+        self._clf.set_params(confidence_k=float(self.k.value))
+        return self._clf
+
+    def _validate(self):
+        """Check the inputs on the displayed frame; raises ValueError with the fix."""
+        from .._binary import binarize
+
+        s = self.settings()
+        layer = s["layer"]
+        if layer is None:
+            raise ValueError("no image layer: open an image or a stack first (File > Open "
+                             "Sample > napari-hamiltonian)")
+        if layer.rgb or layer.ndim not in (2, 3):
+            raise ValueError(f"layer {layer.name!r} has shape {layer.data.shape}: use a 2D "
+                             "grayscale/binary image or a (T, Y, X) stack")
+        clf = self.classifier()
+        binarize(self._frame_getter(layer)(self.current_frame()), s["threshold"],
+                 s["metal"], min_side=clf.window_)
+        return s, clf
+
+    # ------------------------------------------------------------------ preview
+    def show_preview(self) -> None:
+        """Add or update a layer with the binary image the classifier will see."""
+        import dask.array as da
+
+        from .._binary import binarize
+
+        try:
+            s, _ = self._validate()
+        except ValueError as err:
+            show_error(str(err))
+            return
+        layer = s["layer"]
+        args = (s["threshold"], s["metal"])
+        if layer.ndim == 2:
+            data = binarize(np.asarray(layer.data), *args)
+        else:
+            stack = da.from_array(layer.data, chunks=(1,) + tuple(layer.data.shape[1:]))
+            data = stack.map_blocks(lambda b: binarize(b[0], *args)[None], dtype=np.uint8)
+        name = f"{layer.name} binary preview"
+        if name in self.viewer.layers:
+            self.viewer.layers[name].data = data
+        else:
+            self.viewer.add_image(data, name=name, contrast_limits=(0, 1), opacity=0.6,
+                                  colormap="gray", scale=layer.scale, translate=layer.translate)
+
+    # ------------------------------------------------------------------ running
+    def run(self, all_frames: bool = False) -> None:
+        """Classify the displayed frame (or every frame) in a background thread."""
+        try:
+            s, clf = self._validate()
+        except ValueError as err:
+            show_error(str(err))
+            return
+        key = (id(s["layer"]), s["threshold"], s["metal"], s["stride"], self._clf_source)
+        if key != self._key:
+            self.results.clear()
+            self.curve.clear()
+            self._key = key
+        layer = s["layer"]
+        n_frames = 1 if layer.ndim == 2 else layer.data.shape[0]
+        current = self.current_frame()
+        frames = [current] + ([t for t in range(n_frames) if t != current]
+                              if all_frames else [])
+        frames = [t for t in frames if t not in self.results]
+        self._follow = layer.ndim == 3
+        if not frames:
+            self._refresh_chart()
+            return
+        if self.worker is not None:  # a second Run: stop the first, then start this one
+            self._pending = (s, clf, frames)
+            self.worker.quit()
+            return
+        self._start(s, clf, frames)
+
+    def _start(self, s, clf, frames) -> None:
+        layer = s["layer"]
+        self._pbar = progress(total=len(frames), desc="classifying windows")
+        self.worker = create_worker(_classify_frames, self._frame_getter(layer), frames,
+                                    clf, s["stride"], s["threshold"], s["metal"],
+                                    _start_thread=False)
+        self.worker.yielded.connect(lambda msg, s=s, clf=clf: self._on_yield(msg, s, clf))
+        self.worker.errored.connect(lambda err: show_error(f"classification failed: {err}"))
+        self.worker.finished.connect(self._on_finished)
+        self.cancel_button.enabled = True
+        self.status.value = f"classifying {len(frames)} frame(s)..."
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Stop the running classification at its next unit of work."""
+        self._pending = None
+        if self.worker is not None:
+            self.worker.quit()
+            self.status.value = "cancelling..."
+
+    def _on_finished(self) -> None:
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self.worker = None
+        self.cancel_button.enabled = False
+        done = len(self.results)
+        self.status.value = f"{done} frame(s) classified"
+        if self._pending is not None:
+            s, clf, frames = self._pending
+            self._pending = None
+            self._start(s, clf, [t for t in frames if t not in self.results])
+
+    def _on_yield(self, msg, s, clf) -> None:
+        if msg[0] == "progress":
+            _, t, done, total = msg
+            if self._pbar is not None:
+                self._pbar.set_description(f"frame {t}: {done}/{total} parts")
+            return
+        _, t, result = msg
+        if self._pending is not None:
+            return  # results of a run being replaced: not shown
+        self.results[t] = result
+        if self._follow:
+            self.curve[t] = (center_distance(clf, result), frame_summary(result)["majority"])
+        self._show_result(s["layer"], t, result, clf)
+        if self._pbar is not None:
+            self._pbar.update(1)
+
+    def _on_step(self, event=None) -> None:
+        layer = self.layer_box.value
+        if layer is None or self._key is None:
+            return
+        t = self.current_frame()
+        self._refresh_chart()
+        if self._follow and t not in self.results and self.worker is None:
+            self.run(all_frames=False)
+
+    # ------------------------------------------------------------------ output
+    def _layers(self, layer, result):
+        """The classes and flagged Labels layers for ``layer`` (created on first use)."""
+        from napari.utils.colormaps import DirectLabelColormap
+
+        name = f"{layer.name} classes"
+        ny, nx = result.labels.shape
+        stack = layer.ndim == 3
+        shape = ((layer.data.shape[0],) if stack else ()) + (ny, nx)
+        s, half = result.stride, (result.window - 1) / 2
+        scale = ((layer.scale[0],) if stack else ()) + (s * layer.scale[-2], s * layer.scale[-1])
+        translate = (((layer.translate[0],) if stack else ())
+                     + (layer.translate[-2] + half * layer.scale[-2],
+                        layer.translate[-1] + half * layer.scale[-1]))
+        if name in self.viewer.layers and self.viewer.layers[name].data.shape == shape \
+                and tuple(self.viewer.layers[name].scale) == scale:
+            return self.viewer.layers[name], self.viewer.layers[f"{layer.name} flagged"]
+        for old in (name, f"{layer.name} flagged"):
+            if old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        colors = {None: "transparent", 0: "transparent"}
+        colors.update({k + 1: class_color(c, k) for k, c in enumerate(result.classes)})
+        classes = self.viewer.add_labels(
+            np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
+            opacity=0.55, colormap=DirectLabelColormap(color_dict=colors),
+            metadata={"classes": list(result.classes), "logits": {}, "distance": {},
+                      "stride": s, "window": result.window,
+                      "label_values": {k + 1: c for k, c in enumerate(result.classes)}})
+        flagged = self.viewer.add_labels(
+            np.zeros(shape, np.uint8), name=f"{layer.name} flagged", scale=scale,
+            translate=translate, opacity=0.6,
+            colormap=DirectLabelColormap(color_dict={None: "transparent", 0: "transparent",
+                                                     1: "black"}),
+            metadata={"meaning": "1 = prediction flagged (outside k*|sigma_c| of its "
+                      "training cluster)"})
+        return classes, flagged
+
+    def _show_result(self, layer, t, result, clf) -> None:
+        classes, flagged = self._layers(layer, result)
+        if layer.ndim == 3:
+            classes.data[t] = result.labels + 1
+            flagged.data[t] = ~result.confident
+        else:
+            classes.data[...] = result.labels + 1
+            flagged.data[...] = ~result.confident
+        classes.metadata["logits"][t] = result.logits
+        classes.metadata["distance"][t] = result.distance
+        classes.refresh()
+        flagged.refresh()
+        if t == self.current_frame() or self._follow:  # bars, or a new point on the curve
+            self._refresh_chart()
+
+    def _refresh_chart(self) -> None:
+        t = self.current_frame()
+        self.chart.show_frame(t, self.results.get(t), self.curve if self._follow else None)
+
+    def save(self, folder) -> Path:
+        """Write the classified frames as label TIFFs, CSV and PNG charts to ``folder``."""
+        from ..batch import _save_npz, write_report
+
+        if not self.results:
+            raise ValueError("nothing to save yet: press Run first")
+        folder = Path(folder)
+        frames = sorted(self.results)
+        for k, t in enumerate(frames):
+            r = self.results[t]
+            _save_npz(folder / "frames" / f"t{k:05d}.npz", logits=r.logits,
+                      distance=r.distance, classes=np.array(r.classes), stride=r.stride,
+                      window=r.window)
+        write_report(folder, self._clf, np.array(frames, float), xlabel="frame")
+        return folder
+
+    def _save_dialog(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the results")
+        if not folder:
+            return
+        try:
+            self.save(folder)
+        except (ValueError, OSError) as err:
+            show_error(str(err))
+            return
+        show_info(f"results written to {folder}")
+
+
+def _legend_html() -> str:
+    items = "".join(f'<span style="color:{c}">&#9632;</span>&nbsp;{name}&nbsp;&nbsp; '
+                    for name, c in CLASS_COLORS.items())
+    return (f"<small>{items}<br>darker windows: flagged (not confident). Labels sit at "
+            "window centres; one label pixel = stride x stride image pixels.</small>")
+
+
+def classify_selected_layer(viewer: Viewer) -> None:
+    """Layer-menu command: open the widget with the selected image layer chosen."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
+                                                     "Classify Hamiltonian")
+    active = viewer.layers.selection.active
+    if isinstance(active, Image):
+        widget.layer_box.value = active

@@ -1,0 +1,317 @@
+"""Reports: evaluation tables and the model card (plots come with whole-image reports)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def evaluate(clf, X, y) -> dict:
+    """Accuracy, per-class accuracy, confusion matrix and confident share of ``clf`` on (X, y).
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (float), ``per_class`` ({label: accuracy}), ``confusion`` ((C, C) int,
+        rows true, columns predicted, ``classes`` order), ``classes`` (list),
+        ``confident`` (share of images flagged confident), ``n`` (images).
+    """
+    y = np.asarray(y)
+    z = clf._logits(X)
+    pred_i = z.argmax(1)
+    classes = clf.classes_
+    true_i = np.searchsorted(classes, y)
+    n = len(classes)
+    conf = np.bincount(true_i * n + pred_i, minlength=n * n).reshape(n, n)
+    per_class = {str(c): float(conf[i, i] / conf[i].sum()) for i, c in enumerate(classes)
+                 if conf[i].sum()}
+    confident = clf.clusters_.distance(z, pred_i) <= clf.confidence_k
+    return {"accuracy": float(np.mean(pred_i == true_i)), "per_class": per_class,
+            "confusion": conf, "classes": [str(c) for c in classes],
+            "confident": float(confident.mean()), "n": int(len(y))}
+
+
+def confusion_markdown(confusion: np.ndarray, classes: list[str]) -> str:
+    """A confusion matrix as a Markdown table (rows true class, columns predicted)."""
+    head = "| true \\ predicted | " + " | ".join(classes) + " |"
+    rule = "|---" * (len(classes) + 1) + "|"
+    rows = [f"| {c} | " + " | ".join(str(int(v)) for v in row) + " |"
+            for c, row in zip(classes, confusion)]
+    return "\n".join([head, rule, *rows])
+
+
+def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
+               command: str, datasets: dict[str, dict] | None = None) -> str:
+    """Markdown model card of a trained classifier: data, training, accuracy, command."""
+    info = clf.training_info_
+    params = clf.get_params()
+    lines = [
+        "# Model card: napari-hamiltonian seven-class CNN",
+        "",
+        f"Classifies a binary {clf.window_}x{clf.window_} domain image by the Hamiltonian "
+        "that drew it (Basak et al. 2022): symmetry reduction, then the CNN (32@5x5, pool, 64@5x5, "
+        f"pool, dense {clf.hidden_units}, dropout 0.5, dense {len(clf.classes_)}).",
+        "",
+        "## Data",
+        f"- Training set: `make_dataset(n_per_class={train_meta.get('n_per_class')}, "
+        f"size={train_meta.get('size')}, seed={train_meta.get('seed')})`, "
+        f"{info['n_train'] + info['n_validation']} images (P* twice per class), "
+        f"simulated in {train_meta.get('seconds')} s; split "
+        f"{info['n_train']} train / {info['n_validation']} validation (stratified, "
+        f"seed from random_state={params['random_state']}).",
+    ]
+    if test_meta is not None:
+        lines.append(
+            f"- Test set: `make_dataset(n_per_class={test_meta.get('n_per_class')}, "
+            f"seed={test_meta.get('seed')})`, {test['n']} images, simulated independently "
+            "of the training set.")
+    lines += [
+        "",
+        "## Training",
+        f"- {clf.n_iter_} epochs, Adam (learning rate {clf.learning_rate}), batch "
+        f"{clf.batch_size}, symmetry reduction {clf.symmetry_reduction}, augmentation "
+        f"{clf.augmentation}.",
+        f"- Time: {info['seconds_total']} s in all, {info['seconds_training_steps']} s of "
+        f"optimisation ({info['images_per_second']} images/s) on {info['device']} with "
+        f"{info['torch_threads']} torch threads, torch {info['torch_version']}, "
+        f"napari-hamiltonian {info['package_version']}.",
+        "- Validation accuracy per epoch: "
+        + ", ".join(f"{a:.2%}" for a in clf.validation_scores_) + ".",
+        "",
+        "Validation confusion matrix (last epoch):",
+        "",
+        confusion_markdown(clf.validation_confusion_, [str(c) for c in clf.classes_]),
+    ]
+    if test is not None:
+        lines += [
+            "",
+            "## Test set (independent seed)",
+            f"- Accuracy: **{test['accuracy']:.2%}** on {test['n']} images; confident "
+            f"(k = {clf.confidence_k}) on {test['confident']:.2%}.",
+            "- Per class: " + ", ".join(f"{c} {a:.2%}" for c, a in test["per_class"].items())
+            + ".",
+            "",
+            confusion_markdown(test["confusion"], test["classes"]),
+        ]
+    generate = [f"napari-hamiltonian generate {path} --n-per-class {m.get('n_per_class')} "
+                f"--size {m.get('size')} --seed {m.get('seed')}"
+                for path, m in (datasets or {}).items()]
+    lines += ["", "## Reproduce", "", "```bash", *generate, command, "```", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- plots
+#: One fixed colour per class (Okabe-Ito based, colour-blind safe), used by every plot
+#: and by the napari Labels layer.
+CLASS_COLORS = {
+    "C-2D": "#0072B2", "C-3D": "#56B4E9", "RF-2D": "#D55E00", "RF-3D": "#E69F00",
+    "P-2D": "#009E73", "P-3D": "#7FD1AE", "P*": "#CC79A7",
+}
+
+
+def class_color(name: str, k: int = 0) -> str:
+    """Colour of a class; classes outside the seven get matplotlib's cycle."""
+    if name in CLASS_COLORS:
+        return CLASS_COLORS[name]
+    return f"C{k % 10}"
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def save_figure(fig, path) -> None:
+    """Write a figure (PNG by suffix) atomically."""
+    import io
+    from pathlib import Path
+
+    from .estimator import _atomic_write
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    _atomic_write(Path(path), buf.getvalue())
+
+
+def bar_chart(fractions: dict, title: str = "", ax=None):
+    """Bar chart of window shares per class, as in Figs. 7 and 9 of Basak et al.
+
+    Each bar is the share of windows predicted as that class; its bright part is the
+    share that is also confident (k-sigma rule), the dark part the flagged rest.
+
+    Parameters
+    ----------
+    fractions : dict
+        {class: (share of windows, confident share)}, e.g. ``WindowResult.fractions()``.
+    """
+    import matplotlib.colors as mcolors
+
+    fig = None
+    if ax is None:
+        fig = _figure(5.2, 3.2)
+        ax = fig.add_subplot()
+    names = list(fractions)
+    total = np.array([fractions[c][0] for c in names]) * 100
+    conf = np.array([fractions[c][1] for c in names]) * 100
+    colors = [class_color(c, k) for k, c in enumerate(names)]
+    dark = [tuple(0.45 * np.array(mcolors.to_rgb(c))) for c in colors]
+    x = np.arange(len(names))
+    ax.bar(x, conf, color=colors, edgecolor="black", linewidth=0.6, label="confident")
+    ax.bar(x, total - conf, bottom=conf, color=dark, edgecolor="black", linewidth=0.6,
+           label="flagged")
+    for xi, t, c in zip(x, total, conf):
+        if t > 0:
+            ax.text(xi, t + 1.5, f"{t:.0f}%\n({c:.0f}%)", ha="center", va="bottom",
+                    fontsize=7)
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, max(100, total.max() + 15))
+    ax.set_ylabel("windows (%)")
+    ax.set_title(title or "classification of windows (confident share in brackets)",
+                 fontsize=9)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(facecolor="0.8", edgecolor="black", label="confident"),
+                       Patch(facecolor="0.3", edgecolor="black", label="flagged")],
+              fontsize=7, loc="upper right", frameon=False)
+    return fig if fig is not None else ax.figure
+
+
+def _cluster_points(clf, names, per_class: int, rng) -> list[np.ndarray]:
+    """Training-cluster points in ``names`` column order, subsampled per class."""
+    idx = [list(clf.classes_).index(c) for c in names]
+    out = []
+    for c in idx:
+        pts = clf.clusters_.points[c][:, idx]
+        if len(pts) > per_class:
+            pts = pts[rng.choice(len(pts), per_class, replace=False)]
+        out.append(pts)
+    return out
+
+
+def distribution_plot(clf, logits: np.ndarray, confident: np.ndarray, names=None,
+                      max_points: int = 4000, title: str = "", seed: int = 0):
+    """Two 3-D projections of the last-layer space (Figs. 6, 8, 10 of Basak et al.).
+
+    Training clusters are drawn as small coloured points; the data's windows on top,
+    black dots where confident and red crosses where flagged.
+
+    Parameters
+    ----------
+    clf : HamiltonianClassifier
+        Fitted; supplies the training clusters.
+    logits : ndarray, shape (N, n_classes)
+        The data's last-layer values, columns in ``names`` order.
+    confident : ndarray of bool, shape (N,)
+    names : sequence of str, optional
+        Column names of ``logits`` (default the classifier's classes).
+    """
+    rng = np.random.default_rng(seed)
+    names = list(names if names is not None else clf.classes_)
+    logits = np.asarray(logits).reshape(-1, len(names))
+    confident = np.asarray(confident).ravel()
+    if len(logits) > max_points:
+        keep = rng.choice(len(logits), max_points, replace=False)
+        logits, confident = logits[keep], confident[keep]
+    clusters = _cluster_points(clf, names, 400, rng)
+    axes_sets = [(0, 1, 2), (3, 4, 5)] if len(names) >= 6 else [(0, 1, min(2, len(names) - 1))]
+    fig = _figure(10, 4.8)
+    for k, dims in enumerate(axes_sets):
+        ax = fig.add_subplot(1, len(axes_sets), k + 1, projection="3d")
+        for c, pts in enumerate(clusters):
+            ax.scatter(*pts[:, dims].T, s=4, alpha=0.35, color=class_color(names[c], c),
+                       label=names[c] if k == 0 else None, depthshade=False)
+        ok = confident
+        ax.scatter(*logits[ok][:, dims].T, s=6, color="black", label="data, confident"
+                   if k == 0 else None, depthshade=False)
+        ax.scatter(*logits[~ok][:, dims].T, s=10, color="red", marker="x",
+                   label="data, flagged" if k == 0 else None, depthshade=False)
+        ax.set_xlabel(f"z[{names[dims[0]]}]", fontsize=8)
+        ax.set_ylabel(f"z[{names[dims[1]]}]", fontsize=8)
+        ax.set_zlabel(f"z[{names[dims[2]]}]", fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.legend(loc="outside right center", fontsize=7, markerscale=2, frameon=False)
+    fig.suptitle(title or "last-layer values: training clusters and the data's windows",
+                 fontsize=10)
+    return fig
+
+
+def criticality_curve(x, distance, confident_fraction, classes=None, xlabel="frame"):
+    """Proximity to criticality across a stack, beside the confident fraction.
+
+    Parameters
+    ----------
+    x : array_like, shape (T,)
+        Frame index or temperature.
+    distance : array_like, shape (T,)
+        Distance of each frame's last-layer centre of mass from the training cluster of
+        its majority class, in units of that cluster's |sigma_c|.
+    confident_fraction : array_like, shape (T,)
+        Share of confident windows per frame.
+    classes : sequence of str, optional
+        Majority class per frame (colours the markers).
+    """
+    fig = _figure(9, 3.4)
+    ax1, ax2 = fig.subplots(1, 2)
+    x = np.asarray(x, float)
+    colors = ["black"] * len(x) if classes is None else [
+        class_color(c, k) for k, c in enumerate(classes)]
+    ax1.plot(x, distance, color="0.6", lw=1, zorder=1)
+    ax1.scatter(x, distance, c=colors, s=28, edgecolor="black", linewidth=0.5, zorder=2)
+    ax1.set_xlabel(xlabel)
+    ax1.set_ylabel(r"distance to training cluster ($|\sigma_c|$)")
+    ax1.set_title("proximity to criticality (smaller = closer)", fontsize=9)
+    ax1.set_ylim(bottom=0)
+    if classes is not None:
+        from matplotlib.lines import Line2D
+        seen = list(dict.fromkeys(classes))
+        ax1.legend(handles=[Line2D([], [], marker="o", ls="", color=class_color(c, k),
+                                   markeredgecolor="black", label=c)
+                            for k, c in enumerate(seen)],
+                   fontsize=7, frameon=False, title="majority class", title_fontsize=7)
+    ax2.plot(x, 100 * np.asarray(confident_fraction), "o-", color="black", ms=4)
+    ax2.set_xlabel(xlabel)
+    ax2.set_ylabel("confident windows (%)")
+    ax2.set_ylim(0, 105)
+    ax2.set_title("confident fraction", fontsize=9)
+    if xlabel == "frame":
+        from matplotlib.ticker import MaxNLocator
+        for ax in (ax1, ax2):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def frame_summary(result) -> dict:
+    """One CSV row for a WindowResult: shares per class, confident shares, majority
+    class and the proximity-to-criticality distance (needs the classifier's clusters:
+    see :func:`center_distance`)."""
+    fr = result.fractions()
+    row = {}
+    for c, (f, cf) in fr.items():
+        row[f"fraction {c}"] = round(f, 6)
+        row[f"confident {c}"] = round(cf, 6)
+    row["confident"] = round(float(result.confident.mean()), 6)
+    row["majority"] = result.classes[int(np.bincount(result.labels.ravel(),
+                                                     minlength=len(result.classes)).argmax())]
+    return row
+
+
+def center_distance(clf, result) -> float:
+    """Distance of the centre of mass of the windows of the majority class from that
+    class's training cluster centre, in units of its |sigma_c| (the paper's proximity
+    to criticality)."""
+    k = int(np.bincount(result.labels.ravel(), minlength=len(result.classes)).argmax())
+    name = result.classes[k]
+    cols = [result.classes.index(str(c)) for c in clf.classes_]
+    z = result.logits[result.labels == k][:, cols]
+    return clf.clusters_.center_distance(z, list(clf.classes_).index(name))
+
+
+def write_csv(path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) as CSV, atomically."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from .estimator import _atomic_write
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(Path(path), buf.getvalue().encode())

@@ -1,0 +1,83 @@
+"""Bundled sample files (``sample_data/``), made by this package's own simulators."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+#: Files in ``napari_hamiltonian/sample_data``.
+SAMPLES = {
+    "rf2d_stack.tif": "RF-2D field sweep, 300x300, 8 frames, metal fraction 0.15 -> 0.85",
+    "rf2d_stack_gray.tif": "the same stack blurred and noisy (grayscale, needs a threshold)",
+    "gallery.tif": "one 100x100 image per class, in CLASSES order",
+    "rf2d_stack_fields.json": "applied field H and metal fraction of each stack frame",
+}
+
+
+def sample_path(name: str) -> Path:
+    """Path of a bundled sample file (see :data:`SAMPLES`)."""
+    if name not in SAMPLES:
+        raise ValueError(f"unknown sample {name!r}; choose from {', '.join(SAMPLES)}")
+    return Path(str(resources.files("napari_hamiltonian") / "sample_data" / name))
+
+
+def field_sweep_stack(size: int = 300, disorder: float = 1.1,
+                      fractions=(0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85),
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Snapshots of one zero-temperature RF-2D field sweep at rising up (metal) fractions.
+
+    Returns
+    -------
+    frames : ndarray, uint8, shape (len(fractions), size, size)
+    fields : ndarray, float, shape (len(fractions),)
+        Applied field H (units of J) at each snapshot.
+    """
+    from .simulate.rfim import _snapshot, field_sweep
+
+    n = size * size
+    h = np.random.default_rng(seed).normal(0.0, disorder, n)
+    order, ends, fields = field_sweep(h, 1, size, size)
+    frames, hs = [], []
+    for f in fractions:
+        count = int(np.ceil(f * n))
+        frames.append(_snapshot(order, ends, count, n).reshape(size, size))
+        hs.append(fields[min(np.searchsorted(ends, count), len(ends) - 1)])
+    return np.stack(frames), np.array(hs)
+
+
+def microscope_view(frames: np.ndarray, blur: float = 1.5, noise: float = 0.12,
+                    seed: int = 0) -> np.ndarray:
+    """What an optical microscope might see: Gaussian blur, noise, 8-bit grey levels
+    (metal bright)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    g = gaussian_filter(frames.astype(np.float64), sigma=(0, blur, blur))
+    g = g + rng.normal(0.0, noise, g.shape)
+    return np.clip(np.round(50 + 150 * g), 0, 255).astype(np.uint8)
+
+
+def write_samples(folder) -> None:
+    """(Re)make the bundled sample files in ``folder`` (deterministic)."""
+    import tifffile
+
+    from .simulate.dataset import CLASSES, make_dataset
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames, fields = field_sweep_stack()
+    meta = {"model": "RF-2D", "disorder_R": 1.1, "fields_H": [round(float(v), 5)
+                                                              for v in fields],
+            "metal_fraction": [round(float(v), 4) for v in frames.mean((1, 2))]}
+    opts = {"compression": "zlib", "photometric": "minisblack"}
+    tifffile.imwrite(folder / "rf2d_stack.tif", frames, metadata=meta, **opts)
+    tifffile.imwrite(folder / "rf2d_stack_gray.tif", microscope_view(frames),
+                     metadata={**meta, "note": "blurred and noisy"}, **opts)
+    X, y, _ = make_dataset(1, size=100, seed=7, progress=False)
+    gallery = np.stack([X[list(y).index(c)] for c in CLASSES])
+    tifffile.imwrite(folder / "gallery.tif", gallery, metadata={"classes": list(CLASSES)},
+                     **opts)
+    (folder / "rf2d_stack_fields.json").write_text(json.dumps(meta, indent=1))

@@ -1,0 +1,286 @@
+"""HamiltonianClassifier: training, conventions, confidence, model files."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import napari_hamiltonian as nh
+from napari_hamiltonian import HamiltonianClassifier
+from napari_hamiltonian.cli import main
+from napari_hamiltonian.confidence import TrainingClusters
+from napari_hamiltonian.symmetry import transform
+
+SMALL = dict(hidden_units=16, epochs=3, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Two easily told apart classes at 32x32: critical 2D Ising and 2D percolation."""
+    X, y, _ = nh.simulate.make_dataset(60, size=32, seed=11, classes=["C-2D", "P-2D"],
+                                       progress=False)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return HamiltonianClassifier(**SMALL).fit(*data)
+
+
+def test_tiny_model_learns_end_to_end(fitted, data):
+    X, y = data
+    Xt, yt, _ = nh.simulate.make_dataset(30, size=32, seed=12, classes=["C-2D", "P-2D"],
+                                         progress=False)
+    assert fitted.score(Xt, yt) >= 0.9
+    assert list(fitted.classes_) == ["C-2D", "P-2D"]
+    assert set(fitted.predict(Xt)) <= {"C-2D", "P-2D"}
+    assert len(fitted.validation_scores_) == 3 and len(fitted.loss_curve_) == 3
+    assert fitted.loss_curve_[-1] < fitted.loss_curve_[0]
+    assert fitted.n_features_in_ == 32 * 32 and fitted.window_ == 32
+    assert fitted.validation_confusion_.sum() == fitted.training_info_["n_validation"] == 24
+
+
+def test_same_seed_same_model_other_seed_other_model(fitted, data):
+    X, y = data
+    again = HamiltonianClassifier(**SMALL).fit(X, y)
+    np.testing.assert_array_equal(again.decision_function(X), fitted.decision_function(X))
+    other = HamiltonianClassifier(**{**SMALL, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(other.decision_function(X), fitted.decision_function(X))
+
+
+def test_input_conventions_and_symmetry_give_identical_outputs(fitted, data):
+    X, _ = data
+    z = fitted.decision_function(X)
+    np.testing.assert_array_equal(fitted.decision_function(X.astype(bool)), z)
+    np.testing.assert_array_equal(fitted.decision_function(2.0 * X - 1.0), z)
+    np.testing.assert_array_equal(fitted.decision_function(X.reshape(len(X), -1)), z)
+    for g in range(8):
+        for flip in (False, True):
+            Xg = np.stack([transform(x, g, flip) for x in X])
+            np.testing.assert_array_equal(fitted.decision_function(Xg), z)
+
+
+def test_predict_proba_and_decision_function_shapes(fitted, data):
+    X, _ = data
+    p = fitted.predict_proba(X)
+    assert p.shape == (len(X), 2)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-6)
+    z = fitted._logits(X)
+    np.testing.assert_allclose(fitted.decision_function(X), z[:, 1] - z[:, 0])
+    np.testing.assert_array_equal(fitted.classes_[p.argmax(1)], fitted.predict(X))
+
+
+def test_confidence_follows_the_k_sigma_rule(fitted, data):
+    X, _ = data
+    z = fitted._logits(X)
+    pred = z.argmax(1)
+    d = fitted.confidence_distance(X)
+    # brute force: nearest training point of the predicted class, over |sigma_c|
+    for i in range(len(X)):
+        pts = fitted.clusters_.points[pred[i]].astype(np.float64)
+        sigma = np.linalg.norm(pts.std(0))
+        nearest = np.sqrt(((pts - z[i]) ** 2).sum(1)).min()
+        assert d[i] == pytest.approx(nearest / sigma, rel=1e-5)
+    np.testing.assert_array_equal(fitted.score_confidence(X), d <= 1.0)
+    wide = copy.deepcopy(fitted).set_params(confidence_k=1e9)
+    assert wide.score_confidence(X).all()
+    # the training split itself lies on its own cluster: distance 0
+    assert np.mean(d == 0) > 0.5
+
+
+def test_clusters_far_points_are_flagged():
+    rng = np.random.default_rng(0)
+    cl = TrainingClusters([rng.normal(0, 1, (500, 3)), rng.normal(10, 1, (500, 3))])
+    z = np.array([[0, 0, 0], [0, 0, 0], [30, 30, 30]], float)
+    conf = cl.confident(z, np.array([0, 1, 1]), k=1.0)
+    assert conf.tolist() == [True, False, False]
+    assert cl.radius[0] == pytest.approx(np.sqrt(3), rel=0.1)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda X: X * 0.5 + 0.2, "threshold the image first"),
+    (lambda X: np.where(X > 0, np.nan, 0.0), "NaN"),
+    (lambda X: X[:, :, :20], "square"),
+    (lambda X: X[:, :30, :30], "multiple of 4"),
+    (lambda X: X[:, :12, :12], "at least 16"),
+    (lambda X: X[:, None], "shape"),
+    (lambda X: X.reshape(len(X), -1)[:, :1000], "square number"),
+])
+def test_bad_training_input_is_refused_clearly(data, bad, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        HamiltonianClassifier(**SMALL).fit(bad(X.astype(float)), y)
+
+
+def test_bad_labels_and_params_are_refused_clearly(fitted, data):
+    X, y = data
+    with pytest.raises(ValueError, match="single class"):
+        HamiltonianClassifier(**SMALL).fit(X, np.full(len(X), "C-2D"))
+    with pytest.raises(ValueError, match="not trained on"):
+        fitted.score(X, np.full(len(X), "RF-3D"))
+    with pytest.raises(ValueError, match="device"):
+        HamiltonianClassifier(**SMALL, device="tpu").fit(X, y)
+    with pytest.raises(ValueError, match="epochs"):
+        HamiltonianClassifier(**{**SMALL, "epochs": 0}).fit(X, y)
+    with pytest.raises(ValueError, match="symmetry_reduction=False"):
+        HamiltonianClassifier(**SMALL, augmentation=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"image\[np.newaxis\]"):
+        fitted.predict(X[0])
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X[:, :16, :16])
+    with pytest.raises(NotFittedError):
+        HamiltonianClassifier().predict(X)
+
+
+def test_device_auto_and_cuda_when_present():
+    from napari_hamiltonian.estimator import resolve_device
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_augmentation_shows_all_16_operations_and_trains(data):
+    from napari_hamiltonian.cnn import _augment
+
+    x = (np.random.default_rng(0).random((1, 9, 9)) < 0.5).astype(np.uint8)
+    batch = torch.from_numpy(np.repeat(x, 16, 0))
+    out = _augment(batch, np.arange(16)).numpy()
+    expected = {transform(x[0], g, f).tobytes() for g in range(8) for f in (0, 1)}
+    assert {o.tobytes() for o in out} == expected and len(expected) == 16
+    X, y = data
+    clf = HamiltonianClassifier(**{**SMALL, "epochs": 8}, symmetry_reduction=False,
+                                augmentation=True).fit(X, y)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(X, y) > 0.7
+
+
+def test_sklearn_composition(data):
+    X, y = data
+    flat = X.reshape(len(X), -1)
+    pipe = make_pipeline(FunctionTransformer(lambda a: 2.0 * a - 1),
+                         HamiltonianClassifier(**{**SMALL, "epochs": 1}))
+    assert pipe.fit(flat, y).score(flat, y) > 0.5
+    scores = cross_val_score(HamiltonianClassifier(**{**SMALL, "epochs": 1}), X, y, cv=2)
+    assert scores.shape == (2,)
+    grid = GridSearchCV(HamiltonianClassifier(**{**SMALL, "epochs": 1}),
+                        {"hidden_units": [4, 8]}, cv=2).fit(X, y)
+    assert grid.best_params_["hidden_units"] in (4, 8)
+    assert clone(grid.best_estimator_).get_params()["hidden_units"] in (4, 8)
+    clf = pickle.loads(pickle.dumps(grid.best_estimator_))
+    np.testing.assert_array_equal(clf.predict(X), grid.best_estimator_.predict(X))
+
+
+def test_save_load_round_trip_is_exact(fitted, data, tmp_path):
+    X, _ = data
+    path = fitted.save(tmp_path / "m.safetensors")
+    loaded = HamiltonianClassifier.load(path)
+    np.testing.assert_array_equal(loaded.decision_function(X), fitted.decision_function(X))
+    np.testing.assert_array_equal(loaded.confidence_distance(X),
+                                  fitted.confidence_distance(X))
+    assert loaded.get_params() == {**fitted.get_params(), "device": "auto"}
+    assert loaded.validation_scores_ == fitted.validation_scores_
+    with pytest.raises(FileExistsError):
+        fitted.save(path, overwrite=False)
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+class _Payload:
+    def __reduce__(self):
+        return (open, ("PWNED", "w"))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch"])
+def test_a_malicious_pickle_is_refused_and_never_runs(tmp_path, writer, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "model.safetensors"
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(_Payload()))
+    else:
+        torch.save({"w": torch.zeros(2), "x": _Payload()}, path)
+    (tmp_path / "PWNED").unlink(missing_ok=True)
+    with pytest.raises(ValueError, match="never unpickled"):
+        HamiltonianClassifier.load(path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_future_and_damaged_files_get_clear_errors(fitted, tmp_path):
+    path = fitted.save(tmp_path / "m.safetensors")
+    blob = path.read_bytes()
+    future = tmp_path / "future.safetensors"
+    future.write_bytes(blob.replace(b'\\"format_version\\": 1', b'\\"format_version\\": 9'))
+    with pytest.raises(ValueError, match="Upgrade napari-hamiltonian"):
+        HamiltonianClassifier.load(future)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match="damaged|not a napari-hamiltonian"):
+        HamiltonianClassifier.load(cut)
+
+
+def test_train_command_writes_model_and_card(tmp_path):
+    for name, seed, n in (("train.npz", 1, 30), ("test.npz", 2, 10)):
+        assert main(["generate", str(tmp_path / name), "--n-per-class", str(n),
+                     "--size", "32", "--seed", str(seed), "--classes", "C-2D", "P*"]) == 0
+    args = ["train", str(tmp_path / "train.npz"), "--test", str(tmp_path / "test.npz"),
+            "--out", str(tmp_path / "m.safetensors"), "--card", str(tmp_path / "card.md"),
+            "--epochs", "1", "--hidden-units", "8"]
+    assert main(args) == 0
+    clf = HamiltonianClassifier.load(tmp_path / "m.safetensors")
+    assert list(clf.classes_) == ["C-2D", "P*"]
+    card = (tmp_path / "card.md").read_text()
+    assert "Test set" in card and "napari-hamiltonian generate" in card
+    before = (tmp_path / "m.safetensors").read_bytes()
+    assert main(args) == 2  # refuses to overwrite
+    assert (tmp_path / "m.safetensors").read_bytes() == before
+
+
+# scikit-learn's generic checks feed continuous data with a handful of features; the
+# estimator takes binary square images only, so those checks stop at input validation.
+_IMAGES_ONLY = "needs binary square images (side a multiple of 4, >= 16); the check's "\
+    "data is continuous with few features"
+EXPECTED_FAILED = {
+    "check_fit_score_takes_y": _IMAGES_ONLY,
+    "check_estimators_overwrite_params": _IMAGES_ONLY,
+    "check_dont_overwrite_parameters": _IMAGES_ONLY,
+    "check_estimators_fit_returns_self": _IMAGES_ONLY,
+    "check_readonly_memmap_input": _IMAGES_ONLY,
+    "check_n_features_in_after_fitting": _IMAGES_ONLY,
+    "check_positive_only_tag_during_fit": _IMAGES_ONLY,
+    "check_estimators_dtypes": _IMAGES_ONLY,
+    "check_dtype_object": _IMAGES_ONLY,
+    "check_pipeline_consistency": _IMAGES_ONLY,
+    "check_estimators_nan_inf": _IMAGES_ONLY,
+    "check_estimators_pickle": _IMAGES_ONLY,
+    "check_f_contiguous_array_estimator": _IMAGES_ONLY,
+    "check_classifier_data_not_an_array": _IMAGES_ONLY,
+    "check_classifiers_classes": _IMAGES_ONLY,
+    "check_classifiers_train": _IMAGES_ONLY,
+    "check_supervised_y_2d": _IMAGES_ONLY,
+    "check_decision_proba_consistency": _IMAGES_ONLY,
+    "check_methods_sample_order_invariance": _IMAGES_ONLY,
+    "check_methods_subset_invariance": _IMAGES_ONLY,
+    "check_fit2d_1sample": _IMAGES_ONLY,
+    "check_fit2d_1feature": _IMAGES_ONLY,
+    "check_dict_unchanged": _IMAGES_ONLY,
+    "check_fit_idempotent": _IMAGES_ONLY,
+    "check_fit_check_is_fitted": _IMAGES_ONLY,
+    "check_n_features_in": _IMAGES_ONLY,
+    "check_fit2d_predict1d": _IMAGES_ONLY,
+}
+
+
+@parametrize_with_checks([HamiltonianClassifier(hidden_units=4, epochs=1, batch_size=8,
+                                                random_state=0)],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_scikit_learn_conventions(estimator, check):
+    check(estimator)

@@ -1,0 +1,58 @@
+"""The shipped model: integrity, caching, accuracy on fresh data, whole-image agreement."""
+
+import numpy as np
+import pytest
+
+import napari_hamiltonian as nh
+from napari_hamiltonian import pretrained
+from napari_hamiltonian.samples import field_sweep_stack
+
+
+def test_shipped_model_is_small_checked_and_cached():
+    path = pretrained.pretrained_path()
+    assert path.stat().st_size <= 25 * 2**20
+    a, b = nh.load_pretrained(), nh.load_pretrained()
+    assert a is not b and a.model_ is not b.model_  # independent copies of one load
+    assert pretrained._load.cache_info().misses == 1
+    assert list(a.classes_) == sorted(nh.CLASSES) and a.window_ == 100
+    a.set_params(confidence_k=3.0)
+    assert nh.load_pretrained().confidence_k == 1.0
+
+
+def test_a_damaged_shipped_model_is_refused(monkeypatch, tmp_path):
+    bad = tmp_path / "m.safetensors"
+    blob = bytearray(pretrained.pretrained_path().read_bytes())
+    blob[-1] ^= 1
+    bad.write_bytes(bytes(blob))
+    monkeypatch.setattr(pretrained, "pretrained_path", lambda: bad)
+    pretrained._load.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="damaged"):
+            nh.load_pretrained()
+    finally:
+        pretrained._load.cache_clear()
+
+
+def test_shipped_model_accuracy_on_a_fresh_seed():
+    X, y, _ = nh.simulate.make_dataset(40, seed=2026, progress=False)
+    clf = nh.load_pretrained()
+    pred = clf.predict(X)
+    assert np.mean(pred == y) >= 0.97
+    for c in nh.CLASSES:
+        assert np.mean(pred[y == c] == c) >= 0.9, c
+    assert clf.score_confidence(X).mean() > 0.5
+
+
+def test_random_windows_of_a_large_image_match_predict():
+    clf = nh.load_pretrained()
+    image = field_sweep_stack(size=260, fractions=(0.5,), seed=4)[0][0]
+    res = nh.classify_image(image, clf, stride=1)
+    assert res.labels.shape == (161, 161)
+    rng = np.random.default_rng(1)
+    pick = rng.integers(0, 161, (150, 2))
+    wins = np.stack([image[i:i + 100, j:j + 100] for i, j in pick])
+    z = clf.decision_function(wins)[:, [list(clf.classes_).index(c) for c in res.classes]]
+    np.testing.assert_allclose(res.logits[pick[:, 0], pick[:, 1]], z, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(res.labels[pick[:, 0], pick[:, 1]], z.argmax(1))
+    np.testing.assert_array_equal(res.confident[pick[:, 0], pick[:, 1]],
+                                  clf.score_confidence(wins))

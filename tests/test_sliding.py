@@ -1,0 +1,161 @@
+"""Sliding windows: the fast shared computation equals per-window predict, exactly."""
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+
+import napari_hamiltonian as nh
+from napari_hamiltonian import HamiltonianClassifier, classify_image, classify_stack
+from napari_hamiltonian.sliding import iter_classify, window_operations
+from napari_hamiltonian.symmetry import _canonical
+
+
+@pytest.fixture(scope="module")
+def clf32():
+    """A small seven-class model on 32x32 windows (trained in seconds)."""
+    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=21, progress=False)
+    return HamiltonianClassifier(hidden_units=24, epochs=2, random_state=0).fit(X, y)
+
+
+def naive(clf, image, stride, rows=None):
+    """Per-window decision_function, columns reordered like the sliding result."""
+    n = clf.window_
+    H, W = image.shape
+    origins = [(i, j) for i in range(0, H - n + 1, stride) for j in range(0, W - n + 1, stride)]
+    if rows is not None:
+        origins = [origins[k] for k in rows]
+    wins = np.stack([image[i:i + n, j:j + n] for i, j in origins])
+    return clf.decision_function(wins)
+
+
+def as_result_order(clf, res, z):
+    return z[:, [list(clf.classes_).index(c) for c in res.classes]]
+
+
+@pytest.mark.parametrize("stride", [1, 3, 4])
+def test_every_window_matches_predict(clf32, stride):
+    rng = np.random.default_rng(stride)
+    # percolation at p = 0.5 makes windows need all 16 symmetry variants
+    image = (rng.random((75, 83)) < 0.5).astype(np.uint8)
+    res = classify_image(image, clf32, stride=stride)
+    ny, nx = res.labels.shape
+    assert (ny, nx) == ((75 - 32) // stride + 1, (83 - 32) // stride + 1)
+    z = as_result_order(clf32, res, naive(clf32, image, stride)).reshape(ny, nx, -1)
+    np.testing.assert_allclose(res.logits, z, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(res.labels, z.argmax(-1))
+    conf = clf32.score_confidence(np.stack(
+        [image[i * stride:i * stride + 32, j * stride:j * stride + 32]
+         for i in range(ny) for j in range(nx)]))
+    np.testing.assert_array_equal(res.confident.ravel(), conf)
+    if stride == 1:
+        assert len(np.unique(window_operations(image, 32, 1))) == 16
+
+
+def test_window_operations_are_the_symmetry_reduction_of_each_window():
+    rng = np.random.default_rng(0)
+    image = (rng.random((40, 44)) < 0.5).astype(np.uint8)
+    ops = window_operations(image, 16, 2)
+    for i in range(ops.shape[0]):
+        for j in range(ops.shape[1]):
+            assert ops[i, j] == _canonical(np.ascontiguousarray(
+                image[2 * i:2 * i + 16, 2 * j:2 * j + 16]))
+
+
+def test_seven_class_order_and_fractions(clf32):
+    image = nh.simulate.ising2d(1, size=64, temperature=2.3, seed=2)[0]
+    res = classify_image(image, clf32)
+    assert res.classes == nh.CLASSES
+    fr = res.fractions()
+    assert list(fr) == list(nh.CLASSES)
+    assert sum(f for f, _ in fr.values()) == pytest.approx(1)
+    assert all(0 <= c <= f for f, c in fr.values())
+    assert fr[nh.CLASSES[np.bincount(res.labels.ravel()).argmax()]][0] > 0
+
+
+def test_threshold_and_metal_side(clf32):
+    rng = np.random.default_rng(3)
+    b = nh.simulate.percolation(1, size=48, p=0.59, seed=4)[0]
+    gray = b * 100.0 + rng.normal(0, 5, b.shape) + 20
+    ref = classify_image(b, clf32)
+    for thr in (70.0, "otsu"):
+        res = classify_image(gray, clf32, threshold=thr)
+        np.testing.assert_array_equal(res.logits, ref.logits)
+    dark = classify_image(b, clf32, metal="dark")
+    np.testing.assert_array_equal(dark.logits, classify_image(1 - b, clf32).logits)
+    # the spin flip is a symmetry: swapping metal and insulator changes nothing
+    np.testing.assert_array_equal(dark.labels, ref.labels)
+
+
+@pytest.mark.parametrize("image, kwargs, match", [
+    (np.random.default_rng(0).random((50, 50)), {}, "threshold"),
+    (np.zeros((20, 50)), {}, "smaller than"),
+    (np.zeros((50, 50, 3)), {"threshold": 0.5}, "RGB"),
+    (np.zeros((2, 50, 50)), {}, "2D"),
+    (np.full((50, 50), np.nan), {"threshold": 0.5}, "NaN"),
+    (np.zeros((50, 50)), {"threshold": "mean"}, "otsu"),
+    (np.zeros((50, 50)), {"metal": "up"}, "bright"),
+    (np.zeros((50, 50)), {"stride": 0}, "stride"),
+])
+def test_bad_images_are_refused_clearly(clf32, image, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        classify_image(image, clf32, **kwargs)
+
+
+def test_generator_reports_progress_and_can_stop(clf32):
+    image = (np.random.default_rng(5).random((60, 60)) < 0.5).astype(np.uint8)
+    gen = iter_classify(image, clf32)
+    first = next(gen)
+    assert first[0] == "progress" and first[1] == 0 and first[2] >= 1
+    second = next(gen)
+    assert second[1] == 1
+    gen.close()  # stopping between units is clean
+    steps = list(iter_classify(image, clf32))
+    assert [s[1] for s in steps] == list(range(steps[0][2] + 1))
+
+
+def test_stack_is_lazy_and_independent_of_chunking(clf32):
+    frames = np.stack([nh.simulate.percolation(1, size=70, p=p, seed=6)[0][:, :66]
+                       for p in (0.3, 0.5, 0.7)])
+    calls = []
+
+    def load(t):
+        calls.append(t)
+        return frames[t]
+
+    lazy = da.stack([da.from_delayed(dask.delayed(load)(t), frames.shape[1:], np.uint8)
+                     for t in range(3)])
+    res = classify_stack(lazy, clf32, stride=2)
+    assert isinstance(res.labels, da.Array) and not calls
+    ref = [classify_image(f, clf32, stride=2) for f in frames]
+    assert res.labels.shape == (3,) + ref[0].labels.shape
+    for chunks in [(1, -1, -1), (2, 40, 35), (3, 50, 66)]:
+        r = classify_stack(da.from_array(frames, chunks=chunks), clf32, stride=2)
+        logits, labels, conf = dask.compute(r.logits, r.labels, r.confident)
+        for t in range(3):
+            np.testing.assert_allclose(logits[t], ref[t].logits, atol=1e-5)
+            np.testing.assert_array_equal(labels[t], ref[t].labels)
+            np.testing.assert_array_equal(conf[t], ref[t].confident)
+    np.testing.assert_array_equal(res.frame(1).labels, ref[1].labels)
+    assert sorted(set(calls)) == [1]
+    # the model is one key of the graph (a data node), shared by every task
+    graph = dict(res.logits.__dask_graph__())
+    holders = [k for k, v in graph.items() if getattr(v, "value", v) is clf32]
+    assert len(holders) == 1
+    tasks = [v for k, v in graph.items() if isinstance(k, tuple) and "_stack_block" in k[0]]
+    assert len(tasks) > 1 and all(holders[0] in v.dependencies for v in tasks)
+
+
+def test_stack_on_a_local_cluster(clf32):
+    from distributed import Client, LocalCluster
+
+    frames = np.stack([nh.simulate.percolation(1, size=48, p=0.5, seed=s)[0]
+                       for s in range(2)])
+    ref = [classify_image(f, clf32, stride=4) for f in frames]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        res = classify_stack(frames, clf32, stride=4, client=client)
+        labels, logits = res.compute(res.labels, res.logits)
+    for t in range(2):
+        np.testing.assert_array_equal(labels[t], ref[t].labels)
+        np.testing.assert_allclose(logits[t], ref[t].logits, atol=1e-5)
