@@ -6,7 +6,7 @@ batched per-window ``decision_function`` on a random sample of windows in the sa
 extrapolated to the whole frame. Also a 100-frame 760x760 stack at stride 4 through
 ``classify_stack`` (``--stack``).
 
-Run: ``python benchmarks/bench_sliding.py [--size 760] [--stack]``.
+Run: ``python benchmarks/bench_sliding.py [--size 760] [--stack | --stack-only]``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ else:
     stack = read_stack(path)
     t = time.perf_counter()
     res = nh.classify_stack(stack, clf, stride=4)
-    labels = res.labels.compute()
+    labels = res.compute(res.labels)[0]
     out["seconds"] = time.perf_counter() - t
     out["frames"] = int(labels.shape[0])
     out["windows_per_frame"] = int(labels[0].size)
@@ -76,10 +76,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=760)
     ap.add_argument("--stack", action="store_true")
+    ap.add_argument("--stack-only", action="store_true")
     args = ap.parse_args()
     t = time.perf_counter()
-    r = run(args.size, "image")
-    print(f"{args.size}x{args.size} at stride 1: {r['windows']} windows in "
+    if not args.stack_only:
+        image_part(args.size)
+    if args.stack or args.stack_only:
+        s = run(args.size, "stack")
+        print(f"stack of {s['frames']} frames {args.size}x{args.size} at stride 4 "
+              f"({s['windows_per_frame']} windows each): {s['seconds']:.0f} s, "
+              f"{s['seconds'] / s['frames']:.2f} s/frame, peak RSS {s['peak_rss_gib']:.2f} GiB")
+    print(json.dumps({"total_seconds": round(time.perf_counter() - t, 1)}))
+
+
+def image_part(size: int) -> None:
+    r = run(size, "image")
+    print(f"{size}x{size} at stride 1: {r['windows']} windows in "
           f"{r['seconds']:.1f} s, peak RSS {r['peak_rss_gib']:.2f} GiB")
     print(f"batched per-window inference: {r['naive_windows_per_s']:.0f} windows/s -> "
           f"{r['naive_seconds_extrapolated']:.0f} s for the frame; speed-up "
@@ -87,12 +99,6 @@ def main():
     print(f"agreement on 2000 random windows: max |logit difference| "
           f"{r['max_logit_difference']:.2e}, labels equal: {r['labels_equal']}")
     print("class shares:", r["fractions"])
-    if args.stack:
-        s = run(args.size, "stack")
-        print(f"stack of {s['frames']} frames {args.size}x{args.size} at stride 4 "
-              f"({s['windows_per_frame']} windows each): {s['seconds']:.0f} s, "
-              f"{s['seconds'] / s['frames']:.2f} s/frame, peak RSS {s['peak_rss_gib']:.2f} GiB")
-    print(json.dumps({"total_seconds": round(time.perf_counter() - t, 1)}))
 
 
 if __name__ == "__main__":

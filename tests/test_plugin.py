@@ -149,6 +149,9 @@ def test_threshold_preview_and_grayscale_run(make_napari_viewer, qtbot):
     assert set(np.unique(frame)) <= {0, 1}
     truth = tifffile.imread(sample_path("rf2d_stack.tif"))[2]
     assert np.mean(frame == truth) > 0.9  # Otsu recovers the domains through the blur
+    w.metal.value = "dark"  # the preview follows the settings
+    np.testing.assert_array_equal(np.asarray(preview.data[2]), 1 - frame)
+    w.metal.value = "bright"
     w.run()
     wait_idle(qtbot, w)
     res = w.results[w.current_frame()]
@@ -163,6 +166,16 @@ def test_save_writes_tiff_csv_and_png(widget, qtbot, tmp_path):
     for name in ("labels.tif", "confident.tif", "fractions.csv", "criticality.png",
                  "distribution.png", "bars/t00000.png"):
         assert (tmp_path / "out" / name).is_file(), name
+
+
+def test_changing_k_updates_the_flags_without_recomputing(widget, qtbot):
+    widget.run()
+    wait_idle(qtbot, widget)
+    res = widget.results[0]
+    flagged = widget.viewer.layers["RF-2D field sweep flagged"]
+    widget.k.value = 0.0
+    np.testing.assert_array_equal(flagged.data[0], res.distance > 0)
+    assert widget.results[0] is res
 
 
 def test_train_widget_writes_a_model_the_classifier_can_use(make_napari_viewer, qtbot,

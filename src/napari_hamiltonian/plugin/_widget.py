@@ -127,6 +127,9 @@ class ClassifyWidget(QWidget):
         self._pbar = None
 
         self.threshold_mode.changed.connect(self._on_threshold_mode)
+        for w in (self.threshold_mode, self.threshold_value, self.metal):
+            w.changed.connect(self._update_preview)  # the preview follows the settings
+        self.k.changed.connect(self._on_k)
         self.model_choice.changed.connect(
             lambda v: setattr(self.model_file, "visible", v == "model file"))
         self.preview_button.clicked.connect(self.show_preview)
@@ -202,7 +205,20 @@ class ClassifyWidget(QWidget):
                  s["metal"], min_side=clf.window_)
         return s, clf
 
+    def _on_k(self, k) -> None:
+        """New k: recompute the confident flags of cached frames from their distances."""
+        layer = self.layer_box.value
+        for t, r in self.results.items():
+            r.confident = r.distance <= float(k)
+            if layer is not None and self._key is not None:
+                self._show_result(layer, t, r, self._clf)
+
     # ------------------------------------------------------------------ preview
+    def _update_preview(self, _=None) -> None:
+        layer = self.layer_box.value
+        if layer is not None and f"{layer.name} binary preview" in self.viewer.layers:
+            self.show_preview()
+
     def show_preview(self) -> None:
         """Add or update a layer with the binary image the classifier will see."""
         import dask.array as da
