@@ -28,7 +28,7 @@ import functools
 import math
 import sys
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
@@ -112,7 +112,6 @@ class WindowResult:
     classes: tuple
     stride: int
     window: int
-    info: dict = field(default_factory=dict)
 
     def fractions(self) -> dict:
         """{class: (share of windows, share of windows that are of this class and
