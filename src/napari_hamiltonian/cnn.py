@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from napari_hamiltonian import _fastconv
+
 #: Kernel side of both convolutions (pixels).
 KERNEL = 5
 
@@ -72,10 +74,14 @@ class HamiltonianCNN(nn.Module):
         x = F.relu(F.max_pool2d(self.conv1(x), 2))
         return F.relu(F.max_pool2d(self.conv2(x), 2))
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Dense part: (N, 64, s, s) features -> (N, n_classes) logits."""
+        h = F.relu(self.fc1(torch.flatten(features, 1)))
+        return self.fc2(self.dropout(h))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, w, w) float spins (-1/+1) -> (N, n_classes) logits."""
-        h = F.relu(self.fc1(torch.flatten(self.features(x), 1)))
-        return self.fc2(self.dropout(h))
+        return self.head(self.features(x))
 
 
 def to_input(batch: torch.Tensor) -> torch.Tensor:
@@ -125,7 +131,7 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
           batch_size: int, learning_rate: float, rng: np.random.Generator,
           device: torch.device, augmentation: bool = False,
           X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-          eval_every: int | None = None, progress=None,
+          eval_every: int | None = None, progress=None, fused: bool | None = None,
           callback: Callable[[dict], None] | None = None
           ) -> tuple[list[dict], np.ndarray | None]:
     """Train ``model`` with Adam on uint8 0/1 images and integer labels.
@@ -151,6 +157,16 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     callback : callable, optional
         Called with each history record; used by benchmarks to stop early by raising
         StopIteration.
+    fused : bool, optional
+        Run the convolutions through the fused CPU kernels (see Notes); None (default)
+        uses them wherever they apply, False never.
+
+    Notes
+    -----
+    On the CPU, for windows the fused kernels support (100 x 100 among them), the
+    convolutions run through :func:`napari_hamiltonian._fastconv.features` (Winograd
+    F(4x4, 5x5) and fused pooling): the same network and parameters, computed with fewer
+    operations. Elsewhere torch's own convolutions run.
 
     Returns
     -------
@@ -164,6 +180,16 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     data = torch.from_numpy(np.ascontiguousarray(X))
     target = torch.from_numpy(np.asarray(y, np.int64))
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    can_fuse = device.type == "cpu" and _fastconv.supports(data.shape[-1])
+    if fused and not can_fuse:
+        raise ValueError(f"the fused kernels run on the CPU with a side of 8 t + 20 pixels; "
+                         f"got {device.type} and {data.shape[-1]}: pass fused=None")
+    fused = can_fuse if fused is None else fused
+
+    def logits(xb: torch.Tensor) -> torch.Tensor:
+        if fused:
+            return model.head(_fastconv.features(xb, model.conv1, model.conv2))
+        return model(to_input(xb).to(device))
     history: list[dict] = []
     seen, train_seconds, loss_sum, loss_n = 0, 0.0, 0.0, 0
     next_eval = eval_every or 0
@@ -192,9 +218,8 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                 xb = data[idx]
                 if augmentation:
                     xb = _augment(xb, rng.integers(0, 16, len(idx)))
-                x, t = to_input(xb).to(device), target[idx].to(device)
                 opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(x), t)
+                loss = F.cross_entropy(logits(xb), target[idx].to(device))
                 loss.backward()
                 opt.step()
                 train_seconds += time.perf_counter() - t0
