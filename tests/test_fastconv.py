@@ -89,3 +89,11 @@ def test_fused_training_refuses_unsupported_input():
     X = np.zeros((4, 32, 32), np.uint8)
     with pytest.raises(ValueError, match="fused=None"):
         _train(X, np.zeros(4, int), fused=True)
+
+
+@pytest.mark.parametrize("images", [torch.full((1, 28, 28), 255, dtype=torch.uint8),
+                                    torch.zeros((1, 28, 28), dtype=torch.float32)])
+def test_features_rejects_non_binary_images(images):
+    model = _model(28)
+    with pytest.raises(ValueError, match="uint8 images of 0 and 1"):
+        _fastconv.features(images, model.conv1, model.conv2)

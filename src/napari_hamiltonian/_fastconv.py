@@ -1,25 +1,28 @@
-"""Fused CPU kernels for training the CNN: the same network, ~1.5x faster than torch here.
+"""Fused CPU kernels for training the CNN: the same network with fewer operations.
 
 On a CPU the two convolutions of :class:`~napari_hamiltonian.cnn.HamiltonianCNN` are
 bound by arithmetic (conv2 alone is 99 M multiply-adds per 100 x 100 image forward, and
 twice that backward), and pooling an unpooled (N, 32, 96, 96) map costs memory passes.
 This module computes ``relu(max_pool(conv(x)))`` for both blocks with fewer operations:
 
-* **Block 1** (1 -> 32 channels): a direct convolution fused with the 2 x 2 max-pool, the
-  ReLU and the bias, reading the uint8 0/1 images as -1/+1 spins. Only the pooled map and
-  the position of each maximum (one byte) are stored, never the (N, 32, 96, 96) map.
+* **Block 1** (1 -> 32 channels), fused with the 2 x 2 max-pool, the ReLU and the bias.
+  The input is binary, so each filter row applied to a 5-pixel pattern is one of 32
+  precomputed channel vectors: a position costs 5 vector additions instead of 25
+  multiply-adds, and the weight gradient is accumulated the same way, per pattern. Only
+  the pooled map and the position of each maximum (one byte) are stored, never the
+  (N, 32, 96, 96) map.
 * **Block 2** (32 -> 64 channels): Winograd's minimal filtering algorithm F(4x4, 5x5)
   (Lavin & Gray 2016): 8 x 8 input tiles are transformed, multiplied by the transformed
   filters as 64 matrix products (3872 x 32 x 64 for 32 images, run by torch's BLAS), and
-  transformed back to 4 x 4 output tiles, fused with pooling and ReLU. That is 6.2x fewer
-  multiplications than the direct convolution, forward and backward.
+  transformed back to 4 x 4 output tiles, fused with pooling, bias and ReLU. That is 6.2x
+  fewer multiplications than the direct convolution, forward and backward.
 
-Everything is the same arithmetic re-ordered, so the result equals the reference module up to
-float32 rounding (the tests check outputs and gradients against it); the model's
+Everything is the same arithmetic re-ordered, so the result equals the reference module
+up to float32 rounding (the tests check outputs and gradients against it); the model's
 parameters are the ordinary ``nn.Conv2d`` ones, so a model trained here predicts through
 the standard path. Every parallel loop writes disjoint outputs and every reduction runs in
 a fixed order, so training stays deterministic. Used by :func:`napari_hamiltonian.cnn.train`
-on the CPU only.
+on the CPU (figures in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -57,97 +60,120 @@ _AT64, _G64, _BT64 = winograd_matrices()
 _AT, _BT = _AT64.astype(np.float32), _BT64.astype(np.float32)
 
 
+@nb.njit(inline="always")
+def _axpy(dst, w, src):  # pragma: no cover - numba
+    """dst += w * src over 1-D float32 arrays of equal length; nothing when w == 0."""
+    if w != 0:
+        for q in range(dst.shape[0]):
+            dst[q] += w * src[q]
+
+
 # --------------------------------------------------------------------------- block 1
-# Block 1 works on one pooled row (image n, row py) at a time with the input phase-split
-# along x (even and odd columns), so that every tap of the 5 x 5 filter is one
-# contiguous run over the pooled columns; its output is written directly in the
-# phase-split layout that block 2 reads.
+# Block 1 works on one pooled row (image n, row py) at a time, with the channels as the
+# inner (vectorised) loop; its output is written directly in the phase-split layout that
+# block 2 reads.
 
 #: Marks, in the position-of-maximum arrays, a pooled value cut by the ReLU (no gradient).
 _CUT = 255
 
 
+#: Spin (+-1) of pixel s in 5-pixel pattern ``code``: (32, 5).
+_PATTERN_SPINS = ((torch.arange(1 << FILTER)[:, None] >> torch.arange(FILTER)) & 1
+                  ).to(torch.float32) * 2 - 1
+
+
+def _row_tables(weight: torch.Tensor) -> torch.Tensor:
+    """Filter rows applied to every 5-pixel binary pattern: (K, 1, 5, 5) -> (5, 32, K).
+
+    ``table[r, code, k] = sum_s weight[k, 0, r, s] (2 bit_s(code) - 1)``: with binary
+    images a 5 x 5 correlation is the sum of 5 table rows, one per filter row.
+    """
+    return torch.einsum("krs,cs->rck", weight.detach()[:, 0], _PATTERN_SPINS).contiguous()
+
+
 @nb.njit(inline="always")
-def _spin_rows(images, n, y0, rows):  # pragma: no cover - numba
-    """rows[r, x % 2, x // 2] = 2 images[n, y0 + r, x] - 1 (spins, x phase-split)."""
-    for r in range(rows.shape[0]):
-        for x in range(images.shape[2]):
-            rows[r, x % 2, x // 2] = np.float32(2 * np.int32(images[n, y0 + r, x]) - 1)
+def _row_codes(images, n, y0, codes):  # pragma: no cover - numba
+    """codes[r, x] = the 5-pixel pattern images[n, y0 + r, x:x + 5] as bits (pixel s: 2^s)."""
+    for r in range(codes.shape[0]):
+        for x in range(codes.shape[1]):
+            c = 0
+            for s in range(FILTER):
+                c |= np.int64(images[n, y0 + r, x + s]) << s
+            codes[r, x] = c
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _conv1_pool_forward(images, weight, bias, hs, arg):  # pragma: no cover - numba
-    """relu(max_pool(conv(2 x - 1))) of uint8 images (N, H, W).
+def _conv1_pool_forward(images, table, bias, hs, arg):  # pragma: no cover - numba
+    """relu(max_pool(conv(2 x - 1))) of 0/1 uint8 images (N, H, W).
 
-    ``weight`` (K, 5, 5), ``bias`` (K,). Writes the pooled map, phase-split for block 2,
-    to hs (N, P, 4, P / 4, K), P = (H - 4) / 2, and to arg (N, P, K, P) the position
-    2 dy + dx of each maximum in its pooling cell, or ``_CUT`` where the ReLU cut it.
+    ``table`` (5, 32, K) from :func:`_row_tables`, ``bias`` (K,). Writes the pooled map,
+    phase-split for block 2, to hs (N, P, 4, P / 4, K), P = (H - 4) / 2, and to
+    arg (N, P, P, K) the position 2 dy + dx of each maximum in its pooling cell, or
+    ``_CUT`` where the ReLU cut it.
     """
     n_img, side_p, _, _, k_out = hs.shape
+    side = 2 * side_p
     for band in nb.prange(n_img * side_p):
         n = np.int64(band) // side_p
         py = np.int64(band) - n * side_p
-        rows = np.empty((FILTER + 1, 2, images.shape[2] // 2), np.float32)
-        _spin_rows(images, n, 2 * py, rows)
-        acc = np.empty((4, side_p), np.float32)
-        for k in range(k_out):
+        codes = np.empty((FILTER + 1, side), np.int64)
+        _row_codes(images, n, 2 * py, codes)
+        acc = np.empty((4, k_out), np.float32)
+        for px in range(side_p):
             for q in range(4):
                 dy, dx = q // 2, q % 2
                 dst = acc[q]
-                dst[:] = bias[k]
+                dst[:] = bias
                 for r in range(FILTER):
-                    for s in range(FILTER):
-                        w = weight[k, r, s]
-                        off = (dx + s) // 2
-                        src = rows[dy + r, (dx + s) % 2, off:off + side_p]
-                        for x in range(side_p):
-                            dst[x] += w * src[x]
-            for x in range(side_p):
-                best, where = acc[0, x], 0
+                    row = table[r, codes[dy + r, 2 * px + dx]]
+                    for k in range(k_out):
+                        dst[k] += row[k]
+            o = hs[n, py, px % TILE, px // TILE]
+            g = arg[n, py, px]
+            for k in range(k_out):
+                best, where = acc[0, k], 0
                 for q in range(1, 4):
-                    if acc[q, x] > best:
-                        best, where = acc[q, x], q
+                    if acc[q, k] > best:
+                        best, where = acc[q, k], q
                 cut = best <= 0
-                hs[n, py, x % TILE, x // TILE, k] = np.float32(0.0) if cut else best
-                arg[n, py, k, x] = _CUT if cut else where
+                o[k] = np.float32(0.0) if cut else best
+                g[k] = _CUT if cut else where
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _conv1_pool_backward(images, dhs, arg, dweight):  # pragma: no cover - numba
-    """Per-image weight and bias gradients of block 1 into dweight (N, K, 26).
+def _conv1_pool_backward(images, dhs, arg, hist):  # pragma: no cover - numba
+    """Per-image gradient histograms of block 1 into hist (N, 5 * 32 + 1, K).
 
-    ``dhs`` is the gradient of the pooled map in hs's layout. Columns 0-24 of dweight are
-    the 5 x 5 filter taps, column 25 the bias.
+    ``dhs`` is the gradient of the pooled map in hs's layout. Each conv position adds,
+    for the channels whose maximum it was (and that passed the ReLU), their gradient to
+    row ``32 r + code`` for each filter row r, code being the position's 5-pixel pattern
+    there, and to the last row (the bias). The weight gradient is then
+    ``sum_code hist[32 r + code] (2 bit_s(code) - 1)`` (:func:`_row_tables` transposed):
+    5 channel-vector additions per position instead of 25 multiply-adds.
     """
     n_img, side_p, _, _, k_out = dhs.shape
+    codes_per_row = 1 << FILTER
     for n in nb.prange(n_img):
-        dw = dweight[n]
-        dw[:] = 0.0
-        rows = np.empty((FILTER + 1, 2, images.shape[2] // 2), np.float32)
-        dconv = np.empty((4, side_p), np.float32)
+        h = hist[n]
+        h[:] = 0.0
+        grad = np.empty(k_out, np.float32)
+        codes = np.empty((FILTER + 1, 2 * side_p), np.int64)
         for py in range(side_p):
-            _spin_rows(images, n, 2 * py, rows)
-            for k in range(k_out):
-                dconv[:] = 0.0
-                for x in range(side_p):
-                    where = arg[n, py, k, x]
-                    if where != _CUT:
-                        dconv[where, x] = dhs[n, py, x % TILE, x // TILE, k]
+            _row_codes(images, n, 2 * py, codes)
+            for px in range(side_p):
+                g = dhs[n, py, px % TILE, px // TILE]
+                where = arg[n, py, px]
                 for q in range(4):
+                    for k in range(k_out):
+                        grad[k] = g[k] if where[k] == q else np.float32(0.0)
                     dy, dx = q // 2, q % 2
-                    d = dconv[q]
                     for r in range(FILTER):
-                        for s in range(FILTER):
-                            off = (dx + s) // 2
-                            src = rows[dy + r, (dx + s) % 2, off:off + side_p]
-                            acc = np.float32(0.0)
-                            for x in range(side_p):
-                                acc += d[x] * src[x]
-                            dw[k, r * FILTER + s] += acc
-                    acc = np.float32(0.0)
-                    for x in range(side_p):
-                        acc += d[x]
-                    dw[k, FILTER * FILTER] += acc
+                        dst = h[r * codes_per_row + codes[dy + r, 2 * px + dx]]
+                        for k in range(k_out):
+                            dst[k] += grad[k]
+                    dst = h[FILTER * codes_per_row]
+                    for k in range(k_out):
+                        dst[k] += grad[k]
 
 
 # --------------------------------------------------------------------------- block 2
@@ -175,23 +201,15 @@ def _tiles_forward(hs, bt, v):  # pragma: no cover - numba
         for a in range(ALPHA):
             dst = rows[a]
             for i in range(ALPHA):
-                w = bt[a, i]
-                if w != 0:
-                    src = hs[n, y0 + i].reshape(TILE * run)
-                    for q in range(TILE * run):
-                        dst[q] += w * src[q]
+                _axpy(dst, bt[a, i], hs[n, y0 + i].reshape(TILE * run))
         p0 = np.int64(band) * tiles
         for a in range(ALPHA):
             for b in range(ALPHA):
                 dst = v[a * ALPHA + b, p0:p0 + tiles].reshape(blk)
                 dst[:] = 0.0
                 for j in range(ALPHA):
-                    w = bt[b, j]
-                    if w != 0:
-                        off = (j % TILE) * run + (j // TILE) * chans
-                        src = rows[a, off:off + blk]
-                        for q in range(blk):
-                            dst[q] += w * src[q]
+                    off = (j % TILE) * run + (j // TILE) * chans
+                    _axpy(dst, bt[b, j], rows[a, off:off + blk])
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -213,29 +231,23 @@ def _tiles_backward(dv, bt, dhs):  # pragma: no cover - numba
                 for b in range(ALPHA):
                     src = dv[a * ALPHA + b, p0:p0 + tiles].reshape(blk)
                     for j in range(ALPHA):
-                        w = bt[b, j]
-                        if w != 0:
-                            off = (j % TILE) * run + (j // TILE) * chans
-                            dst = rows[a, off:off + blk]
-                            for q in range(blk):
-                                dst[q] += w * src[q]
+                        off = (j % TILE) * run + (j // TILE) * chans
+                        dst = rows[a, off:off + blk]
+                        _axpy(dst, bt[b, j], src)
             for i in range(ALPHA):
                 dst = dhs[n, TILE * ty + i].reshape(TILE * run)
                 for a in range(ALPHA):
-                    w = bt[a, i]
-                    if w != 0:
-                        src = rows[a]
-                        for q in range(TILE * run):
-                            dst[q] += w * src[q]
+                    _axpy(dst, bt[a, i], rows[a])
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _untile_pool_forward(m, at, bias, outs, arg):  # pragma: no cover - numba
-    """Winograd output transform ``AT M AT^T`` fused with bias, 2 x 2 max-pool and ReLU.
+def _untile_pool_forward(m, at, bias_row, outs, arg):  # pragma: no cover - numba
+    """Winograd output transform ``AT M AT^T`` fused with 2 x 2 max-pool, bias and ReLU.
 
     m (64, N * T * T, K) -> outs (N, 2 T, 2, T, K), the pooled map phase-split along x
-    (pooled pixel (py, 2 tx + cx) at outs[n, py, cx, tx]); arg receives the position
-    2 dy + dx of each maximum inside its pooling cell.
+    (pooled pixel (py, 2 tx + cx) at outs[n, py, cx, tx]); ``bias_row`` is the bias
+    repeated T times (T K,), added after pooling (it is the same over a pooling cell);
+    arg receives the position 2 dy + dx of each maximum inside its pooling cell.
     """
     n_img, side_p, _, tiles, k_out = outs.shape
     blk = tiles * k_out
@@ -248,23 +260,13 @@ def _untile_pool_forward(m, at, bias, outs, arg):  # pragma: no cover - numba
             for b in range(ALPHA):
                 dst = part[i, b]
                 for a in range(ALPHA):
-                    w = at[i, a]
-                    if w != 0:
-                        src = m[a * ALPHA + b, p0:p0 + tiles].reshape(blk)
-                        for q in range(blk):
-                            dst[q] += w * src[q]
-        y = np.empty((TILE, TILE, blk), np.float32)
+                    _axpy(dst, at[i, a], m[a * ALPHA + b, p0:p0 + tiles].reshape(blk))
+        y = np.zeros((TILE, TILE, blk), np.float32)
         for i in range(TILE):
             for j in range(TILE):
                 dst = y[i, j]
-                for q in range(blk):
-                    dst[q] = bias[q % k_out]
                 for b in range(ALPHA):
-                    w = at[j, b]
-                    if w != 0:
-                        src = part[i, b]
-                        for q in range(blk):
-                            dst[q] += w * src[q]
+                    _axpy(dst, at[j, b], part[i, b])
         for cy in range(2):
             for cx in range(2):
                 o = outs[n, 2 * ty + cy, cx].reshape(blk)
@@ -279,7 +281,7 @@ def _untile_pool_forward(m, at, bias, outs, arg):  # pragma: no cover - numba
                         best, where = y10[q], 2
                     if y11[q] > best:
                         best, where = y11[q], 3
-                    o[q] = max(best, np.float32(0.0))
+                    o[q] = max(best + bias_row[q], np.float32(0.0))
                     g[q] = where
 
 
@@ -291,38 +293,35 @@ def _untile_pool_backward(grads, outs, arg, at, dm):  # pragma: no cover - numba
     for band in nb.prange(n_img * tiles):
         n = np.int64(band) // tiles
         ty = np.int64(band) - n * tiles
-        dy = np.zeros((TILE, TILE, blk), np.float32)
+        dy = np.empty((TILE, TILE, blk), np.float32)
+        zero = np.float32(0.0)
         for cy in range(2):
             for cx in range(2):
                 o = outs[n, 2 * ty + cy, cx].reshape(blk)
                 g = arg[n, 2 * ty + cy, cx].reshape(blk)
                 gr = grads[n, 2 * ty + cy, cx].reshape(blk)
-                for where in range(4):
-                    dst = dy[2 * cy + where // 2, 2 * cx + where % 2]
-                    for q in range(blk):
-                        if o[q] > 0 and g[q] == where:
-                            dst[q] = gr[q]
+                d00, d01 = dy[2 * cy, 2 * cx], dy[2 * cy, 2 * cx + 1]
+                d10, d11 = dy[2 * cy + 1, 2 * cx], dy[2 * cy + 1, 2 * cx + 1]
+                for q in range(blk):
+                    gv = gr[q] if o[q] > 0 else zero
+                    where = g[q]
+                    d00[q] = gv if where == 0 else zero
+                    d01[q] = gv if where == 1 else zero
+                    d10[q] = gv if where == 2 else zero
+                    d11[q] = gv if where == 3 else zero
         part = np.zeros((TILE, ALPHA, blk), np.float32)
         for i in range(TILE):
             for b in range(ALPHA):
                 dst = part[i, b]
                 for j in range(TILE):
-                    w = at[j, b]
-                    if w != 0:
-                        src = dy[i, j]
-                        for q in range(blk):
-                            dst[q] += w * src[q]
+                    _axpy(dst, at[j, b], dy[i, j])
         p0 = np.int64(band) * tiles
         for a in range(ALPHA):
             for b in range(ALPHA):
                 dst = dm[a * ALPHA + b, p0:p0 + tiles].reshape(blk)
                 dst[:] = 0.0
                 for i in range(TILE):
-                    w = at[i, a]
-                    if w != 0:
-                        src = part[i, b]
-                        for q in range(blk):
-                            dst[q] += w * src[q]
+                    _axpy(dst, at[i, a], part[i, b])
 
 
 def _phase_split(x: torch.Tensor, phases: int) -> torch.Tensor:
@@ -346,24 +345,24 @@ class _Features(torch.autograd.Function):
         side = (width - FILTER + 1) // 2
         k1, k2 = w1.shape[0], u2.shape[-1]
         hs = torch.empty((n, side, TILE, side // TILE, k1), dtype=torch.float32)
-        arg1 = torch.empty((n, side, k1, side), dtype=torch.uint8)
-        _conv1_pool_forward(images.numpy(), w1.detach().reshape(k1, FILTER, FILTER).numpy(),
-                            b1.detach().numpy(), hs.numpy(), arg1.numpy())
+        arg1 = torch.empty((n, side, side, k1), dtype=torch.uint8)
+        _conv1_pool_forward(images.numpy(), _row_tables(w1).numpy(), b1.detach().numpy(),
+                            hs.numpy(), arg1.numpy())
         tiles = (side - ALPHA) // TILE + 1
         v = torch.empty((ALPHA * ALPHA, n * tiles * tiles, k1), dtype=torch.float32)
         _tiles_forward(hs.numpy(), _BT, v.numpy())
         m = torch.bmm(v, u2)
         outs = torch.empty((n, 2 * tiles, 2, tiles, k2), dtype=torch.float32)
         arg2 = torch.empty(outs.shape, dtype=torch.uint8)
-        _untile_pool_forward(m.numpy(), _AT, b2.detach().numpy(), outs.numpy(),
-                             arg2.numpy())
+        bias_row = b2.detach().repeat(tiles)
+        _untile_pool_forward(m.numpy(), _AT, bias_row.numpy(), outs.numpy(), arg2.numpy())
         ctx.save_for_backward(images, arg1, v, u2, outs, arg2)
         return _phase_join(outs).permute(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx, grad):
         images, arg1, v, u2, outs, arg2 = ctx.saved_tensors
-        n, side, k1, _ = arg1.shape
+        n, side, _, k1 = arg1.shape
         grads = _phase_split(grad.permute(0, 2, 3, 1), 2)
         dm = torch.empty((ALPHA * ALPHA, v.shape[1], u2.shape[-1]), dtype=torch.float32)
         _untile_pool_backward(grads.numpy(), outs.numpy(), arg2.numpy(), _AT, dm.numpy())
@@ -372,11 +371,12 @@ class _Features(torch.autograd.Function):
         db2 = torch.where(outs > 0, grads, 0.0).sum((0, 1, 2, 3))
         dhs = torch.empty((n, side, TILE, side // TILE, k1), dtype=torch.float32)
         _tiles_backward(dv.numpy(), _BT, dhs.numpy())
-        dweight = torch.empty((n, k1, FILTER * FILTER + 1), dtype=torch.float32)
-        _conv1_pool_backward(images.numpy(), dhs.numpy(), arg1.numpy(), dweight.numpy())
-        total = dweight.sum(0)  # a fixed order over images: deterministic
-        dw1 = total[:, :-1].reshape(k1, 1, FILTER, FILTER)
-        return None, dw1, total[:, -1], du2, db2
+        hist = torch.empty((n, FILTER << FILTER | 1, k1), dtype=torch.float32)
+        _conv1_pool_backward(images.numpy(), dhs.numpy(), arg1.numpy(), hist.numpy())
+        total = hist.sum(0)  # a fixed order over images: deterministic
+        per_row = total[:-1].reshape(FILTER, 1 << FILTER, k1)
+        dw1 = torch.einsum("rck,cs->krs", per_row, _PATTERN_SPINS).unsqueeze(1)
+        return None, dw1, total[-1], du2, db2
 
 
 _G = torch.from_numpy(_G64.astype(np.float32))
@@ -408,6 +408,10 @@ def features(images: torch.Tensor, conv1: torch.nn.Conv2d,
         Gradients flow to the four convolution parameters (to conv2's weight through the
         filter transform G g G^T).
     """
+    if images.dtype != torch.uint8 or (images.numel() and int(images.max()) > 1):
+        raise ValueError(f"the fused kernels take uint8 images of 0 and 1 (spins down/up), "
+                         f"got {images.dtype} values up to {images.max()}; convert them "
+                         f"first, as HamiltonianClassifier does")
     if not supports(images.shape[-1]):
         raise ValueError(f"the fused kernels need a side of 8 t + 20 pixels, got "
                          f"{images.shape[-1]}")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .estimator import _atomic_write, file_sha256
+from ._files import atomic_write
+from .estimator import file_sha256
 from .sliding import WindowResult, classify_stack
 
 SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")
@@ -91,14 +92,14 @@ def _settings(clf_hash: str, stride, threshold, metal, k, window, shape) -> dict
 def _save_npz(path: Path, **arrays) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    _atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def _write_tiff(path: Path, data: np.ndarray) -> None:
     import tifffile
     buf = io.BytesIO()
     tifffile.imwrite(buf, data, compression="zlib", photometric="minisblack")
-    _atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshold=None,
@@ -129,7 +130,7 @@ def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshol
                     f"{folder} holds results made with other settings ({', '.join(diff)} "
                     "differ); pass --overwrite to replace them or choose another --out")
             shutil.rmtree(folder / "frames", ignore_errors=True)
-    _atomic_write(sfile, json.dumps(settings, indent=1).encode())
+    atomic_write(sfile, json.dumps(settings, indent=1).encode())
     frames_dir = folder / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     todo = [t for t in range(stack.shape[0]) if not (frames_dir / f"t{t:05d}.npz").exists()]

@@ -24,7 +24,8 @@ def _train(args: argparse.Namespace) -> int:
     import shlex
     from pathlib import Path
 
-    from .estimator import HamiltonianClassifier, _atomic_write
+    from ._files import atomic_write
+    from .estimator import HamiltonianClassifier
     from .report import evaluate, model_card
     from .simulate.dataset import load_dataset
 
@@ -55,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
         command = "napari-hamiltonian " + " ".join(shlex.quote(a) for a in args.argv)
         datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
         card = model_card(clf, meta, result, test[3] if test else None, command, datasets)
-        _atomic_write(Path(args.card), card.encode())
+        atomic_write(Path(args.card), card.encode())
         print(f"wrote {args.card}")
     return 0
 

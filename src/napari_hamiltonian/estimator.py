@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from numbers import Integral, Real
 from pathlib import Path
@@ -21,6 +19,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 
 from . import cnn
 from ._binary import as_binary
+from ._files import atomic_write
 from .confidence import TrainingClusters
 from .symmetry import symmetry_reduce
 
@@ -389,7 +388,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             "training": self.training_info_,
         }
         blob = st_save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)})
-        _atomic_write(path, blob)
+        atomic_write(path, blob)
         return path
 
     @classmethod
@@ -445,22 +444,6 @@ def _split(y: np.ndarray, fraction: float, rng: np.random.Generator):
 def _version() -> str:
     from . import __version__
     return __version__
-
-
-def _atomic_write(path: Path, blob: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _parse_model_file(blob: bytes, path: Path) -> tuple[dict, dict]:

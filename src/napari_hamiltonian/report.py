@@ -125,10 +125,10 @@ def save_figure(fig, path) -> None:
     import io
     from pathlib import Path
 
-    from .estimator import _atomic_write
+    from ._files import atomic_write
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
-    _atomic_write(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue())
 
 
 def bar_chart(fractions: dict, title: str = "", ax=None):
@@ -309,9 +309,9 @@ def write_csv(path, rows: list[dict]) -> None:
     import io
     from pathlib import Path
 
-    from .estimator import _atomic_write
+    from ._files import atomic_write
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write(Path(path), buf.getvalue().encode())
+    atomic_write(Path(path), buf.getvalue().encode())

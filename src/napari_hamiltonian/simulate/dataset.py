@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._files import atomic_open
 from ._common import check_count, check_size
 from .ising import sample_ising
 from .percolation import sample_percolation
@@ -135,19 +134,9 @@ def save_dataset(path, X, y, params, info=None, overwrite: bool = False) -> Path
     X = np.asarray(X, dtype=np.uint8)
     meta = {"format_version": FORMAT_VERSION, "shape": list(X.shape), **(info or {})}
     arrays = {f"param_{k}": np.asarray(v) for k, v in params.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, X_bits=np.packbits(X, axis=None), y=np.asarray(y, str),
-                                meta=np.array(json.dumps(meta)), **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as fh:
+        np.savez_compressed(fh, X_bits=np.packbits(X, axis=None), y=np.asarray(y, str),
+                            meta=np.array(json.dumps(meta)), **arrays)
     return path
 
 

@@ -1,0 +1,42 @@
+"""Atomic file writes: an output appears complete or not at all, never half-written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextmanager
+def atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for binary writing; publish it on success.
+
+    On leaving the block normally the data is flushed to disk, given the usual mode
+    (0666 less the umask; ``mkstemp`` creates 0600) and renamed onto ``path`` in one
+    step. On an exception (Ctrl-C included) the temporary file is removed and ``path``
+    is left as it was. Missing parent folders are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` through :func:`atomic_open`."""
+    with atomic_open(path) as fh:
+        fh.write(blob)
