@@ -239,6 +239,7 @@ def test_train_command_writes_model_and_card(tmp_path):
     assert list(clf.classes_) == ["C-2D", "P*"]
     card = (tmp_path / "card.md").read_text()
     assert "Test set" in card and "napari-hamiltonian generate" in card
+    assert "which of the 2 models" in card  # the Limits section names the fitted classes
     before = (tmp_path / "m.safetensors").read_bytes()
     assert main(args) == 2  # refuses to overwrite
     assert (tmp_path / "m.safetensors").read_bytes() == before

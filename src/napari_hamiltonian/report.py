@@ -92,6 +92,15 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             "",
             confusion_markdown(test["confusion"], test["classes"]),
         ]
+    lines += [
+        "",
+        "## Limits",
+        f"Trained on simulations only (Table I ranges, binary {clf.window_}x{clf.window_} "
+        "images, 1 = up = metal). On real images it answers which of the "
+        f"{len(clf.classes_)} models a window resembles most; the k-sigma confidence "
+        f"(k = {clf.confidence_k}) flags windows far from every training image of the "
+        f"predicted class, which is the signal that none of the {len(clf.classes_)} fits.",
+    ]
     generate = [f"napari-hamiltonian generate {path} --n-per-class {m.get('n_per_class')} "
                 f"--size {m.get('size')} --seed {m.get('seed')}"
                 for path, m in (datasets or {}).items()]
