@@ -11,7 +11,7 @@ from .estimator import HamiltonianClassifier, file_sha256
 #: File name of the shipped model inside ``napari_hamiltonian/models/``.
 PRETRAINED_FILE = "hamiltonian-cnn.safetensors"
 #: Its SHA-256; a mismatch means a damaged or replaced installation.
-PRETRAINED_SHA256 = "bc88d45355b39bfdf09c8ed31b3a036bcdde661b99a0a17e1df35d25f897b045"
+PRETRAINED_SHA256 = "1753efa9b189a042b3a8bf61c86708fc744e2cecaa5bf399fe3b62eee37ae156"
 
 
 def pretrained_path():
