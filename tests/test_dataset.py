@@ -63,6 +63,9 @@ def test_save_load_round_trip_is_atomic_and_refuses_to_overwrite(small, tmp_path
     np.testing.assert_array_equal(y2, y)
     np.testing.assert_array_equal(p2["slice"], params["slice"])
     assert info["seed"] == 3 and info["shape"] == list(X.shape)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # the usual mode, not mkstemp's
     mtime = os.stat(path).st_mtime_ns
     with pytest.raises(FileExistsError, match="overwrite"):
         save_dataset(path, X[:2], y[:2], {k: v[:2] for k, v in params.items()})

@@ -371,7 +371,7 @@ class _Features(torch.autograd.Function):
         db2 = torch.where(outs > 0, grads, 0.0).sum((0, 1, 2, 3))
         dhs = torch.empty((n, side, TILE, side // TILE, k1), dtype=torch.float32)
         _tiles_backward(dv.numpy(), _BT, dhs.numpy())
-        hist = torch.empty((n, FILTER << FILTER | 1, k1), dtype=torch.float32)
+        hist = torch.empty((n, FILTER * (1 << FILTER) + 1, k1), dtype=torch.float32)
         _conv1_pool_backward(images.numpy(), dhs.numpy(), arg1.numpy(), hist.numpy())
         total = hist.sum(0)  # a fixed order over images: deterministic
         per_row = total[:-1].reshape(FILTER, 1 << FILTER, k1)
@@ -408,10 +408,12 @@ def features(images: torch.Tensor, conv1: torch.nn.Conv2d,
         Gradients flow to the four convolution parameters (to conv2's weight through the
         filter transform G g G^T).
     """
-    if images.dtype != torch.uint8 or (images.numel() and int(images.max()) > 1):
+    top = images.max().item() if images.numel() else None
+    if images.dtype != torch.uint8 or (top is not None and top > 1):
         raise ValueError(f"the fused kernels take uint8 images of 0 and 1 (spins down/up), "
-                         f"got {images.dtype} values up to {images.max()}; convert them "
-                         f"first, as HamiltonianClassifier does")
+                         f"got {images.dtype}"
+                         + (f" values up to {top}" if top is not None else "")
+                         + "; convert them first, as HamiltonianClassifier does")
     if not supports(images.shape[-1]):
         raise ValueError(f"the fused kernels need a side of 8 t + 20 pixels, got "
                          f"{images.shape[-1]}")

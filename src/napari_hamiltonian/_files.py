@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _read_umask() -> int:
+    """The process umask. Reading it means setting it, so this runs once, at import, and
+    not beside threads that create files (the batch job writes from Dask threads)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 @contextmanager
 def atomic_open(path: Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` for binary writing; publish it on success.
@@ -27,9 +38,7 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
