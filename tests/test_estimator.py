@@ -233,13 +233,17 @@ def test_train_command_writes_model_and_card(tmp_path):
                      "--size", "32", "--seed", str(seed), "--classes", "C-2D", "P*"]) == 0
     args = ["train", str(tmp_path / "train.npz"), "--test", str(tmp_path / "test.npz"),
             "--out", str(tmp_path / "m.safetensors"), "--card", str(tmp_path / "card.md"),
-            "--epochs", "1", "--hidden-units", "8"]
+            "--epochs", "1", "--hidden-units", "8", "--card-notes", str(tmp_path / "n.md")]
+    (tmp_path / "n.md").write_text("Trained for the test suite.\n")
     assert main(args) == 0
     clf = HamiltonianClassifier.load(tmp_path / "m.safetensors")
     assert list(clf.classes_) == ["C-2D", "P*"]
     card = (tmp_path / "card.md").read_text()
     assert "Test set" in card and "napari-hamiltonian generate" in card
     assert "which of the 2 models" in card  # the Limits section names the fitted classes
+    assert card.count("| defocus disk, radius") == 2  # accuracy through a microscope
+    assert "the confidence measure does not detect" in card
+    assert "## Notes\n\nTrained for the test suite." in card and "--card-notes" in card
     before = (tmp_path / "m.safetensors").read_bytes()
     assert main(args) == 2  # refuses to overwrite
     assert (tmp_path / "m.safetensors").read_bytes() == before

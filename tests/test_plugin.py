@@ -154,9 +154,17 @@ def test_threshold_preview_and_grayscale_run(make_napari_viewer, qtbot):
     w.metal.value = "bright"
     w.run()
     wait_idle(qtbot, w)
-    res = w.results[w.current_frame()]
-    # the microscope view of an RF-2D sweep is still recognised as RF-2D
-    assert nh.CLASSES[np.bincount(res.labels.ravel()).argmax()] == "RF-2D"
+    t = w.current_frame()
+    res = w.results[t]
+    # the run classifies what the preview shows: the Otsu-thresholded frame
+    ref = nh.classify_image(np.asarray(preview.data[t]), stride=20)
+    np.testing.assert_array_equal(res.labels, ref.labels)
+    np.testing.assert_array_equal(res.confident, ref.confident)
+    # blurred, the RF-2D sweep still looks random-field Ising; whether RF-2D or RF-3D
+    # wins on blurred images differs between trainings (MODEL_CARD.md, Notes)
+    counts = np.bincount(res.labels.ravel(), minlength=len(nh.CLASSES))
+    rf = [nh.CLASSES.index("RF-2D"), nh.CLASSES.index("RF-3D")]
+    assert counts[rf].sum() > 0.9 * counts.sum()
 
 
 def test_save_writes_tiff_csv_and_png(widget, qtbot, tmp_path):

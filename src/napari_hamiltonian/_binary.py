@@ -49,20 +49,49 @@ def restore(b: np.ndarray, convention: str, dtype) -> np.ndarray:
 def otsu_threshold(image: np.ndarray, bins: int = 256) -> float:
     """Otsu's threshold of a grayscale image: the grey level maximising the between-class
     variance of a ``bins``-bin histogram. Pixels above it form one class."""
-    a = np.asarray(image, np.float64).ravel()
-    lo, hi = a.min(), a.max()
-    if lo == hi:
+    a = np.asarray(image)
+    if a.size and a.min() == a.max():
         raise ValueError("the image is constant; Otsu's threshold is undefined. Pass a "
                          "number as threshold")
-    hist, edges = np.histogram(a, bins=bins, range=(lo, hi))
-    centers = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(hist)
-    w1 = w0[-1] - w0
-    m0 = np.cumsum(hist * centers)
+    return float(otsu_thresholds(a.reshape(1, -1), bins)[0])
+
+
+def otsu_thresholds(images: np.ndarray, bins: int = 256) -> np.ndarray:
+    """Otsu's threshold of each image of a stack, vectorised (no Python loop per image).
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, ...)
+        Grey images (any real dtype).
+    bins : int
+        Histogram bins between each image's minimum and maximum.
+
+    Returns
+    -------
+    ndarray, float64, shape (N,)
+        Grey level maximising the between-class variance; pixels above it form one class.
+        A constant image gets its own value (every pixel at or below it).
+    """
+    a = np.asarray(images, np.float64).reshape(len(images), -1)
+    if a.shape[1] == 0:
+        raise ValueError("images are empty; Otsu's threshold needs pixels")
+    lo = a.min(1, keepdims=True)
+    hi = a.max(1, keepdims=True)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    idx = np.minimum(((a - lo) / span * bins).astype(np.int64), bins - 1)
+    rows = np.arange(len(a))[:, None] * bins
+    hist = np.bincount((rows + idx).ravel(), minlength=len(a) * bins).reshape(len(a), bins)
+    width = span / bins
+    centers = lo + (np.arange(bins) + 0.5) * width
+    w0 = np.cumsum(hist, 1)
+    w1 = w0[:, -1:] - w0
+    m0 = np.cumsum(hist * centers, 1)
     mean0 = m0 / np.maximum(w0, 1)
-    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    mean1 = (m0[:, -1:] - m0) / np.maximum(w1, 1)
     between = w0 * w1 * (mean0 - mean1) ** 2
-    return float(edges[1:][np.argmax(between[:-1])])
+    best = np.argmax(between[:, :-1], 1)
+    t = lo[:, 0] + (best + 1) * width[:, 0]
+    return np.where(hi[:, 0] > lo[:, 0], t, lo[:, 0])
 
 
 def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) -> np.ndarray:

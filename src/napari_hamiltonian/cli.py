@@ -26,7 +26,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from ._files import atomic_write
     from .estimator import HamiltonianClassifier
-    from .report import evaluate, model_card
+    from .report import evaluate, evaluate_optics, model_card
     from .simulate.dataset import load_dataset
 
     out = Path(args.out)
@@ -34,6 +34,8 @@ def _train(args: argparse.Namespace) -> int:
     for path in targets:  # fail before the minutes of training
         if path.exists() and not args.overwrite:
             raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    if args.card_notes and not Path(args.card_notes).is_file():
+        raise FileNotFoundError(f"--card-notes {args.card_notes}: no such file")
     X, y, _, meta = load_dataset(args.dataset)
     test = load_dataset(args.test) if args.test else None
     clf = HamiltonianClassifier(
@@ -46,16 +48,21 @@ def _train(args: argparse.Namespace) -> int:
     clf.save(out, overwrite=args.overwrite)
     print(f"wrote {out}: validation accuracy {clf.validation_scores_[-1]:.4%}"
           if clf.validation_scores_ else f"wrote {out}")
-    result = None
+    result = optics = None
     if test is not None:
         result = evaluate(clf, test[0], test[1])
         print(f"test set {args.test}: accuracy {result['accuracy']:.4%}, confident "
               f"{result['confident']:.2%}; per class "
               + ", ".join(f"{c} {a:.2%}" for c, a in result["per_class"].items()))
+        optics = evaluate_optics(clf, test[0], test[1])
+        for name, r in optics.items():
+            print(f"  through {name}: accuracy {r['accuracy']:.2%}")
     if args.card:
         command = "napari-hamiltonian " + " ".join(shlex.quote(a) for a in args.argv)
         datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
-        card = model_card(clf, meta, result, test[3] if test else None, command, datasets)
+        notes = Path(args.card_notes).read_text() if args.card_notes else None
+        card = model_card(clf, meta, result, test[3] if test else None, command, datasets,
+                          optics, notes)
         atomic_write(Path(args.card), card.encode())
         print(f"wrote {args.card}")
     return 0
@@ -161,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model file to write (default: model.safetensors)")
     tr.add_argument("--test", help="independent test set (.npz) to report accuracy on")
     tr.add_argument("--card", help="also write a Markdown model card to this file")
+    tr.add_argument("--card-notes", metavar="FILE",
+                    help="Markdown file whose text the card carries under Notes")
     tr.add_argument("--epochs", type=int, default=4, help="passes over the data (default 4)")
     tr.add_argument("--hidden-units", type=int, default=128,
                     help="width of the dense layer (default 128)")

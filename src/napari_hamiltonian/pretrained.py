@@ -11,7 +11,7 @@ from .estimator import HamiltonianClassifier, file_sha256
 #: File name of the shipped model inside ``napari_hamiltonian/models/``.
 PRETRAINED_FILE = "hamiltonian-cnn.safetensors"
 #: Its SHA-256; a mismatch means a damaged or replaced installation.
-PRETRAINED_SHA256 = "1753efa9b189a042b3a8bf61c86708fc744e2cecaa5bf399fe3b62eee37ae156"
+PRETRAINED_SHA256 = "07badf416afc27e2cc6dc5b1412061363218c81b98b4d05fe20e688fe86cdfc6"
 
 
 def pretrained_path():

@@ -30,6 +30,27 @@ def evaluate(clf, X, y) -> dict:
             "confident": float(confident.mean()), "n": int(len(y))}
 
 
+def evaluate_optics(clf, X, y, seed: int = 0) -> dict[str, dict]:
+    """:func:`evaluate` on thresholded micrographs of (X, y), one per optical system of
+    :data:`napari_hamiltonian.optics.TEST_OPTICS`, with noise ``TEST_NOISE``."""
+    from .optics import TEST_NOISE, TEST_OPTICS, micrograph
+
+    rng = np.random.default_rng(seed)
+    return {name: evaluate(clf, micrograph(X, psf, TEST_NOISE, rng), y)
+            for name, psf in TEST_OPTICS.items()}
+
+
+def optics_markdown(results: dict[str, dict]) -> str:
+    """Accuracy per optical system and class, and confident share, as a Markdown table."""
+    classes = next(iter(results.values()))["classes"]
+    head = "| optical system | all | " + " | ".join(classes) + " | confident |"
+    rule = "|---" * (len(classes) + 3) + "|"
+    rows = [f"| {name} | {r['accuracy']:.1%} | "
+            + " | ".join(f"{r['per_class'].get(c, float('nan')):.0%}" for c in classes)
+            + f" | {r['confident']:.0%} |" for name, r in results.items()]
+    return "\n".join([head, rule, *rows])
+
+
 def confusion_markdown(confusion: np.ndarray, classes: list[str]) -> str:
     """A confusion matrix as a Markdown table (rows true class, columns predicted)."""
     head = "| true \\ predicted | " + " | ".join(classes) + " |"
@@ -40,8 +61,11 @@ def confusion_markdown(confusion: np.ndarray, classes: list[str]) -> str:
 
 
 def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
-               command: str, datasets: dict[str, dict] | None = None) -> str:
-    """Markdown model card of a trained classifier: data, training, accuracy, command."""
+               command: str, datasets: dict[str, dict] | None = None,
+               optics: dict[str, dict] | None = None, notes: str | None = None) -> str:
+    """Markdown model card of a trained classifier: data, training, accuracy (also through
+    the optical systems of :func:`evaluate_optics`, if given), limits, hand-written
+    ``notes`` (Markdown, if given) and the commands that reproduce it."""
     info = clf.training_info_
     params = clf.get_params()
     lines = [
@@ -92,6 +116,17 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             "",
             confusion_markdown(test["confusion"], test["classes"]),
         ]
+    if optics:
+        from .optics import TEST_NOISE
+        lines += [
+            "",
+            "## Test set through a microscope",
+            "The same test images blurred by a point-spread function, with noise "
+            f"({TEST_NOISE} of the metal/insulator contrast), then thresholded by Otsu's "
+            "method image by image (`report.evaluate_optics`); training never blurs.",
+            "",
+            optics_markdown(optics),
+        ]
     lines += [
         "",
         "## Limits",
@@ -101,6 +136,20 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         f"(k = {clf.confidence_k}) flags windows far from every training image of the "
         f"predicted class, which is the signal that none of the {len(clf.classes_)} fits.",
     ]
+    if optics:
+        acc = [r["accuracy"] for r in optics.values()]
+        conf = [r["confident"] for r in optics.values()]
+        text = ("The model reads pixels as lattice sites. Blurred and thresholded, the "
+                f"test images above are classified right {min(acc):.0%}-{max(acc):.0%} of "
+                f"the time, and the k-sigma rule calls {min(conf):.0%}-{max(conf):.0%} of "
+                "them confident")
+        if min(conf) > max(acc):
+            text += (": the confidence measure does not detect a resolution coarser than "
+                     "a pixel. Its answers are meant for images whose pixels resolve the "
+                     "domains")
+        lines += ["", text + "."]
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
     generate = [f"napari-hamiltonian generate {path} --n-per-class {m.get('n_per_class')} "
                 f"--size {m.get('size')} --seed {m.get('seed')}"
                 for path, m in (datasets or {}).items()]
