@@ -227,7 +227,7 @@ def test_future_and_damaged_files_get_clear_errors(fitted, tmp_path):
         HamiltonianClassifier.load(cut)
 
 
-def test_train_command_writes_model_and_card(tmp_path):
+def test_train_command_writes_model_and_card(tmp_path, capsys):
     for name, seed, n in (("train.npz", 1, 30), ("test.npz", 2, 10)):
         assert main(["generate", str(tmp_path / name), "--n-per-class", str(n),
                      "--size", "32", "--seed", str(seed), "--classes", "C-2D", "P*"]) == 0
@@ -247,6 +247,12 @@ def test_train_command_writes_model_and_card(tmp_path):
     before = (tmp_path / "m.safetensors").read_bytes()
     assert main(args) == 2  # refuses to overwrite
     assert (tmp_path / "m.safetensors").read_bytes() == before
+    # a missing notes file is named before any training, and nothing is written
+    missing = ["train", str(tmp_path / "train.npz"), "--out", str(tmp_path / "m2.safetensors"),
+               "--card", str(tmp_path / "c2.md"), "--card-notes", str(tmp_path / "none.md")]
+    assert main(missing) == 2
+    assert "none.md" in capsys.readouterr().err
+    assert not (tmp_path / "m2.safetensors").exists() and not (tmp_path / "c2.md").exists()
 
 
 # scikit-learn's generic checks feed continuous data with a handful of features; the

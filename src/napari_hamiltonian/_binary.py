@@ -79,8 +79,8 @@ def otsu_thresholds(images: np.ndarray, bins: int = 256) -> np.ndarray:
     hi = a.max(1, keepdims=True)
     span = np.where(hi > lo, hi - lo, 1.0)
     idx = np.minimum(((a - lo) / span * bins).astype(np.int64), bins - 1)
-    rows = np.arange(len(a))[:, None] * bins
-    hist = np.bincount((rows + idx).ravel(), minlength=len(a) * bins).reshape(len(a), bins)
+    idx += np.arange(len(a))[:, None] * bins  # one histogram per row, in one bincount
+    hist = np.bincount(idx.ravel(), minlength=len(a) * bins).reshape(len(a), bins)
     width = span / bins
     centers = lo + (np.arange(bins) + 0.5) * width
     w0 = np.cumsum(hist, 1)

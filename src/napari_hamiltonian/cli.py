@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         return args.func(args)
-    except (ValueError, FileExistsError) as err:
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"napari-hamiltonian {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

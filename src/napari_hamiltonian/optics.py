@@ -37,7 +37,8 @@ TEST_OPTICS: dict[str, object] = {
 }
 
 
-def optical_view(images: np.ndarray, psf, noise, rng: np.random.Generator) -> np.ndarray:
+def optical_view(images: np.ndarray, psf, noise: float,
+                 rng: np.random.Generator) -> np.ndarray:
     """Grey images through a point-spread function, with white noise.
 
     Parameters
@@ -48,9 +49,9 @@ def optical_view(images: np.ndarray, psf, noise, rng: np.random.Generator) -> np
         Gaussian point-spread function of this standard deviation (pixels; a pair gives
         rows and columns; 0 means no blur), or the point-spread function itself
         (normalised to sum 1 here).
-    noise : float or ndarray, shape (N,)
+    noise : float
         Standard deviation of the additive Gaussian noise, in units of the contrast
-        between metal (1) and insulator (0); one per image or one for all.
+        between metal (1) and insulator (0).
     rng : numpy Generator
 
     Returns
@@ -66,13 +67,13 @@ def optical_view(images: np.ndarray, psf, noise, rng: np.random.Generator) -> np
         sy, sx = (psf, psf) if np.isscalar(psf) else psf
         if sy > 0 or sx > 0:
             g = ndimage.gaussian_filter(g, (0, sy, sx), mode="reflect")
-    noise = np.asarray(noise, np.float32).reshape(-1, 1, 1)
-    if np.any(noise > 0):
-        g = g + rng.standard_normal(g.shape, np.float32) * noise
+    if noise > 0:
+        g = g + rng.standard_normal(g.shape, np.float32) * np.float32(noise)
     return g
 
 
-def micrograph(images: np.ndarray, psf, noise, rng: np.random.Generator) -> np.ndarray:
+def micrograph(images: np.ndarray, psf, noise: float,
+               rng: np.random.Generator) -> np.ndarray:
     """Binary images as a thresholded micrograph shows them: :func:`optical_view`, then
     Otsu's threshold of each image's own grey levels. uint8 0/1, shape (N, h, w)."""
     g = optical_view(images, psf, noise, rng)
