@@ -84,11 +84,11 @@ def throughput(X, y, rounds: int, n: int = 2048) -> None:
 def curve(X, y, augmentation: bool, budget: int, eval_every: int, seed: int = 0
           ) -> list[dict]:
     """Validation accuracy against training images and seconds (evaluation excluded)."""
-    from napari_hamiltonian.estimator import _split
+    from napari_hamiltonian.estimator import train_validation_split
 
     classes, yi = np.unique(y, return_inverse=True)
     gen = np.random.default_rng(seed)
-    tr, va = _split(yi, 0.2, gen)
+    tr, va = train_validation_split(yi, 0.2, gen)
     data = X if augmentation else symmetry_reduce(X)
     torch.manual_seed(seed)
     net = cnn.HamiltonianCNN(100, 128, len(classes)).to(memory_format=torch.channels_last)

@@ -78,22 +78,22 @@ def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tm
 def test_an_interrupted_run_leaves_no_partial_file(model, stack, tmp_path, monkeypatch):
     path, clf = model
     tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
-    real = batch._save_npz
+    real = batch.save_frame
     calls = []
 
-    def flaky(p, **arrays):
+    def flaky(p, result):
         calls.append(p)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        real(p, **arrays)
+        real(p, result)
 
-    monkeypatch.setattr(batch, "_save_npz", flaky)
+    monkeypatch.setattr(batch, "save_frame", flaky)
     with pytest.raises(KeyboardInterrupt):
         batch.classify_file(tmp_path / "s.tif", tmp_path / "o", clf, "x", 2, progress=False)
     folder = tmp_path / "o" / "s"
     assert sorted(p.name for p in (folder / "frames").iterdir()) == ["t00000.npz"]
     assert not (folder / "labels.tif").exists() and not list(folder.rglob("*.tmp"))
-    monkeypatch.setattr(batch, "_save_npz", real)
+    monkeypatch.setattr(batch, "save_frame", real)
     batch.classify_file(tmp_path / "s.tif", tmp_path / "o", clf, "x", 2, progress=False)
     assert tifffile.imread(folder / "labels.tif").shape[0] == 3
 

@@ -71,6 +71,6 @@ def test_noise_free_gaussian_view_commutes_with_the_square_symmetries():
                                        progress=False)
     rng = np.random.default_rng(0)
     g = optical_view(X, 2.5, 0.0, rng)
-    for op in range(8):  # the eight elements of D4
+    for op in range(0, 16, 2):  # the eight elements of D4, without the spin flip
         np.testing.assert_allclose(optical_view(transform(X, op), 2.5, 0.0, rng),
                                    transform(g, op), atol=1e-6)

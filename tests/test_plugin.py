@@ -10,10 +10,18 @@ import tifffile  # noqa: E402
 import napari_hamiltonian as nh  # noqa: E402
 from napari_hamiltonian import HamiltonianClassifier  # noqa: E402
 from napari_hamiltonian.plugin import _widget  # noqa: E402
+from napari_hamiltonian.plugin._worker import NOTHREADS  # noqa: E402
 from napari_hamiltonian.samples import sample_path  # noqa: E402
 
 PLUGIN = "napari-hamiltonian"
 STRIDE = 8
+
+
+@pytest.fixture(autouse=True)
+def no_threads(request, monkeypatch):
+    """Widget work runs synchronously (no polling) unless a test is marked ``threads``."""
+    if request.node.get_closest_marker("threads") is None:
+        monkeypatch.setenv(NOTHREADS, "1")
 
 
 @pytest.fixture
@@ -86,6 +94,7 @@ def test_run_adds_aligned_layers_matching_classify_image(widget, qtbot):
                                                           3 * STRIDE + 49.5))
 
 
+@pytest.mark.threads
 def test_chart_follows_the_frame_slider_and_computes_lazily(widget, qtbot):
     viewer = widget.viewer
     widget.run()
@@ -100,7 +109,22 @@ def test_chart_follows_the_frame_slider_and_computes_lazily(widget, qtbot):
     assert any("%" in t for t in texts)  # the bars of frame 5 are drawn
 
 
-def test_cancel_stops_a_run_of_all_frames(widget, qtbot):
+def test_cancel_stops_a_run_of_all_frames(widget, monkeypatch):
+    """Cancel pressed while the first frame is shown: no further frame is computed."""
+    shown = widget._show_result
+
+    def show_then_cancel(*args):
+        shown(*args)
+        widget.cancel()
+
+    monkeypatch.setattr(widget, "_show_result", show_then_cancel)
+    widget.run(all_frames=True)
+    assert widget.worker is None
+    assert list(widget.results) == [0]
+
+
+@pytest.mark.threads
+def test_cancel_stops_a_threaded_run(widget, qtbot):
     widget.run(all_frames=True)
     assert widget.worker is not None
     widget.cancel()
@@ -108,6 +132,7 @@ def test_cancel_stops_a_run_of_all_frames(widget, qtbot):
     assert len(widget.results) < 8
 
 
+@pytest.mark.threads
 def test_second_run_while_running_restarts_cleanly(widget, qtbot):
     widget.run(all_frames=True)
     widget.stride.value = 10
@@ -181,7 +206,7 @@ def test_changing_k_updates_the_flags_without_recomputing(widget, qtbot):
     wait_idle(qtbot, widget)
     res = widget.results[0]
     flagged = widget.viewer.layers["RF-2D field sweep flagged"]
-    widget.k.value = 0.0
+    widget.confidence_k.value = 0.0
     np.testing.assert_array_equal(flagged.data[0], res.distance > 0)
     assert widget.results[0] is res
 

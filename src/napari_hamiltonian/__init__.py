@@ -3,16 +3,43 @@
 Classify black/white domain images of quantum materials (metal/insulator, up/down) by
 the statistical-mechanics model that most likely produced them, following Basak et al.,
 "Deep Learning Hamiltonians from Disordered Image Data in Quantum Materials" (2022).
+
+The public names are loaded on first use (PEP 562), so ``import napari_hamiltonian`` and
+napari's sample-data menu do not pay for torch, scikit-learn, numba or dask.
 """
 
-from . import simulate
-from .estimator import HamiltonianClassifier
-from .pretrained import load_pretrained
-from .simulate.dataset import CLASSES
-from .sliding import classify_image, classify_stack
-from .symmetry import symmetry_reduce
+from __future__ import annotations
+
+import importlib
+
+from .classes import CLASSES
 
 __version__ = "0.1.0"
 
+#: Public name -> module that defines it (relative to this package).
+_LAZY = {
+    "HamiltonianClassifier": ".estimator",
+    "classify_image": ".sliding",
+    "classify_stack": ".stacks",
+    "load_pretrained": ".pretrained",
+    "symmetry_reduce": ".symmetry",
+}
+
 __all__ = ["CLASSES", "HamiltonianClassifier", "__version__", "classify_image",
            "classify_stack", "load_pretrained", "simulate", "symmetry_reduce"]
+
+
+def __getattr__(name: str):
+    if name == "simulate":
+        module = importlib.import_module(".simulate", __name__)
+        globals()[name] = module
+        return module
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

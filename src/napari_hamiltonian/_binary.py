@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Value conventions accepted for binary images.
-CONVENTIONS = ("bool", "01", "pm1")
-
 
 def as_binary(x, name: str = "X") -> tuple[np.ndarray, str]:
     """Return ``x`` as a uint8 array of 0/1 and the value convention it came in.

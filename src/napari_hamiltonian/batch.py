@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ._files import atomic_write
-from .estimator import file_sha256
-from .sliding import WindowResult, classify_stack
+from .modelfile import file_sha256
+from .sliding import WindowResult
+from .stacks import classify_stack
 
 SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")
 
@@ -89,10 +90,14 @@ def _settings(clf_hash: str, stride, threshold, metal, k, window, shape) -> dict
             "package_version": __version__}
 
 
-def _save_npz(path: Path, **arrays) -> None:
+def save_frame(path, result: WindowResult) -> None:
+    """Write one frame's results (logits, distances, classes, stride, window) to a
+    compressed ``.npz`` file, atomically; :func:`load_frames` reads it back."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    np.savez_compressed(buf, logits=result.logits, distance=result.distance,
+                        classes=np.array(result.classes), stride=result.stride,
+                        window=result.window)
+    atomic_write(Path(path), buf.getvalue())
 
 
 def _write_tiff(path: Path, data: np.ndarray) -> None:
@@ -139,17 +144,16 @@ def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshol
         bar = tqdm(total=stack.shape[0], initial=stack.shape[0] - len(todo), unit="frame",
                    desc=Path(path).name, disable=not progress)
         for t in todo:
-            logits, dist = res.compute(res.logits[t], res.distance[t])
-            _save_npz(frames_dir / f"t{t:05d}.npz", logits=logits, distance=dist,
-                      classes=np.array(res.classes), stride=stride, window=res.window)
+            save_frame(frames_dir / f"t{t:05d}.npz", res.frame(t))
             bar.update(1)
         bar.close()
     write_report(folder, clf, temperatures, xlabel)
     return folder
 
 
-def load_frames(folder, k: float) -> list[WindowResult]:
-    """Read the per-frame results of a results folder as WindowResults."""
+def load_frames(folder, clf) -> list[WindowResult]:
+    """Read the per-frame results of a results folder as WindowResults, with the
+    confidence decision of the fitted classifier ``clf``."""
     files = sorted((Path(folder) / "frames").glob("t*.npz"))
     if not files:
         raise ValueError(f"{folder} holds no frames (frames/t*.npz); run classify first")
@@ -158,7 +162,8 @@ def load_frames(folder, k: float) -> list[WindowResult]:
         with np.load(f, allow_pickle=False) as d:
             logits, dist = d["logits"], d["distance"]
             out.append(WindowResult(labels=logits.argmax(-1).astype(np.int16),
-                                    confident=dist <= k, logits=logits, distance=dist,
+                                    confident=clf.is_confident(dist), logits=logits,
+                                    distance=dist,
                                     classes=tuple(str(c) for c in d["classes"]),
                                     stride=int(d["stride"]), window=int(d["window"])))
     return out
@@ -173,7 +178,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") ->
     from . import report
 
     folder = Path(folder)
-    frames = load_frames(folder, clf.confidence_k)
+    frames = load_frames(folder, clf)
     if temperatures is not None and len(temperatures) != len(frames):
         raise ValueError(f"{len(temperatures)} temperatures for {len(frames)} frames; "
                          "give one per frame")
@@ -184,7 +189,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") ->
                 np.stack([f.confident for f in frames]).astype(np.uint8))
     rows, dists = [], []
     for t, f in enumerate(frames):
-        d = report.center_distance(clf, f)
+        d = report.criticality_distance(clf, f)
         dists.append(d)
         row = {"frame": t} if temperatures is None else {"frame": t, xlabel: x[t]}
         rows.append({**row, **report.frame_summary(f), "criticality distance": round(d, 4)})

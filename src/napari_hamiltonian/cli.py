@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .simulate.dataset import CLASSES
+from .classes import CLASSES
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_hamiltonian import _fastconv
+from napari_hamiltonian.symmetry import N_OPERATIONS, transform_each
 
 #: Kernel side of both convolutions (pixels).
 KERNEL = 5
@@ -62,7 +63,6 @@ class HamiltonianCNN(nn.Module):
                  dropout: float = 0.5):
         super().__init__()
         side = feature_side(window)
-        self.window = window
         self.conv1 = nn.Conv2d(1, 32, KERNEL)
         self.conv2 = nn.Conv2d(32, 64, KERNEL)
         self.fc1 = nn.Linear(64 * side * side, hidden_units)
@@ -88,28 +88,6 @@ def to_input(batch: torch.Tensor) -> torch.Tensor:
     """uint8 0/1 images (N, w, w) -> float -1/+1 network input (N, 1, w, w), channels-last."""
     x = batch.to(torch.float32).mul_(2.0).sub_(1.0).unsqueeze(1)
     return x.contiguous(memory_format=torch.channels_last)
-
-
-def _augment(batch: torch.Tensor, ops: np.ndarray) -> torch.Tensor:
-    """Apply symmetry operation ``ops[i]`` (0..15) of Z2 x D4 to image i.
-
-    ``op = 2 g + flip``; the D4 element g = 4 t + 2 fr + fc transposes if t, then flips
-    rows if fr and columns if fc; ``flip`` swaps up and down. Vectorised per operation
-    (at most 16 groups), no Python work per image.
-    """
-    out = torch.empty_like(batch)
-    for op in np.unique(ops):
-        idx = torch.from_numpy(np.flatnonzero(ops == op))
-        g, flip = divmod(int(op), 2)
-        t, fr, fc = g >> 2, (g >> 1) & 1, g & 1
-        x = batch[idx]
-        if t:
-            x = x.transpose(1, 2)
-        dims = [d for d, f in ((1, fr), (2, fc)) if f]
-        if dims:
-            x = torch.flip(x, dims)
-        out[idx] = (1 - x) if flip else x
-    return out
 
 
 @torch.no_grad()
@@ -219,7 +197,8 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                 idx = torch.from_numpy(order[start:start + batch_size])
                 xb = data[idx]
                 if augmentation:
-                    xb = _augment(xb, rng.integers(0, 16, len(idx)))
+                    ops = rng.integers(0, N_OPERATIONS, len(idx))
+                    xb = torch.from_numpy(transform_each(xb.numpy(), ops))
                 opt.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(logits(xb), target[idx].to(device))
                 loss.backward()

@@ -6,8 +6,9 @@ points of the training images whose true class is c; sigma_c is their per-compon
 standard deviation (a vector) and ``|sigma_c|`` its Euclidean norm. The prediction is
 *confident* when the Euclidean distance from ``z`` to the nearest training point of class
 c is at most ``k * |sigma_c|``; otherwise it is flagged. The nearest point is found with a
-KD-tree. ``distance`` below returns that nearest distance in units of ``|sigma_c|``, so
-that ``confident == (distance <= k)``.
+KD-tree. ``distance`` below returns that nearest distance in units of ``|sigma_c|``;
+the decision ``distance <= k`` is made in one place,
+:meth:`napari_hamiltonian.HamiltonianClassifier.is_confident`.
 """
 
 from __future__ import annotations
@@ -81,17 +82,14 @@ class TrainingClusters:
             out[rows] = dist / self.radius[c]
         return out
 
-    def confident(self, logits: np.ndarray, pred: np.ndarray, k: float = 1.0) -> np.ndarray:
-        """(N,) bool: the k-sigma rule of the module docstring."""
-        return self.distance(logits, pred) <= k
-
-    def center_distance(self, logits: np.ndarray, c: int) -> float:
-        """Distance from the centre of mass of ``logits`` (N, d) to the centre of cluster c.
+    def center_distance(self, logits: np.ndarray, index: int) -> float:
+        """Distance from the centre of mass of ``logits`` (N, d) to the centre of the
+        cluster of class ``index``.
 
         The proximity-to-criticality measure of the paper, in units of |sigma_c|.
         """
         com = np.asarray(logits, np.float64).mean(0)
-        return float(np.linalg.norm(com - self.centers[c]) / self.radius[c])
+        return float(np.linalg.norm(com - self.centers[index]) / self.radius[index])
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from numbers import Integral, Real
@@ -19,13 +17,9 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 
 from . import cnn
 from ._binary import as_binary
-from ._files import atomic_write
 from .confidence import TrainingClusters
+from .modelfile import package_version
 from .symmetry import symmetry_reduce
-
-#: Model-file format written by this version; files with a larger number are refused.
-MODEL_FORMAT_VERSION = 1
-_FORMAT_NAME = "napari-hamiltonian-model"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -184,13 +178,18 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                              f"images (N, h*w); got shape {arr.shape}. For one image pass "
                              "image[np.newaxis]")
         arr = validate_data(self, arr, reset=reset, dtype=None, ensure_all_finite=False)
-        binary, _ = as_binary(arr, "X")
         side = math.isqrt(arr.shape[1])
         if side * side != arr.shape[1]:
-            raise ValueError(f"X has {arr.shape[1]} pixels per image, which is not a square "
-                             "number; pass images (N, h, w) or flattened square images")
+            raise ValueError(f"X has {arr.shape[1]} feature(s) (pixels) per image, which is "
+                             "not a square number; pass images (N, h, w) or flattened square "
+                             "images")
         if reset:
-            cnn.feature_side(side)
+            try:
+                cnn.feature_side(side)
+            except ValueError as err:
+                raise ValueError(f"X has {arr.shape[1]} feature(s) (pixels) per image: "
+                                 f"{err}") from None
+        binary, _ = as_binary(arr, "X")
         return binary.reshape(len(arr), side, side)
 
     def _prepare(self, X) -> np.ndarray:
@@ -229,18 +228,28 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) == 0:
             raise ValueError("y is empty (0 samples); pass one label per image")
         if len(classes) < 2:
-            raise ValueError(f"y has a single class {classes[0]!r}; training needs images "
+            raise ValueError(f"y has one class ({classes[0]!r}); training needs images "
                              "of at least two classes")
+        had = getattr(self, "n_features_in_", None)
+        try:
+            return self._fit(X, y, yi, classes, device)
+        except BaseException:
+            # a failed fit leaves the instance as it was (validate_data set this first)
+            if had is None:
+                self.__dict__.pop("n_features_in_", None)
+            else:
+                self.n_features_in_ = had
+            raise
+
+    def _fit(self, X, y, yi, classes, device):
         images = self._images(X, reset=True)
         check_consistent_length(images, y)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         gen = np.random.default_rng(seed)
-        train_idx, val_idx = _split(yi, self.validation_fraction, gen)
+        train_idx, val_idx = train_validation_split(yi, self.validation_fraction, gen)
         data = symmetry_reduce(images) if self.symmetry_reduction else images
-
-        self.classes_ = classes
-        self.window_ = images.shape[1]
+        window = images.shape[1]
         fork = [device.index or 0] if device.type == "cuda" else []
         progress = None
         if self.verbose:
@@ -250,7 +259,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         try:
             with torch.random.fork_rng(devices=fork):
                 torch.manual_seed(seed)
-                model = cnn.HamiltonianCNN(self.window_, self.hidden_units, len(classes))
+                model = cnn.HamiltonianCNN(window, self.hidden_units, len(classes))
                 model = model.to(device, memory_format=torch.channels_last)
                 history, val_pred = cnn.train(
                     model, data[train_idx], yi[train_idx], epochs=self.epochs,
@@ -263,6 +272,9 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                 progress.close()
         seconds = time.perf_counter() - t0
         train_logits = cnn.predict_logits(model, data[train_idx], device)
+        # fitted attributes only now that training succeeded
+        self.classes_ = classes
+        self.window_ = window
         self.model_ = model
         self.clusters_ = TrainingClusters.from_logits(train_logits, yi[train_idx],
                                                       len(classes))
@@ -282,14 +294,9 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             "images_per_second": round(self.epochs * len(train_idx)
                                        / max(train_seconds, 1e-9), 1),
             "torch_threads": torch.get_num_threads(), "device": str(device),
-            "torch_version": torch.__version__, "package_version": _version(),
+            "torch_version": torch.__version__, "package_version": package_version(),
         }
         return self
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_shared_cnn", None)  # sliding-window weights: rebuilt where needed
-        return state
 
     def _report(self, rec: dict) -> None:
         acc = rec["val_accuracy"]
@@ -297,7 +304,15 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
               + (f", validation accuracy {acc:.4%}" if acc is not None else ""), flush=True)
 
     # ------------------------------------------------------------------ prediction
-    def _logits(self, X) -> np.ndarray:
+    def logits(self, X) -> np.ndarray:
+        """Last-layer values (before softmax) of each image, whatever the number of
+        classes.
+
+        Returns
+        -------
+        ndarray, float32, shape (N, n_classes)
+            Columns in ``classes_`` order.
+        """
         data = self._prepare(X)
         return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device)
 
@@ -310,29 +325,44 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             (N, n_classes), columns in ``classes_`` order; for two classes scikit-learn's
             convention (N,) of ``logit[:, 1] - logit[:, 0]``.
         """
-        z = self._logits(X)
+        z = self.logits(X)
         return z[:, 1] - z[:, 0] if len(self.classes_) == 2 else z
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax of the last layer, (N, n_classes), columns in ``classes_`` order."""
-        z = self._logits(X).astype(np.float64)
+        z = self.logits(X).astype(np.float64)
         z -= z.max(1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """Class label of each image, (N,), from ``classes_``."""
-        z = self._logits(X)
+        z = self.logits(X)
         return self.classes_[z.argmax(1)]
 
     def confidence_distance(self, X) -> np.ndarray:
         """Distance of each image's last-layer point to the nearest training point of its
         predicted class, in units of that class's ``|sigma_c|``, (N,) float.
 
-        ``score_confidence(X) == (confidence_distance(X) <= confidence_k)``.
+        ``score_confidence(X) == is_confident(confidence_distance(X))``.
         """
-        z = self._logits(X)
-        return self.clusters_.distance(z, z.argmax(1))
+        return self.distance_of_logits(self.logits(X))
+
+    def distance_of_logits(self, logits: np.ndarray) -> np.ndarray:
+        """:meth:`confidence_distance` of last-layer values already computed.
+
+        Parameters
+        ----------
+        logits : ndarray, shape (N, n_classes)
+            Columns in ``classes_`` order; the prediction is their argmax.
+        """
+        check_is_fitted(self)
+        return self.clusters_.distance(logits, np.asarray(logits).argmax(-1))
+
+    def is_confident(self, distance: np.ndarray) -> np.ndarray:
+        """The confidence decision for distances from :meth:`distance_of_logits`: the
+        one place that applies ``confidence_k`` (same shape as ``distance``, bool)."""
+        return np.asarray(distance) <= self.confidence_k
 
     def score_confidence(self, X) -> np.ndarray:
         """(N,) bool: True where the prediction is confident by the k-sigma rule.
@@ -342,7 +372,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         sigma_c is the per-component standard deviation of that training cluster
         (:mod:`napari_hamiltonian.confidence`).
         """
-        return self.confidence_distance(X) <= self.confidence_k
+        return self.is_confident(self.confidence_distance(X))
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy on (X, y). Labels the classifier never saw raise a ValueError."""
@@ -359,37 +389,11 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
 
         Weights and training-cluster points are tensors; everything else (classes,
         architecture, parameters, training record, package version) is JSON in the
-        file's header. Nothing is pickled.
+        file's header. Nothing is pickled. See :mod:`napari_hamiltonian.modelfile`.
         """
         check_is_fitted(self)
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        from safetensors.numpy import save as st_save
-
-        # safetensors writes raw buffers: channels-last weights must be made C-contiguous
-        tensors = {f"model.{k}": np.ascontiguousarray(v.detach().cpu().numpy())
-                   for k, v in self.model_.state_dict().items()}
-        for c, pts in enumerate(self.clusters_.points):
-            tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
-        params = {k: v for k, v in self.get_params().items()
-                  if isinstance(v, (str, int, float, bool, type(None)))}
-        meta = {
-            "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
-            "package_version": _version(),
-            "classes": self.classes_.tolist(),
-            "architecture": {"window": self.window_, "hidden_units": self.hidden_units,
-                             "n_classes": len(self.classes_)},
-            "params": params,
-            "validation_scores": self.validation_scores_,
-            "loss_curve": self.loss_curve_,
-            "n_iter": self.n_iter_,
-            "validation_confusion": self.validation_confusion_.tolist(),
-            "training": self.training_info_,
-        }
-        blob = st_save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)})
-        atomic_write(path, blob)
-        return path
+        from .modelfile import save_model
+        return save_model(self, path, overwrite)
 
     @classmethod
     def load(cls, path, device: str = "auto") -> HamiltonianClassifier:
@@ -401,37 +405,13 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             If the file is not a napari-hamiltonian safetensors model (a pickle or torch
             file, say), is damaged, or comes from an incompatible version.
         """
-        path = Path(path)
-        blob = path.read_bytes()
-        meta, tensors = _parse_model_file(blob, path)
-        arch = meta["architecture"]
-        clf = cls(**meta["params"])
-        clf.device = device
-        dev = resolve_device(device)
-        model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"], arch["n_classes"])
-        state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
-                 if k.startswith("model.")}
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(f"{path}: weights do not match the architecture {arch}") from err
-        model = model.to(dev, memory_format=torch.channels_last).eval()
-        clf.model_ = model
-        clf.classes_ = np.array(meta["classes"])
-        clf.window_ = arch["window"]
-        clf.n_features_in_ = arch["window"] ** 2
-        clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]
-                                          for c in range(arch["n_classes"])])
-        clf.validation_scores_ = meta["validation_scores"]
-        clf.loss_curve_ = meta["loss_curve"]
-        clf.n_iter_ = meta["n_iter"]
-        clf.validation_confusion_ = np.array(meta["validation_confusion"], np.int64)
-        clf.training_info_ = meta["training"]
-        return clf
+        from .modelfile import load_model
+        return load_model(cls, path, device)
 
 
-def _split(y: np.ndarray, fraction: float, rng: np.random.Generator):
-    """Stratified train/validation index split; every class keeps >= 1 training image."""
+def train_validation_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
+    """Stratified train/validation split of integer labels (N,) -> (train, validation)
+    sorted index arrays; every class keeps at least one training image."""
     train, val = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
@@ -439,51 +419,3 @@ def _split(y: np.ndarray, fraction: float, rng: np.random.Generator):
         val.append(idx[:n_val])
         train.append(idx[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-
-
-def _version() -> str:
-    from . import __version__
-    return __version__
-
-
-def _parse_model_file(blob: bytes, path: Path) -> tuple[dict, dict]:
-    """Check the safetensors header by hand, then read tensors with safetensors."""
-    not_model = (f"{path} is not a napari-hamiltonian model file (safetensors with a "
-                 "napari-hamiltonian header). Model files are never unpickled, so "
-                 "pickle/torch .pt files are refused; retrain or re-save the model with "
-                 "HamiltonianClassifier.save")
-    if len(blob) < 10:
-        raise ValueError(not_model)
-    n = int.from_bytes(blob[:8], "little")
-    if n > len(blob) - 8 or blob[8:9] != b"{":
-        raise ValueError(not_model)
-    try:
-        header = json.loads(blob[8:8 + n])
-        meta = json.loads(header["__metadata__"]["napari_hamiltonian"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(not_model) from err
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT_NAME:
-        raise ValueError(not_model)
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION or version < 1:
-        raise ValueError(
-            f"{path} was written by napari-hamiltonian {meta.get('package_version')} in "
-            f"model format {version}; this installation ({_version()}) reads format "
-            f"{MODEL_FORMAT_VERSION}. Upgrade napari-hamiltonian (pip install -U "
-            "napari-hamiltonian) or retrain the model with this version")
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as st_load
-    try:
-        tensors = st_load(blob)
-    except (SafetensorError, ValueError) as err:
-        raise ValueError(f"{path} is damaged: {err}") from err
-    return meta, tensors
-
-
-def file_sha256(path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -6,7 +6,8 @@ import copy
 import functools
 from importlib import resources
 
-from .estimator import HamiltonianClassifier, file_sha256
+from .estimator import HamiltonianClassifier
+from .modelfile import file_sha256
 
 #: File name of the shipped model inside ``napari_hamiltonian/models/``.
 PRETRAINED_FILE = "hamiltonian-cnn.safetensors"

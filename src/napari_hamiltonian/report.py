@@ -1,8 +1,11 @@
-"""Reports: evaluation tables and the model card (plots come with whole-image reports)."""
+"""Reports: evaluation tables, the model card and the plots of whole-image results
+(bar charts, 7-D projections, the proximity-to-criticality curve)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from .classes import class_color
 
 
 def evaluate(clf, X, y) -> dict:
@@ -16,7 +19,7 @@ def evaluate(clf, X, y) -> dict:
         ``confident`` (share of images flagged confident), ``n`` (images).
     """
     y = np.asarray(y)
-    z = clf._logits(X)
+    z = clf.logits(X)
     pred_i = z.argmax(1)
     classes = clf.classes_
     true_i = np.searchsorted(classes, y)
@@ -24,7 +27,7 @@ def evaluate(clf, X, y) -> dict:
     conf = np.bincount(true_i * n + pred_i, minlength=n * n).reshape(n, n)
     per_class = {str(c): float(conf[i, i] / conf[i].sum()) for i, c in enumerate(classes)
                  if conf[i].sum()}
-    confident = clf.clusters_.distance(z, pred_i) <= clf.confidence_k
+    confident = clf.is_confident(clf.distance_of_logits(z))
     return {"accuracy": float(np.mean(pred_i == true_i)), "per_class": per_class,
             "confusion": conf, "classes": [str(c) for c in classes],
             "confident": float(confident.mean()), "n": int(len(y))}
@@ -158,21 +161,6 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
 
 
 # ---------------------------------------------------------------------------- plots
-#: One fixed colour per class (Okabe-Ito based, colour-blind safe), used by every plot
-#: and by the napari Labels layer.
-CLASS_COLORS = {
-    "C-2D": "#0072B2", "C-3D": "#56B4E9", "RF-2D": "#D55E00", "RF-3D": "#E69F00",
-    "P-2D": "#009E73", "P-3D": "#7FD1AE", "P*": "#CC79A7",
-}
-
-
-def class_color(name: str, k: int = 0) -> str:
-    """Colour of a class; classes outside the seven get matplotlib's cycle."""
-    if name in CLASS_COLORS:
-        return CLASS_COLORS[name]
-    return f"C{k % 10}"
-
-
 def _figure(width: float, height: float):
     from matplotlib.figure import Figure
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
@@ -338,7 +326,7 @@ def criticality_curve(x, distance, confident_fraction, classes=None, xlabel="fra
 def frame_summary(result) -> dict:
     """One CSV row for a WindowResult: shares per class, confident shares, majority
     class and the proximity-to-criticality distance (needs the classifier's clusters:
-    see :func:`center_distance`)."""
+    see :func:`criticality_distance`)."""
     fr = result.fractions()
     row = {}
     for c, (f, cf) in fr.items():
@@ -350,7 +338,7 @@ def frame_summary(result) -> dict:
     return row
 
 
-def center_distance(clf, result) -> float:
+def criticality_distance(clf, result) -> float:
     """Distance of the centre of mass of the windows of the majority class from that
     class's training cluster centre, in units of its |sigma_c| (the paper's proximity
     to criticality)."""

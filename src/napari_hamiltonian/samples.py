@@ -35,7 +35,7 @@ def field_sweep_stack(size: int = 300, disorder: float = 1.1,
     fields : ndarray, float, shape (len(fractions),)
         Applied field H (units of J) at each snapshot.
     """
-    from .simulate.rfim import _snapshot, field_sweep
+    from .simulate.rfim import field_sweep, snapshot
 
     n = size * size
     h = np.random.default_rng(seed).normal(0.0, disorder, n)
@@ -43,7 +43,7 @@ def field_sweep_stack(size: int = 300, disorder: float = 1.1,
     frames, hs = [], []
     for f in fractions:
         count = int(np.ceil(f * n))
-        frames.append(_snapshot(order, ends, count, n).reshape(size, size))
+        frames.append(snapshot(order, ends, count, n).reshape(size, size))
         hs.append(fields[min(np.searchsorted(ends, count), len(ends) - 1)])
     return np.stack(frames), np.array(hs)
 
@@ -64,7 +64,8 @@ def write_samples(folder) -> None:
     """(Re)make the bundled sample files in ``folder`` (deterministic)."""
     import tifffile
 
-    from .simulate.dataset import CLASSES, make_dataset
+    from .classes import CLASSES
+    from .simulate.dataset import make_dataset
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,19 +29,37 @@ import numpy as np
 
 from ._binary import as_binary, restore
 
-# The 8 elements of D4 as (transpose, flip rows, flip columns): output pixel (i, j) of
-# element g reads input pixel (a', b') where (a, b) = (j, i) if transpose else (i, j),
-# a' = n-1-a if flip rows else a, b' = n-1-b if flip columns else b.
-_D4 = np.array([(t, fr, fc) for t in (0, 1) for fr in (0, 1) for fc in (0, 1)], np.int64)
+#: Number of symmetry operations of Z2 x D4.
+N_OPERATIONS = 16
+
+
+@nb.njit(inline="always", cache=True)
+def decode(op):
+    """The parts of symmetry operation ``op`` in 0..15: (transpose, flip_rows,
+    flip_cols, spin_flip), each 0 or 1.
+
+    ``op = 2 g + spin_flip`` with the D4 element ``g = 4 transpose + 2 flip_rows +
+    flip_cols``. Acting on an array, the operation flips its rows if ``flip_rows``, then
+    its columns if ``flip_cols``, then transposes it if ``transpose``, then swaps up and
+    down if ``spin_flip``: output pixel (i, j) of an n x n image reads input pixel
+    (a', b'), where (a, b) = (j, i) if transpose else (i, j), a' = n-1-a if flip_rows
+    else a, b' = n-1-b if flip_cols else b. Operation 0 is the identity. Every function
+    of this module, the sliding windows and the training augmentation use this one
+    decoding.
+    """
+    g = op >> 1
+    return (g >> 2) & 1, (g >> 1) & 1, g & 1, op & 1
 
 
 def _quadrant_maps() -> np.ndarray:
-    """``perm[g, p]``: input quadrant seen at output quadrant position p under g.
+    """``perm[g, p]``: input quadrant seen at output quadrant position p under D4
+    element g (operation ``2 g``).
 
     Positions are numbered 2 * row_half + col_half: 0 = II, 1 = I, 2 = III, 3 = IV.
     """
     perm = np.empty((8, 4), np.int64)
-    for g, (t, fr, fc) in enumerate(_D4):
+    for g in range(8):
+        t, fr, fc, _ = decode(2 * g)
         for p in range(4):
             a, b = divmod(p, 2)
             if t:
@@ -55,34 +73,30 @@ _II, _I, _III, _IV = 0, 1, 2, 3
 
 
 @nb.njit(inline="always")
-def _src(g, i, j, n):
-    t, fr, fc = _D4[g, 0], _D4[g, 1], _D4[g, 2]
+def _pixel(x, op, i, j, n):
+    """Pixel (i, j) of image ``x`` (n x n) under operation ``op``."""
+    t, fr, fc, flip = decode(op)
     a, b = (j, i) if t else (i, j)
-    return (n - 1 - a if fr else a), (n - 1 - b if fc else b)
-
-
-@nb.njit(inline="always")
-def _pixel(x, c, i, j, n):
-    """Pixel (i, j) of candidate c = 2 g + flip."""
-    a, b = _src(c >> 1, i, j, n)
-    return x[a, b] ^ np.uint8(c & 1)
+    a = n - 1 - a if fr else a
+    b = n - 1 - b if fc else b
+    return x[a, b] ^ np.uint8(flip)
 
 
 @nb.njit(cache=True)
-def _greater(x, c1, c2, n):
-    """True if candidate image c1 is lexicographically larger than c2."""
+def _greater(x, op1, op2, n):
+    """True if image x under op1 is lexicographically larger than under op2."""
     for i in range(n):
         for j in range(n):
-            p1 = _pixel(x, c1, i, j, n)
-            p2 = _pixel(x, c2, i, j, n)
+            p1 = _pixel(x, op1, i, j, n)
+            p2 = _pixel(x, op2, i, j, n)
             if p1 != p2:
                 return p1 > p2
     return False
 
 
 @nb.njit(cache=True)
-def _canonical(x):
-    """Index ``2 g + flip`` of the canonical candidate of one square 0/1 image."""
+def _reducing_operation(x):
+    """Operation that takes one square 0/1 image to its canonical form."""
     n = x.shape[0]
     m = n // 2
     lo = n - m  # first row/column of the bottom/right half
@@ -105,9 +119,9 @@ def _canonical(x):
             q[_III] += s_left
             q[_IV] += s_right
     best = -1
-    for c in range(16):
-        g = c >> 1
-        flip = c & 1
+    for op in range(16):
+        g = op >> 1
+        flip = op & 1
         up = n * n - total if flip else total
         if 2 * up < n * n:
             continue
@@ -117,37 +131,123 @@ def _canonical(x):
             qq[p] = m * m - v if flip else v
         if qq[_I] < qq[_II] or qq[_I] < qq[_III] or qq[_I] < qq[_IV] or qq[_II] < qq[_IV]:
             continue
-        if best < 0 or _greater(x, c, best, n):
-            best = c
+        if best < 0 or _greater(x, op, best, n):
+            best = op
     return best
 
 
 @nb.njit(cache=True)
-def _apply(x, c, out):
+def _apply(x, op, out):
     n = x.shape[0]
     for i in range(n):
         for j in range(n):
-            out[i, j] = _pixel(x, c, i, j, n)
+            out[i, j] = _pixel(x, op, i, j, n)
 
 
 @nb.njit(parallel=True, cache=True)
 def _reduce_batch(xs, out):
     for k in nb.prange(xs.shape[0]):
-        _apply(xs[k], _canonical(xs[k]), out[k])
+        _apply(xs[k], _reducing_operation(xs[k]), out[k])
 
 
-def transform(x: np.ndarray, g: int, flip: bool = False) -> np.ndarray:
-    """Apply symmetry ``g`` in 0..7 of D4 (and the spin flip) to (..., n, n) 0/1 images.
+@nb.njit(parallel=True, cache=True)
+def _window_operations(b, n, ys, xs, out):
+    for i in nb.prange(len(ys)):
+        for j in range(len(xs)):
+            out[i, j] = _reducing_operation(b[ys[i]:ys[i] + n, xs[j]:xs[j] + n])
 
-    Used by tests and by per-window reduction; ``transform(x, 0)`` is the identity.
+
+def reducing_operation(x: np.ndarray) -> int:
+    """The operation (0..15, see :func:`decode`) that :func:`symmetry_reduce` applies to
+    one square uint8 0/1 image: ``symmetry_reduce(x) == transform(x, op)``."""
+    return int(_reducing_operation(np.ascontiguousarray(x, np.uint8)))
+
+
+def window_operations(binary: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """The reducing operation of every ``window`` x ``window`` window of an image.
+
+    Parameters
+    ----------
+    binary : ndarray, uint8 0/1, shape (H, W)
+    window, stride : int
+        Window side and step (pixels).
+
+    Returns
+    -------
+    ndarray, int8, shape (ny, nx)
+        Entry (i, j) is :func:`reducing_operation` of ``binary[i*stride : i*stride +
+        window, j*stride : j*stride + window]``.
     """
-    t, fr, fc = _D4[g]
-    y = np.swapaxes(x, -1, -2) if t else x
-    if fr:
-        y = y[..., ::-1, :]
-    if fc:
-        y = y[..., :, ::-1]
+    ys = np.arange(0, binary.shape[0] - window + 1, stride)
+    xs = np.arange(0, binary.shape[1] - window + 1, stride)
+    out = np.empty((len(ys), len(xs)), np.int8)
+    _window_operations(np.ascontiguousarray(binary), window, ys, xs, out)
+    return out
+
+
+def transform(x: np.ndarray, op: int) -> np.ndarray:
+    """Apply symmetry operation ``op`` (0..15, see :func:`decode`) to images.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., h, w)
+        0/1 images (or any values, with ``1 - x`` as the spin flip). For h != w the
+        transposing operations give (..., w, h).
+    op : int
+        Operation index; ``transform(x, 0)`` is a copy of ``x``.
+
+    Returns
+    -------
+    ndarray, a new array
+    """
+    t, fr, fc, flip = decode(int(op))
+    y = x[..., ::-1, :] if fr else x
+    y = y[..., :, ::-1] if fc else y
+    y = np.swapaxes(y, -1, -2) if t else y
     return (1 - y) if flip else y.copy()
+
+
+def transform_each(x: np.ndarray, ops: np.ndarray) -> np.ndarray:
+    """Apply operation ``ops[k]`` to image ``x[k]`` of a batch of square images.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, n, n)
+    ops : ndarray of int, shape (N,)
+        Operations in 0..15.
+
+    Returns
+    -------
+    ndarray, shape (N, n, n)
+        Vectorised per operation (at most 16 groups), no Python work per image.
+    """
+    out = np.empty_like(x)
+    for op in np.unique(ops):
+        idx = np.flatnonzero(ops == op)
+        out[idx] = transform(x[idx], int(op))
+    return out
+
+
+def transform_positions(y0, x0, shape: tuple[int, int], window: int, op: int):
+    """Where windows go under an operation applied to the whole image.
+
+    Parameters
+    ----------
+    y0, x0 : ndarray of int
+        Top-left corners of ``window`` x ``window`` windows in an image of ``shape``.
+    op : int
+        Operation (0..15) applied to the whole image with :func:`transform`.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Top-left corners of the same windows in ``transform(image, op)``; the window
+        there is ``transform(window, op)``.
+    """
+    t, fr, fc, _ = decode(int(op))
+    ya = shape[0] - window - y0 if fr else y0
+    xa = shape[1] - window - x0 if fc else x0
+    return (xa, ya) if t else (ya, xa)
 
 
 def symmetry_reduce(X) -> np.ndarray:

@@ -29,7 +29,7 @@ def rf2d_stack_gray():
 
 def gallery():
     """One 100x100 image per class, in CLASSES order (7, 100, 100)."""
-    from ..simulate.dataset import CLASSES
+    from ..classes import CLASSES
     data = tifffile.imread(sample_path("gallery.tif"))
     return [(data, {"name": "seven-class gallery", "contrast_limits": (0, 1),
                     "metadata": {"classes": list(CLASSES)}}, "image")]

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 from magicgui.widgets import Container, FileEdit, Label, PushButton, SpinBox
-from napari.qt.threading import create_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..simulate.dataset import CLASSES
+from ..classes import CLASSES
+from ._worker import GeneratorRun
 
 
 def _generate_and_train(n_per_class, seed, epochs, hidden_units, out):
@@ -54,7 +53,6 @@ class TrainWidget(QWidget):
         QVBoxLayout(self).addWidget(self.controls.native)
         self.worker = None
         self.model = None
-        self._pbar = None
         self.go.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
 
@@ -67,14 +65,13 @@ class TrainWidget(QWidget):
         if out.suffix != ".safetensors" or not out.parent.is_dir():
             show_error(f"model file {out} must end in .safetensors, in an existing folder")
             return
-        self._pbar = progress(total=len(CLASSES) + 1, desc="simulating")
-        self.worker = create_worker(_generate_and_train, int(self.n_per_class.value),
-                                    int(self.seed.value), int(self.epochs.value),
-                                    int(self.hidden.value), out, _start_thread=False)
-        self.worker.yielded.connect(self._on_yield)
-        self.worker.returned.connect(self._on_returned)
-        self.worker.errored.connect(lambda err: show_error(f"training failed: {err}"))
-        self.worker.finished.connect(self._on_finished)
+        self.worker = GeneratorRun(
+            _generate_and_train, (int(self.n_per_class.value), int(self.seed.value),
+                                  int(self.epochs.value), int(self.hidden.value), out),
+            total=len(CLASSES) + 1, desc="simulating", on_yield=self._on_yield,
+            on_return=self._on_returned,
+            on_error=lambda err: show_error(f"training failed: {err}"),
+            on_finish=self._on_finished)
         self.cancel_button.enabled = True
         self.worker.start()
 
@@ -88,10 +85,10 @@ class TrainWidget(QWidget):
         kind, k, what = msg
         self.status.value = (f"simulating {what} ({k + 1}/{len(CLASSES)})"
                              if kind == "simulate" else "training the CNN...")
-        if self._pbar is not None:
-            self._pbar.set_description(self.status.value)
+        if self.worker is not None:
+            self.worker.progress.set_description(self.status.value)
             if k:
-                self._pbar.update(1)
+                self.worker.progress.update(1)
 
     def _on_returned(self, clf) -> None:
         self.model = clf
@@ -100,8 +97,5 @@ class TrainWidget(QWidget):
         show_info(self.status.value)
 
     def _on_finished(self) -> None:
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
         self.worker = None
         self.cancel_button.enabled = False

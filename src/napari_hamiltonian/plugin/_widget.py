@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 from napari.layers import Image
-from napari.qt.threading import create_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 from napari.viewer import Viewer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..report import CLASS_COLORS, bar_chart, center_distance, class_color, frame_summary
+from ..classes import class_color
+from ..report import bar_chart, criticality_distance, frame_summary
 from ..sliding import iter_classify
+from ._layers import label_colors, label_placement, legend_html
+from ._worker import GeneratorRun
 
 THRESHOLDS = ("none (binary)", "value", "otsu")
 
@@ -98,17 +99,17 @@ class ClassifyWidget(QWidget):
         self.model_choice = ComboBox(label="model", choices=["shipped", "model file"])
         self.model_file = FileEdit(label="model file", filter="*.safetensors", visible=False)
         self.stride = SpinBox(label="stride (px)", min=1, max=100, value=4)
-        self.k = FloatSpinBox(label="k (confidence)", min=0.0, max=1000.0, step=0.1,
-                              value=1.0)
+        self.confidence_k = FloatSpinBox(label="k (confidence)", min=0.0, max=1000.0,
+                                         step=0.1, value=1.0)
         self.run_button = PushButton(text="Run (displayed frame)")
         self.run_all_button = PushButton(text="Run all frames")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.save_button = PushButton(text="Save results...")
         self.status = Label(value="")
-        self.legend = Label(value=_legend_html())
+        self.legend = Label(value=legend_html())
         self.controls = Container(widgets=[
             self.layer_box, self.threshold_mode, self.threshold_value, self.metal,
-            self.preview_button, self.model_choice, self.model_file, self.stride, self.k,
+            self.preview_button, self.model_choice, self.model_file, self.stride, self.confidence_k,
             self.run_button, self.run_all_button, self.cancel_button, self.save_button,
             self.status, self.legend])
         self.chart = ResultChart(self)
@@ -124,12 +125,11 @@ class ClassifyWidget(QWidget):
         self._clf = None
         self._clf_source = None
         self._follow = False
-        self._pbar = None
 
         self.threshold_mode.changed.connect(self._on_threshold_mode)
         for w in (self.threshold_mode, self.threshold_value, self.metal):
             w.changed.connect(self._update_preview)  # the preview follows the settings
-        self.k.changed.connect(self._on_k)
+        self.confidence_k.changed.connect(self._on_confidence_k)
         self.model_choice.changed.connect(
             lambda v: setattr(self.model_file, "visible", v == "model file"))
         self.preview_button.clicked.connect(self.show_preview)
@@ -185,7 +185,7 @@ class ClassifyWidget(QWidget):
                 from ..estimator import HamiltonianClassifier
                 self._clf = HamiltonianClassifier.load(path)
             self._clf_source = source
-        self._clf.set_params(confidence_k=float(self.k.value))
+        self._clf.set_params(confidence_k=float(self.confidence_k.value))
         return self._clf
 
     def _validate(self):
@@ -205,11 +205,13 @@ class ClassifyWidget(QWidget):
                  s["metal"], min_side=clf.window_)
         return s, clf
 
-    def _on_k(self, k) -> None:
+    def _on_confidence_k(self, confidence_k) -> None:
         """New k: recompute the confident flags of cached frames from their distances."""
         layer = self.layer_box.value
+        if self._clf is not None:
+            self._clf.set_params(confidence_k=float(confidence_k))
         for t, r in self.results.items():
-            r.confident = r.distance <= float(k)
+            r.confident = self._clf.is_confident(r.distance)
             if layer is not None and self._key is not None:
                 self._show_result(layer, t, r, self._clf)
 
@@ -275,13 +277,13 @@ class ClassifyWidget(QWidget):
 
     def _start(self, s, clf, frames) -> None:
         layer = s["layer"]
-        self._pbar = progress(total=len(frames), desc="classifying windows")
-        self.worker = create_worker(_classify_frames, self._frame_getter(layer), frames,
-                                    clf, s["stride"], s["threshold"], s["metal"],
-                                    _start_thread=False)
-        self.worker.yielded.connect(lambda msg, s=s, clf=clf: self._on_yield(msg, s, clf))
-        self.worker.errored.connect(lambda err: show_error(f"classification failed: {err}"))
-        self.worker.finished.connect(self._on_finished)
+        self.worker = GeneratorRun(
+            _classify_frames, (self._frame_getter(layer), frames, clf, s["stride"],
+                               s["threshold"], s["metal"]),
+            total=len(frames), desc="classifying windows",
+            on_yield=lambda msg, s=s, clf=clf: self._on_yield(msg, s, clf),
+            on_error=lambda err: show_error(f"classification failed: {err}"),
+            on_finish=self._on_finished)
         self.cancel_button.enabled = True
         self.status.value = f"classifying {len(frames)} frame(s)..."
         self.worker.start()
@@ -294,9 +296,6 @@ class ClassifyWidget(QWidget):
             self.status.value = "cancelling..."
 
     def _on_finished(self) -> None:
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
         self.worker = None
         self.cancel_button.enabled = False
         done = len(self.results)
@@ -309,20 +308,21 @@ class ClassifyWidget(QWidget):
     def _on_yield(self, msg, s, clf) -> None:
         if msg[0] == "progress":
             _, t, done, total = msg
-            if self._pbar is not None:
-                self._pbar.set_description(f"frame {t}: {done}/{total} parts")
+            if self.worker is not None:
+                self.worker.progress.set_description(f"frame {t}: {done}/{total} parts")
             return
         _, t, result = msg
         if self._pending is not None:
             return  # results of a run being replaced: not shown
         self.results[t] = result
         if self._follow:
-            self.curve[t] = (center_distance(clf, result), frame_summary(result)["majority"])
+            self.curve[t] = (criticality_distance(clf, result),
+                             frame_summary(result)["majority"])
         self._show_result(s["layer"], t, result, clf)
-        if self._pbar is not None:
-            self._pbar.update(1)
+        if self.worker is not None:
+            self.worker.progress.update(1)
 
-    def _on_step(self, event=None) -> None:
+    def _on_step(self, _event=None) -> None:
         layer = self.layer_box.value
         if layer is None or self._key is None:
             return
@@ -340,24 +340,19 @@ class ClassifyWidget(QWidget):
         ny, nx = result.labels.shape
         stack = layer.ndim == 3
         shape = ((layer.data.shape[0],) if stack else ()) + (ny, nx)
-        s, half = result.stride, (result.window - 1) / 2
-        scale = ((layer.scale[0],) if stack else ()) + (s * layer.scale[-2], s * layer.scale[-1])
-        translate = (((layer.translate[0],) if stack else ())
-                     + (layer.translate[-2] + half * layer.scale[-2],
-                        layer.translate[-1] + half * layer.scale[-1]))
+        scale, translate = label_placement(tuple(layer.scale), tuple(layer.translate), stack,
+                                           result.stride, result.window)
         if name in self.viewer.layers and self.viewer.layers[name].data.shape == shape \
                 and tuple(self.viewer.layers[name].scale) == scale:
             return self.viewer.layers[name], self.viewer.layers[f"{layer.name} flagged"]
         for old in (name, f"{layer.name} flagged"):
             if old in self.viewer.layers:
                 self.viewer.layers.remove(old)
-        colors = {None: "transparent", 0: "transparent"}
-        colors.update({k + 1: class_color(c, k) for k, c in enumerate(result.classes)})
         classes = self.viewer.add_labels(
             np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
-            opacity=0.55, colormap=DirectLabelColormap(color_dict=colors),
+            opacity=0.55, colormap=DirectLabelColormap(color_dict=label_colors(result.classes)),
             metadata={"classes": list(result.classes), "logits": {}, "distance": {},
-                      "stride": s, "window": result.window,
+                      "stride": result.stride, "window": result.window,
                       "label_values": {k + 1: c for k, c in enumerate(result.classes)}})
         flagged = self.viewer.add_labels(
             np.zeros(shape, np.uint8), name=f"{layer.name} flagged", scale=scale,
@@ -389,17 +384,14 @@ class ClassifyWidget(QWidget):
 
     def save(self, folder) -> Path:
         """Write the classified frames as label TIFFs, CSV and PNG charts to ``folder``."""
-        from ..batch import _save_npz, write_report
+        from ..batch import save_frame, write_report
 
         if not self.results:
             raise ValueError("nothing to save yet: press Run first")
         folder = Path(folder)
         frames = sorted(self.results)
         for k, t in enumerate(frames):
-            r = self.results[t]
-            _save_npz(folder / "frames" / f"t{k:05d}.npz", logits=r.logits,
-                      distance=r.distance, classes=np.array(r.classes), stride=r.stride,
-                      window=r.window)
+            save_frame(folder / "frames" / f"t{k:05d}.npz", self.results[t])
         write_report(folder, self._clf, np.array(frames, float), xlabel="frame")
         return folder
 
@@ -415,13 +407,6 @@ class ClassifyWidget(QWidget):
             show_error(str(err))
             return
         show_info(f"results written to {folder}")
-
-
-def _legend_html() -> str:
-    items = "".join(f'<span style="color:{c}">&#9632;</span>&nbsp;{name}&nbsp;&nbsp; '
-                    for name, c in CLASS_COLORS.items())
-    return (f"<small>{items}<br>darker windows: flagged (not confident). Labels sit at "
-            "window centres; one label pixel = stride x stride image pixels.</small>")
 
 
 def classify_selected_layer(viewer: Viewer) -> None:

@@ -10,13 +10,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._files import atomic_open
+from ..classes import CLASSES
 from ._common import check_count, check_size
 from .ising import sample_ising
 from .percolation import sample_percolation
 from .rfim import UP_FRACTION, sample_rfim
-
-#: Class codes, in the order of the CNN's outputs.
-CLASSES: tuple[str, ...] = ("C-2D", "C-3D", "RF-2D", "RF-3D", "P-2D", "P-3D", "P*")
 
 #: Generator, parameter name and parameter range of each class (Table I).
 CLASS_TABLE: dict[str, tuple[str, str, object]] = {

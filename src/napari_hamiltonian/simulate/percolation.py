@@ -8,8 +8,6 @@ from ._common import check_count, check_range, check_size, draw_uniform
 
 #: Site-percolation threshold of the square lattice (Newman & Ziff 2000).
 PC_2D = 0.592746
-#: Site-percolation threshold of the simple cubic lattice (Wang et al. 2013).
-PC_3D = 0.3116081
 
 
 def sample_percolation(n_images: int, size: int, p, seed=0) -> tuple[np.ndarray, np.ndarray]:

@@ -38,8 +38,6 @@ from ._common import (
     spawn_generators,
 )
 
-#: Critical disorder of the 3D Gaussian RFIM hysteresis loop (Perkovic et al. 1999).
-RC_3D = 2.16
 #: Default range of up fractions at which snapshots are taken (around the coercive field).
 UP_FRACTION = (0.35, 0.65)
 
@@ -181,8 +179,24 @@ def field_sweep(h, lz, ly, lx):
 
 
 @nb.njit(cache=True)
-def _snapshot(order, ends, count, n):
-    """Stable configuration once >= ``count`` spins are up (uint8, flat)."""
+def snapshot(order, ends, count, n):
+    """Stable configuration of a sweep once at least ``count`` spins are up.
+
+    Parameters
+    ----------
+    order, ends : ndarray
+        Flip order and avalanche ends from :func:`field_sweep`.
+    count : int
+        Number of up spins asked for; the snapshot is the state after the avalanche
+        that reaches it (the last state if the sweep never does).
+    n : int
+        Number of sites.
+
+    Returns
+    -------
+    ndarray, uint8, shape (n,)
+        Flat configuration, 1 = up.
+    """
     k = np.searchsorted(ends, count)
     k = min(k, ends.shape[0] - 1)
     out = np.zeros(n, np.uint8)
@@ -202,7 +216,7 @@ def _run_sweeps(hs, lz, ly, lx, fractions, out):
         order, ends, _ = field_sweep(hs[r], lz, ly, lx)
         for k in range(fractions.shape[1]):
             count = int(math.ceil(fractions[r, k] * n))
-            out[r, k] = _snapshot(order, ends, count, n)
+            out[r, k] = snapshot(order, ends, count, n)
 
 
 def sample_rfim(

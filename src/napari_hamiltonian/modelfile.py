@@ -1,0 +1,147 @@
+"""The model-file format: one safetensors file, weights as tensors, metadata as JSON.
+
+A file holds the network's weights (``model.<name>``) and the last-layer points of the
+training split by class (``cluster.<index>``) as tensors; classes, architecture,
+parameters and the training record are JSON in the safetensors header under
+``napari_hamiltonian``. Reading never unpickles anything: the header is checked by hand
+before safetensors reads the tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._files import atomic_write
+
+#: Model-file format written by this version; files with a larger number are refused.
+MODEL_FORMAT_VERSION = 1
+_FORMAT_NAME = "napari-hamiltonian-model"
+
+
+def package_version() -> str:
+    """The installed napari-hamiltonian version."""
+    from . import __version__
+    return __version__
+
+
+def save_model(clf, path, overwrite: bool = True) -> Path:
+    """Write a fitted :class:`~napari_hamiltonian.HamiltonianClassifier` to ``path``
+    atomically; FileExistsError if it exists and not ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    from safetensors.numpy import save as st_save
+
+    # safetensors writes raw buffers: channels-last weights must be made C-contiguous
+    tensors = {f"model.{k}": np.ascontiguousarray(v.detach().cpu().numpy())
+               for k, v in clf.model_.state_dict().items()}
+    for c, pts in enumerate(clf.clusters_.points):
+        tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
+    params = {k: v for k, v in clf.get_params().items()
+              if isinstance(v, (str, int, float, bool, type(None)))}
+    meta = {
+        "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
+        "package_version": package_version(),
+        "classes": clf.classes_.tolist(),
+        "architecture": {"window": clf.window_, "hidden_units": clf.hidden_units,
+                         "n_classes": len(clf.classes_)},
+        "params": params,
+        "validation_scores": clf.validation_scores_,
+        "loss_curve": clf.loss_curve_,
+        "n_iter": clf.n_iter_,
+        "validation_confusion": clf.validation_confusion_.tolist(),
+        "training": clf.training_info_,
+    }
+    blob = st_save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)})
+    atomic_write(path, blob)
+    return path
+
+
+def load_model(cls, path, device: str = "auto"):
+    """Read a file written by :func:`save_model` into a fitted instance of ``cls``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a napari-hamiltonian safetensors model (a pickle or torch
+        file, say), is damaged, or comes from an incompatible version.
+    """
+    from . import cnn
+    from .confidence import TrainingClusters
+    from .estimator import resolve_device
+
+    path = Path(path)
+    blob = path.read_bytes()
+    meta, tensors = parse_model_file(blob, path)
+    arch = meta["architecture"]
+    clf = cls(**meta["params"])
+    clf.device = device
+    dev = resolve_device(device)
+    model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"], arch["n_classes"])
+    state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
+             if k.startswith("model.")}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: weights do not match the architecture {arch}") from err
+    model = model.to(dev, memory_format=torch.channels_last).eval()
+    clf.model_ = model
+    clf.classes_ = np.array(meta["classes"])
+    clf.window_ = arch["window"]
+    clf.n_features_in_ = arch["window"] ** 2
+    clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]
+                                      for c in range(arch["n_classes"])])
+    clf.validation_scores_ = meta["validation_scores"]
+    clf.loss_curve_ = meta["loss_curve"]
+    clf.n_iter_ = meta["n_iter"]
+    clf.validation_confusion_ = np.array(meta["validation_confusion"], np.int64)
+    clf.training_info_ = meta["training"]
+    return clf
+
+
+def parse_model_file(blob: bytes, path: Path) -> tuple[dict, dict]:
+    """Check the safetensors header by hand, then read tensors with safetensors."""
+    not_model = (f"{path} is not a napari-hamiltonian model file (safetensors with a "
+                 "napari-hamiltonian header). Model files are never unpickled, so "
+                 "pickle/torch .pt files are refused; retrain or re-save the model with "
+                 "HamiltonianClassifier.save")
+    if len(blob) < 10:
+        raise ValueError(not_model)
+    n = int.from_bytes(blob[:8], "little")
+    if n > len(blob) - 8 or blob[8:9] != b"{":
+        raise ValueError(not_model)
+    try:
+        header = json.loads(blob[8:8 + n])
+        meta = json.loads(header["__metadata__"]["napari_hamiltonian"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(not_model) from err
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT_NAME:
+        raise ValueError(not_model)
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION or version < 1:
+        raise ValueError(
+            f"{path} was written by napari-hamiltonian {meta.get('package_version')} in "
+            f"model format {version}; this installation ({package_version()}) reads format "
+            f"{MODEL_FORMAT_VERSION}. Upgrade napari-hamiltonian (pip install -U "
+            "napari-hamiltonian) or retrain the model with this version")
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+    try:
+        tensors = st_load(blob)
+    except (SafetensorError, ValueError) as err:
+        raise ValueError(f"{path} is damaged: {err}") from err
+    return meta, tensors
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
