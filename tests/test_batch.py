@@ -75,9 +75,9 @@ def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tm
     assert (frames / "t00000.npz").stat().st_mtime_ns != kept
 
 
-def test_an_interrupted_run_leaves_no_partial_file(model, stack, tmp_path, monkeypatch):
-    path, clf = model
-    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+def interrupt_second_save(monkeypatch):
+    """Make the second frame save raise KeyboardInterrupt (Ctrl-C); returns the real
+    save function."""
     real = batch.save_frame
     calls = []
 
@@ -88,6 +88,13 @@ def test_an_interrupted_run_leaves_no_partial_file(model, stack, tmp_path, monke
         real(p, result)
 
     monkeypatch.setattr(batch, "save_frame", flaky)
+    return real
+
+
+def test_an_interrupted_run_leaves_no_partial_file(model, stack, tmp_path, monkeypatch):
+    path, clf = model
+    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+    real = interrupt_second_save(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         batch.classify_file(tmp_path / "s.tif", tmp_path / "o", clf, "x", 2, progress=False)
     folder = tmp_path / "o" / "s"
@@ -144,3 +151,166 @@ def test_demo_runs_on_the_bundled_stack(tmp_path):
     rows = read_csv(tmp_path / "demo" / "rf2d_stack" / "fractions.csv")
     assert len(rows) == 8 and "applied field H (J)" in rows[0]
     assert (tmp_path / "demo" / "rf2d_stack" / "criticality.png").exists()
+
+
+def _classify(paths, out, model_path, *extra):
+    return main(["classify", *map(str, paths), "--out", str(out), "--model",
+                 str(model_path), "--stride", "4", *extra])
+
+
+def _labels(folder):
+    return tifffile.imread(folder / "labels.tif")
+
+
+def test_inputs_with_the_same_name_get_their_own_folders(model, stack, tmp_path):
+    path, clf = model
+    for day, frames in (("day1", stack[:2]), ("day2", stack[1:])):
+        (tmp_path / day).mkdir()
+        tifffile.imwrite(tmp_path / day / "sample.tif", frames, photometric="minisblack")
+    np.save(tmp_path / "run.a.npy", stack[:1])
+    np.save(tmp_path / "run.b.npy", stack[2:])
+    np.save(tmp_path / ".hidden.npy", stack[1:2])
+    out = tmp_path / "R"
+    inputs = [tmp_path / "day1" / "sample.tif", tmp_path / "day2" / "sample.tif",
+              tmp_path / "run.a.npy", tmp_path / "run.b.npy", tmp_path / ".hidden.npy"]
+    assert _classify(inputs, out, path) == 0
+    expected = {"day1-sample": stack[:2], "day2-sample": stack[1:], "run.a": stack[:1],
+                "run.b": stack[2:], "hidden": stack[1:2]}
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+    for name, frames in expected.items():
+        labels = _labels(out / name)
+        for t, frame in enumerate(frames):
+            np.testing.assert_array_equal(labels[t], classify_image(frame, clf, 4).labels)
+    # another input of the same name later, into the same folder: refused
+    np.save(tmp_path / "day1" / "run.a.npy", stack)
+    assert _classify([tmp_path / "day1" / "run.a.npy"], out, path) == 2
+    assert _labels(out / "run.a").shape[0] == 1
+    assert _classify([inputs[2], inputs[2]], tmp_path / "R2", path) == 2  # given twice
+
+
+def test_a_replaced_input_is_recomputed(model, stack, tmp_path, capsys):
+    path, clf = model
+    src = tmp_path / "s.npy"
+    np.save(src, stack[:1])
+    assert _classify([src], tmp_path / "o", path) == 0
+    np.save(src, stack[2:])  # same name, same shape, new data
+    assert _classify([src], tmp_path / "o", path) == 0
+    assert "changed" in capsys.readouterr().out
+    np.testing.assert_array_equal(_labels(tmp_path / "o" / "s")[0],
+                                  classify_image(stack[2], clf, 4).labels)
+    frame = tmp_path / "o" / "s" / "frames" / "t00000.npz"
+    before = frame.stat().st_mtime_ns
+    assert _classify([src], tmp_path / "o", path, "--overwrite") == 0
+    assert frame.stat().st_mtime_ns != before  # --overwrite always recomputes
+
+
+def test_files_the_tool_did_not_write_are_not_overwritten(model, stack, tmp_path):
+    path, _ = model
+    np.save(tmp_path / "s.npy", stack)
+    mine = tmp_path / "o" / "s" / "labels.tif"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the user's own labels")
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 2
+    assert mine.read_bytes() == b"the user's own labels"
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["labels.tif"]
+
+
+@pytest.mark.parametrize("make, extra", [
+    (lambda p: tifffile.imwrite(p, np.linspace(0, 255, 60 * 60).reshape(60, 60)), []),
+    (lambda p: tifffile.imwrite(p, np.zeros((2, 60, 60), np.uint8)), ["--stride", "0"]),
+    (lambda p: tifffile.imwrite(p, np.full((60, 60), np.nan, np.float32)),
+     ["--threshold", "otsu"]),
+    (lambda p: tifffile.imwrite(p, np.zeros((60, 60, 3), np.uint8), photometric="rgb"),
+     ["--threshold", "otsu"]),
+    (lambda p: tifffile.imwrite(p, np.zeros((60, 60), np.uint8)), ["--threshold", "nan"]),
+    (lambda p: tifffile.imwrite(p, np.zeros((60, 60), np.uint8)), ["--threshold", "5"]),
+])
+def test_bad_input_writes_nothing_and_the_corrected_rerun_works(model, stack, tmp_path,
+                                                                make, extra, capsys):
+    path, _ = model
+    bad = tmp_path / "in.tif"
+    make(bad)
+    out = tmp_path / "o"
+    assert _classify([bad], out, path, *extra) == 2
+    err = capsys.readouterr().err
+    assert "in.tif" in err or "stride" in err or "threshold" in err
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.rglob("*"))
+    tifffile.imwrite(bad, stack, photometric="minisblack")
+    assert _classify([bad], out, path) == 0
+
+
+def test_empty_stacks_broken_models_and_unreadable_files_get_one_line(model, stack,
+                                                                      tmp_path, capsys):
+    path, _ = model
+    np.save(tmp_path / "empty.npy", np.zeros((0, 60, 60), np.uint8))
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00 not really a tiff")
+    broken_model = tmp_path / "m.safetensors"
+    broken_model.write_bytes(path.read_bytes()[:1000])
+    cases = [([tmp_path / "empty.npy"], path, "no frames"),
+             ([tmp_path / "broken.tif"], path, "broken.tif"),
+             ([tmp_path / "missing.tif"], path, "does not exist")]
+    for inputs, model_path, words in cases:
+        assert _classify(inputs, tmp_path / "o", model_path) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and err.count("\n") == 1
+    np.save(tmp_path / "s.npy", stack)
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", broken_model) == 2
+    assert "m.safetensors" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert _classify([tmp_path / "s.npy"], tmp_path / "file", path) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_results_folders_survive_damage_strays_and_shorter_reruns(model, stack, tmp_path):
+    path, clf = model
+    np.save(tmp_path / "s.npy", stack)
+    (tmp_path / "T.txt").write_text("2.1\n2.2\n2.3\n")
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path, "--temperatures",
+                     str(tmp_path / "T.txt")) == 0
+    folder = tmp_path / "o" / "s"
+    (folder / "frames" / "t00001.npz").write_bytes(b"PK\x03\x04 damaged")
+    (folder / "frames" / "t00000 copy.npz").write_bytes(b"stray")
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 0
+    labels = _labels(folder)
+    assert labels.shape[0] == 3  # the stray copy is not a frame
+    np.testing.assert_array_equal(labels[1], classify_image(stack[1], clf, 4).labels)
+    rows = read_csv(folder / "fractions.csv")
+    assert [float(r["temperature"]) for r in rows] == [2.1, 2.2, 2.3]  # kept on rerun
+    # a shorter input replaces a longer one: no stale charts of frame 2 remain
+    np.save(tmp_path / "s.npy", stack[:2])
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path, "--overwrite") == 0
+    assert sorted(p.name for p in (folder / "bars").iterdir()) == ["t00000.png",
+                                                                     "t00001.png"]
+
+
+def test_report_with_another_model_is_refused(model, stack, tmp_path, capsys):
+    path, _ = model
+    np.save(tmp_path / "s.npy", stack)
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 0
+    assert main(["report", str(tmp_path / "o" / "s")]) == 2  # the shipped model
+    assert "another model" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "o" / "s"), "--model", str(path)]) == 0
+
+
+def test_a_model_with_integer_labels_classifies_and_reports(stack, tmp_path):
+    X, y, _ = nh.simulate.make_dataset(10, size=32, seed=5, classes=["C-2D", "P-2D"],
+                                       progress=False)
+    clf = nh.HamiltonianClassifier(hidden_units=8, epochs=1, random_state=0)
+    clf.fit(X, (y == "P-2D").astype(int))
+    path = clf.save(tmp_path / "int.safetensors")
+    np.save(tmp_path / "s.npy", stack)
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 0
+    rows = read_csv(tmp_path / "o" / "s" / "fractions.csv")
+    assert {"fraction 0", "fraction 1"} <= set(rows[0])
+
+
+def test_interrupt_message_says_what_was_kept(model, stack, tmp_path, monkeypatch, capsys):
+    path, _ = model
+    np.save(tmp_path / "s.npy", stack)
+    interrupt_second_save(monkeypatch)
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 130
+    err = capsys.readouterr().err
+    assert "kept in" in err and str(tmp_path / "o" / "s") in err
+    assert "no output was written" not in err

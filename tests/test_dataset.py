@@ -97,3 +97,45 @@ def test_generate_command(tmp_path, capsys):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_dataset(**{"n_per_class": 2, "size": 16, "progress": False, **kwargs})
+
+
+def test_damaged_or_inconsistent_data_sets_are_refused(small, tmp_path):
+    import json
+    import zipfile
+
+    X, y, params = small
+    path = save_dataset(tmp_path / "d.npz", X, y, params)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.npz.*damaged"):
+        load_dataset(cut)
+    # a header that promises more images than the packed pixels hold: no zero padding
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["shape"][0] += 3
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "long.npz", **arrays)
+    with pytest.raises(ValueError, match="long.npz.*packed pixels"):
+        load_dataset(tmp_path / "long.npz")
+    with zipfile.ZipFile(tmp_path / "other.npz", "w") as z:
+        z.writestr("a.npy", b"not an array")
+    with pytest.raises(ValueError, match="other.npz"):
+        load_dataset(tmp_path / "other.npz")
+    assert main(["train", str(cut), "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_generate_and_train_check_the_destination_first(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["generate", str(blocker / "d.npz"), "--n-per-class", "1", "--size", "16",
+                 "--classes", "P*"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    path = save_dataset(tmp_path / "d.npz", *make_dataset(2, size=16, seed=0,
+                                                          classes=["C-2D", "P*"],
+                                                          progress=False))
+    assert main(["train", str(path), "--out", str(blocker / "m.safetensors"),
+                 "--epochs", "1", "--hidden-units", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "Traceback" not in err

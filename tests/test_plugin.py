@@ -124,15 +124,6 @@ def test_cancel_stops_a_run_of_all_frames(widget, monkeypatch):
 
 
 @pytest.mark.threads
-def test_cancel_stops_a_threaded_run(widget, qtbot):
-    widget.run(all_frames=True)
-    assert widget.worker is not None
-    widget.cancel()
-    wait_idle(qtbot, widget)
-    assert len(widget.results) < 8
-
-
-@pytest.mark.threads
 def test_second_run_while_running_restarts_cleanly(widget, qtbot):
     widget.run(all_frames=True)
     widget.stride.value = 10

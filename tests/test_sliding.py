@@ -4,6 +4,8 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import napari_hamiltonian as nh
 from napari_hamiltonian import HamiltonianClassifier, classify_image, classify_stack
@@ -70,7 +72,10 @@ def test_seven_class_order_and_fractions(clf32):
     assert list(fr) == list(nh.CLASSES)
     assert sum(f for f, _ in fr.values()) == pytest.approx(1)
     assert all(0 <= c <= f for f, c in fr.values())
-    assert fr[nh.CLASSES[np.bincount(res.labels.ravel()).argmax()]][0] > 0
+    # each share is the count of that label over all windows, confident ones included
+    for k, c in enumerate(nh.CLASSES):
+        assert fr[c][0] == np.mean(res.labels == k)
+        assert fr[c][1] == np.mean((res.labels == k) & res.confident)
 
 
 def test_threshold_and_metal_side(clf32):
@@ -159,3 +164,64 @@ def test_stack_on_a_local_cluster(clf32):
     for t in range(2):
         np.testing.assert_array_equal(labels[t], ref[t].labels)
         np.testing.assert_allclose(logits[t], ref[t].logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("threshold, match", [
+    (float("nan"), "not a finite"), (float("inf"), "not a finite"),
+    (-float("inf"), "not a finite"), (500.0, "outside the image's grey range"),
+    (-5.0, "outside the image's grey range"), ("0.5", "'otsu'"), (True, "a number"),
+])
+def test_thresholds_that_make_no_sense_are_refused(clf32, threshold, match):
+    gray = np.random.default_rng(0).normal(100, 20, (40, 40))
+    with pytest.raises(ValueError, match=match):
+        classify_image(gray, clf32, threshold=threshold)
+    with pytest.raises(ValueError, match=match):
+        r = classify_stack(gray[None], clf32, threshold=threshold)
+        r.compute(r.labels)
+    with pytest.raises(ValueError, match="constant"):
+        classify_image(np.full((40, 40), 7.0), clf32, threshold="otsu")
+
+
+def test_otsu_on_a_stack_is_otsu_of_the_whole_frame(clf32):
+    """(H - window) % stride != 0: the windows do not cover the frame's last rows."""
+    rng = np.random.default_rng(1)
+    b = nh.simulate.percolation(1, size=47, p=0.55, seed=3)[0]
+    gray = 100.0 * b + rng.normal(0, 15, b.shape)
+    gray[-3:] += 400  # bright rows no window covers: they move the whole-frame Otsu level
+    ref = classify_image(gray, clf32, stride=4, threshold="otsu")
+    r = classify_stack(gray[None], clf32, stride=4, threshold="otsu")
+    np.testing.assert_array_equal(r.compute(r.labels)[0][0], ref.labels)
+
+
+@pytest.mark.parametrize("stack, match", [
+    (np.zeros((40, 40)), "classify_image"),
+    (np.zeros((2, 40, 40, 3)), "RGB"),
+    (np.zeros((0, 40, 40)), "no frames"),
+    (np.zeros((2, 20, 40)), "smaller than"),
+])
+def test_bad_stacks_are_refused_before_any_graph(clf32, stack, match):
+    with pytest.raises(ValueError, match=match):
+        classify_stack(stack, clf32)
+    with pytest.raises(ValueError, match="metal"):
+        classify_stack(np.zeros((1, 40, 40)), clf32, metal="up")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(h=st.integers(32, 75), w=st.integers(32, 75), cy=st.integers(8, 80),
+       cx=st.integers(8, 80), ct=st.integers(1, 2), stride=st.integers(1, 9),
+       threshold=st.sampled_from([None, "otsu", "value"]), seed=st.integers(0, 1000))
+def test_stack_equals_classify_image_for_any_chunking(clf32, h, w, cy, cx, ct, stride,
+                                                     threshold, seed):
+    rng = np.random.default_rng(seed)
+    frames = (rng.random((2, h, w)) < rng.uniform(0.3, 0.7)).astype(np.uint8)
+    if threshold is not None:
+        frames = 80.0 * frames + rng.normal(0, 12, frames.shape)
+    level = float(np.median(frames)) if threshold == "value" else threshold
+    res = classify_stack(da.from_array(frames, chunks=(ct, cy, cx)), clf32, stride=stride,
+                         threshold=level)
+    labels, conf, logits = res.compute(res.labels, res.confident, res.logits)
+    for t in range(2):
+        ref = classify_image(frames[t], clf32, stride=stride, threshold=level)
+        np.testing.assert_array_equal(labels[t], ref.labels)
+        np.testing.assert_array_equal(conf[t], ref.confident)
+        np.testing.assert_allclose(logits[t], ref.logits, atol=1e-5)

@@ -91,6 +91,74 @@ def otsu_thresholds(images: np.ndarray, bins: int = 256) -> np.ndarray:
     return np.where(hi[:, 0] > lo[:, 0], t, lo[:, 0])
 
 
+def check_threshold(threshold):
+    """Validate a ``threshold`` argument before any data is read.
+
+    Returns it unchanged (None, ``"otsu"`` or a float). Raises ValueError for any other
+    string, a non-number, NaN or an infinite value.
+    """
+    if threshold is None or (isinstance(threshold, str) and threshold == "otsu"):
+        return threshold
+    if isinstance(threshold, str):
+        raise ValueError(f"threshold must be None, a number or 'otsu', got {threshold!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
+        raise ValueError(f"threshold must be None, a number or 'otsu', got {threshold!r}")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold {threshold} is not a finite grey level; give a number "
+                         "between the image's darkest and brightest values, or 'otsu'")
+    return float(threshold)
+
+
+def check_metal(metal: str) -> str:
+    """``metal`` unchanged if it is "bright" or "dark"; ValueError otherwise."""
+    if metal not in ("bright", "dark"):
+        raise ValueError(f"metal must be 'bright' or 'dark', got {metal!r}")
+    return metal
+
+
+def resolve_threshold(image: np.ndarray, threshold) -> float:
+    """The grey level that separates metal from insulator in one whole image.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Grey image (real values, finite).
+    threshold : float or "otsu"
+        A grey level, or Otsu's threshold of the whole image.
+
+    Returns
+    -------
+    float
+        The level; pixels above it are one phase, pixels at or below it the other.
+
+    Raises
+    ------
+    ValueError
+        If the level leaves every pixel on one side (outside the image's grey range, or
+        a constant image): the binary image would be uniform, and the classifier's
+        answer on it meaningless.
+    """
+    threshold = check_threshold(threshold)
+    lo, hi = float(np.min(image)), float(np.max(image))
+    if threshold == "otsu":
+        if lo == hi:
+            raise ValueError(f"the image is constant (every pixel is {lo:g}); Otsu's "
+                             "threshold is undefined and there are no domains to classify")
+        return otsu_threshold(image)
+    if not lo <= threshold < hi:
+        side = "insulator" if threshold >= hi else "metal"
+        raise ValueError(f"threshold {threshold:g} is outside the image's grey range "
+                         f"[{lo:g}, {hi:g}]: every pixel would be {side}. Choose a level "
+                         "between the darkest and the brightest value, or 'otsu'")
+    return threshold
+
+
+def apply_threshold(image: np.ndarray, level: float, metal: str = "bright") -> np.ndarray:
+    """uint8 0/1 image, 1 = metal: ``image > level`` (bright metal) or its complement."""
+    b = (np.asarray(image) > level).view(np.uint8)
+    return (1 - b).astype(np.uint8) if metal == "dark" else np.ascontiguousarray(b)
+
+
 def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) -> np.ndarray:
     """One 2D image -> uint8 0/1 (1 = metal = up), with clear errors for bad input.
 
@@ -99,15 +167,16 @@ def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) ->
     image : array_like, shape (H, W)
         Binary (bool, 0/1, -1/+1) if ``threshold`` is None; otherwise grayscale.
     threshold : None, float or "otsu"
-        Grey level separating metal from insulator (pixels exactly at it are insulator).
+        Grey level separating metal from insulator (pixels exactly at it are insulator),
+        checked by :func:`resolve_threshold` on the whole image.
     metal : "bright" or "dark"
         Which side of the threshold is metal. For binary input, "dark" swaps 0 and 1.
     min_side : int
         Smallest allowed height and width (the classifier's window).
     """
     a = np.asarray(image)
-    if metal not in ("bright", "dark"):
-        raise ValueError(f"metal must be 'bright' or 'dark', got {metal!r}")
+    check_metal(metal)
+    threshold = check_threshold(threshold)
     if a.ndim == 3 and a.shape[-1] in (3, 4):
         raise ValueError(f"image has shape {a.shape}: looks like RGB(A); convert it to "
                          "grayscale first (e.g. image.mean(axis=-1)) and pass a threshold")
@@ -122,13 +191,9 @@ def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) ->
                          "np.nan_to_num) or crop them away first")
     if threshold is None:
         b, _ = as_binary(a, "image")
-    else:
-        if a.dtype.kind not in "uifb":
-            raise ValueError(f"image must be numeric, got dtype {a.dtype}")
-        if isinstance(threshold, str):
-            if threshold != "otsu":
-                raise ValueError(f"threshold must be None, a number or 'otsu', got "
-                                 f"{threshold!r}")
-            threshold = otsu_threshold(a)
-        b = (a > threshold).view(np.uint8) if a.dtype != bool else a.view(np.uint8)
-    return (1 - b).astype(np.uint8) if metal == "dark" else np.ascontiguousarray(b)
+        return (1 - b).astype(np.uint8) if metal == "dark" else np.ascontiguousarray(b)
+    if a.dtype.kind not in "uifb":
+        raise ValueError(f"image must be numeric, got dtype {a.dtype}")
+    if a.dtype == bool:
+        a = a.view(np.uint8)
+    return apply_threshold(a, resolve_threshold(a, threshold), metal)

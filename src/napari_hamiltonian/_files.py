@@ -49,3 +49,26 @@ def atomic_write(path: Path, blob: bytes) -> None:
     """Write ``blob`` to ``path`` through :func:`atomic_open`."""
     with atomic_open(path) as fh:
         fh.write(blob)
+
+
+def check_writable(folder) -> Path:
+    """Make sure files can be created in ``folder`` (made if missing) before any work.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder and the reason (a file in the way, no permission, ...), so a
+        long job fails before it starts rather than losing its result at the end.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file, not a folder; choose a folder for the output")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise ValueError(f"cannot write to {folder}: {err.strerror or err}; choose a "
+                         "folder you can write to") from None
+    return folder

@@ -1,76 +1,106 @@
-"""Batch classification of image stacks into a results folder (the ``classify`` command).
+"""Batch classification of image stacks into results folders (the ``classify`` command).
 
-Layout of ``OUT/<input stem>/``::
+Layout of ``OUT/<name>/`` (``<name>``: see :func:`output_names`)::
 
-    settings.json          model hash and settings; a rerun with others is refused
+    settings.json          source file (path, bytes, SHA-256), model hash and settings
+    report.json            the x axis of the criticality curve (temperatures, if given)
     frames/t00000.npz      per-frame results, written atomically (a rerun skips them)
     labels.tif             (T, ny, nx) int16 class index per window (CLASSES order)
-    confident.tif          (T, ny, nx) uint8, 1 where the k-sigma rule holds
+    confident.tif          (T, ny, nx) uint8, 1 where the confidence rule holds
     fractions.csv          per frame: shares per class, confident shares, criticality
     bars/t00000.png        per frame: the bar chart of Figs. 7/9
     distribution.png       the 7-D projections of Figs. 6/8/10 (all frames, subsampled)
     criticality.png        proximity to criticality and confident share across frames
+
+Rules: every input and setting is checked before anything is written; a folder holding
+files this tool did not write is not written into without ``overwrite``; results of
+another input, another model or other settings are not replaced without ``overwrite``;
+an input whose content changed (same path, other SHA-256) is recomputed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import shutil
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write
+from ._binary import binarize, check_metal, check_threshold
+from ._files import atomic_write, check_writable
 from .modelfile import file_sha256
-from .sliding import WindowResult
-from .stacks import classify_stack
+from .sliding import WindowResult, check_stride
 
 SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")
+#: File names of per-frame results; anything else in ``frames/`` is ignored.
+FRAME_FILE = re.compile(r"t(\d{5})\.npz")
+_SETTINGS, _REPORT = "settings.json", "report.json"
 
 
 def read_stack(path):
     """Open an image file as a lazy (T, Y, X) dask array (a 2D image becomes T = 1).
 
     TIFF (single or multi-page), ``.npy`` (memory-mapped) and zarr arrays are read.
+    Every error names the file.
     """
-    import dask.array as da
-
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
         raise ValueError(f"{path} does not exist")
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            shape, n_pages = series.shape, len(series.pages)
-            pages = {(p.shape, p.dtype) for p in tif.pages}
-            if len(tif.series) > 1 and len(pages) == 1 and len(shape) == 2:
-                # pages written one by one (separate series): one frame each
-                shape, n_pages = (len(tif.pages),) + shape, len(tif.pages)
-            if len(shape) == 3 and n_pages == shape[0]:  # one page per frame: lazy
-                arr = da.stack([da.from_delayed(_delayed_tiff(path, t), shape[1:],
-                                                series.dtype) for t in range(shape[0])])
-            else:
-                arr = da.from_array(series.asarray(), chunks=-1)
-    elif suffix == ".npy":
-        arr = da.from_array(np.load(path, mmap_mode="r"), chunks=-1)
-    elif suffix == ".zarr":
-        import zarr
-        z = zarr.open(str(path), mode="r")
-        if not hasattr(z, "shape"):
-            raise ValueError(f"{path} is a zarr group; pass the path of one array in it")
-        arr = da.from_zarr(z)
-    else:
+    if suffix not in SUFFIXES:
         raise ValueError(f"cannot read {path.name}: use TIFF, .npy or .zarr "
                          f"({', '.join(SUFFIXES)})")
+    try:
+        arr, rgb = _open(path, suffix)
+    except ValueError as err:
+        if str(path) in str(err):
+            raise
+        raise ValueError(f"cannot read {path}: {err}") from None
+    except Exception as err:  # noqa: BLE001 - any reader error becomes one line naming the file
+        raise ValueError(f"cannot read {path}: {type(err).__name__}: {err}") from None
+    if rgb or (arr.ndim == 3 and arr.shape[-1] in (3, 4) and arr.shape[0] > 4):
+        raise ValueError(f"{path} holds an array of shape {arr.shape}, which looks like an "
+                         "RGB(A) image; save it as grayscale (one value per pixel) first")
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3:
         raise ValueError(f"{path} holds an array of shape {arr.shape}; expected an image "
                          "(Y, X) or a stack (T, Y, X)")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{path} holds no frames (shape {arr.shape})")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{path} holds {arr.dtype} values; expected numbers")
     return arr.rechunk((1, -1, -1))
+
+
+def _open(path: Path, suffix: str):
+    """(dask array, whether the file says it is RGB)."""
+    import dask.array as da
+
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            rgb = "S" in series.axes
+            shape, n_pages = series.shape, len(series.pages)
+            pages = {(p.shape, p.dtype) for p in tif.pages}
+            if len(tif.series) > 1 and len(pages) == 1 and len(shape) == 2:
+                # pages written one by one (separate series): one frame each
+                shape, n_pages = (len(tif.pages),) + shape, len(tif.pages)
+            if len(shape) == 3 and n_pages == shape[0] and not rgb:  # page per frame: lazy
+                return da.stack([da.from_delayed(_delayed_tiff(path, t), shape[1:],
+                                                 series.dtype) for t in range(shape[0])]), rgb
+            return da.from_array(series.asarray(), chunks=-1), rgb
+    if suffix == ".npy":
+        return da.from_array(np.load(path, mmap_mode="r", allow_pickle=False), chunks=-1), False
+    import zarr
+    z = zarr.open(str(path), mode="r")
+    if not hasattr(z, "shape"):
+        raise ValueError(f"{path} is a zarr group; pass the path of one array in it")
+    return da.from_zarr(z), False
 
 
 def _delayed_tiff(path, key: int):
@@ -83,11 +113,63 @@ def _delayed_tiff(path, key: int):
     return dask.delayed(read, pure=True)()
 
 
-def _settings(clf_hash: str, stride, threshold, metal, k, window, shape) -> dict:
-    from . import __version__
-    return {"model_sha256": clf_hash, "stride": stride, "threshold": threshold,
-            "metal": metal, "confidence_k": k, "window": window, "shape": list(shape),
-            "package_version": __version__}
+def output_names(paths) -> dict[Path, str]:
+    """The results-folder name of each input.
+
+    The file name less its image suffix (``run.a.tif`` -> ``run.a``, ``x.ome.tif`` ->
+    ``x``), without leading dots (``.hidden.npy`` -> ``hidden``). Inputs that would share
+    a name get their parent folders in front until the names differ
+    (``day1/sample.tif`` -> ``day1-sample``, ``day2/sample.tif`` -> ``day2-sample``).
+
+    Raises
+    ------
+    ValueError
+        If the same file is given twice.
+    """
+    paths = [Path(p) for p in paths]
+    resolved = [p.resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        twice = sorted({str(p) for p, r in zip(paths, resolved) if resolved.count(r) > 1})
+        raise ValueError(f"{', '.join(twice)} given more than once; give each input once")
+
+    def base(p: Path) -> str:
+        name = p.name
+        for suffix in SUFFIXES:
+            if name.lower().endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        if name.lower().endswith(".ome"):
+            name = name[:-4]
+        return name.lstrip(".") or "input"
+
+    names = {p: base(p) for p in paths}
+    depth = 0
+    while len(set(names.values())) < len(names):
+        depth += 1
+        clash = {n for n in names.values() if list(names.values()).count(n) > 1}
+        for p, r in zip(paths, resolved):
+            if names[p] in clash or base(p) in clash:
+                parents = [q.lstrip(".") for q in r.parent.parts[-depth:] if q not in ("/", "")]
+                names[p] = "-".join(parents + [base(p)])
+        if depth > 64:
+            raise ValueError("cannot give the inputs distinct output names; rename them")
+    return names
+
+
+def source_record(path) -> dict:
+    """What a result was made from: resolved path, size in bytes and SHA-256 of the
+    content (a zarr folder: of its files' relative names and contents, in order)."""
+    path = Path(path).resolve()
+    if path.is_dir():
+        h = hashlib.sha256()
+        size = 0
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+            data = f.read_bytes()
+            size += len(data)
+            h.update(hashlib.sha256(data).digest())
+        return {"path": str(path), "bytes": size, "sha256": h.hexdigest()}
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def save_frame(path, result: WindowResult) -> None:
@@ -107,83 +189,218 @@ def _write_tiff(path: Path, data: np.ndarray) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshold=None,
-                  metal: str = "bright", client=None, temperatures=None,
-                  overwrite: bool = False, progress: bool = True,
-                  xlabel: str = "temperature") -> Path:
-    """Classify every frame of one file into ``out_dir/<stem>/`` (see the module doc).
+@dataclass
+class Job:
+    """One input checked and ready to run (see :func:`plan`)."""
 
-    Frames already done with the same settings are skipped; different settings raise
-    FileExistsError unless ``overwrite``.
+    path: Path
+    folder: Path
+    stack: object
+    settings: dict
+    recompute: bool
+    temperatures: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
+         metal: str = "bright", temperatures=None, overwrite: bool = False) -> Job:
+    """Check one input, its settings and its results folder; write nothing.
+
+    Raises ValueError (bad input or settings) or FileExistsError (the folder holds
+    results this run must not replace), each naming the fix.
     """
-    from tqdm.auto import tqdm
-
+    threshold = check_threshold(threshold)
+    check_metal(metal)
+    check_stride(stride)
     stack = read_stack(path)
-    folder = Path(out_dir) / Path(path).name.split(".")[0]
-    settings = _settings(model_hash, stride, threshold, metal, clf.confidence_k,
-                         clf.window_, stack.shape)
+    n = clf.window_
+    if min(stack.shape[1:]) < n:
+        raise ValueError(f"{path}: frames are {stack.shape[1]}x{stack.shape[2]} pixels, "
+                         f"smaller than the {n}x{n} window")
     if temperatures is not None and len(temperatures) != stack.shape[0]:
         raise ValueError(f"{len(temperatures)} temperatures for {stack.shape[0]} frames of "
                          f"{path}; give one per frame")
-    sfile = folder / "settings.json"
+    try:  # the first frame shows most input errors (grey without threshold, NaN, ...)
+        binarize(np.asarray(stack[0].compute()), threshold, metal, min_side=n)
+    except ValueError as err:
+        raise ValueError(f"{path}, frame 0: {err}") from None
+    from . import __version__
+    settings = {"model_sha256": model_hash, "stride": int(stride), "threshold": threshold,
+                "metal": metal, "confidence_k": clf.confidence_k, "window": n,
+                "shape": list(stack.shape), "package_version": __version__}
+    source = source_record(path)
+    folder = Path(folder)
+    job = Job(Path(path), folder, stack, {**settings, "source": source}, overwrite,
+              None if temperatures is None else np.asarray(temperatures, float))
+    sfile = folder / _SETTINGS
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; choose another --out")
     if sfile.exists():
-        old = json.loads(sfile.read_text())
-        if old != settings:
-            if not overwrite:
-                diff = sorted(k for k in settings if old.get(k) != settings[k])
-                raise FileExistsError(
-                    f"{folder} holds results made with other settings ({', '.join(diff)} "
-                    "differ); pass --overwrite to replace them or choose another --out")
-            shutil.rmtree(folder / "frames", ignore_errors=True)
-    atomic_write(sfile, json.dumps(settings, indent=1).encode())
-    frames_dir = folder / "frames"
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    todo = [t for t in range(stack.shape[0]) if not (frames_dir / f"t{t:05d}.npz").exists()]
+        try:
+            old = json.loads(sfile.read_text())
+        except (OSError, ValueError):
+            old = {}
+        old_source = old.pop("source", {}) if isinstance(old, dict) else {}
+        if old_source.get("path") not in (None, source["path"]) and not overwrite:
+            raise FileExistsError(
+                f"{folder} holds the results of another input ({old_source['path']}); "
+                "choose another --out, or pass --overwrite to replace them")
+        if old != settings and not overwrite:
+            diff = sorted(k for k in settings if not isinstance(old, dict)
+                          or old.get(k) != settings[k])
+            raise FileExistsError(
+                f"{folder} holds results made with other settings ({', '.join(diff)} "
+                "differ); pass --overwrite to replace them or choose another --out")
+        if old_source.get("sha256") not in (None, source["sha256"]):
+            job.recompute = True
+            job.notes.append(f"{path} changed since its results were made: recomputing")
+    elif folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        strange = sorted(p.name for p in folder.iterdir())[:5]
+        raise FileExistsError(
+            f"{folder} holds files napari-hamiltonian did not write ({', '.join(strange)}); "
+            "choose another --out, or pass --overwrite to write into it")
+    return job
+
+
+def run(job: Job, clf, client=None, progress: bool = True,
+        xlabel: str = "temperature") -> Path:
+    """Classify the frames of a planned job that are not done yet, then write the report.
+
+    A frame file that does not load (damaged, cut short) is computed again.
+    """
+    from tqdm.auto import tqdm
+
+    from .stacks import classify_stack
+
+    folder, frames_dir = job.folder, job.folder / "frames"
+    check_writable(folder)
+    if job.recompute:
+        for f in _frame_files(frames_dir).values():
+            f.unlink()
+    atomic_write(folder / _SETTINGS, json.dumps(job.settings, indent=1).encode())
+    if job.temperatures is not None:
+        _save_axis(folder, job.temperatures, xlabel)
+    n_frames = job.stack.shape[0]
+    done = {t for t, f in _frame_files(frames_dir).items() if t < n_frames and _loads(f)}
+    todo = [t for t in range(n_frames) if t not in done]
     if todo:
-        res = classify_stack(stack, clf, stride, threshold, metal, client=client)
-        bar = tqdm(total=stack.shape[0], initial=stack.shape[0] - len(todo), unit="frame",
-                   desc=Path(path).name, disable=not progress)
+        s = job.settings
+        res = classify_stack(job.stack, clf, s["stride"], s["threshold"], s["metal"],
+                             client=client)
+        bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
+                   desc=job.path.name, disable=not progress)
         for t in todo:
             save_frame(frames_dir / f"t{t:05d}.npz", res.frame(t))
             bar.update(1)
         bar.close()
-    write_report(folder, clf, temperatures, xlabel)
+    write_report(folder, clf)
     return folder
+
+
+def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshold=None,
+                  metal: str = "bright", client=None, temperatures=None,
+                  overwrite: bool = False, progress: bool = True,
+                  xlabel: str = "temperature") -> Path:
+    """Classify every frame of one file into ``out_dir/<name>/`` (see the module doc)."""
+    folder = Path(out_dir) / output_names([path])[Path(path)]
+    job = plan(path, folder, clf, model_hash, stride, threshold, metal, temperatures,
+               overwrite)
+    return run(job, clf, client, progress, xlabel)
+
+
+def _frame_files(frames_dir: Path) -> dict[int, Path]:
+    """{frame index: file} of the frame files in a folder; other names are ignored."""
+    if not frames_dir.is_dir():
+        return {}
+    out = {}
+    for f in frames_dir.iterdir():
+        m = FRAME_FILE.fullmatch(f.name)
+        if m and f.is_file():
+            out[int(m.group(1))] = f
+    return out
+
+
+def _read_frame(f: Path, clf) -> WindowResult:
+    """One frame file as a WindowResult; ValueError naming the file if it is damaged."""
+    try:
+        with np.load(f, allow_pickle=False) as d:
+            logits, dist = d["logits"], d["distance"]
+            classes = tuple(str(c) for c in d["classes"])
+            stride, window = int(d["stride"]), int(d["window"])
+    except Exception as err:  # noqa: BLE001 - zip, key and value errors alike
+        raise ValueError(f"{f} is damaged ({type(err).__name__}: {err}); rerun classify "
+                         "to compute it again") from None
+    if logits.ndim != 3 or dist.shape != logits.shape[:2] or logits.shape[2] != len(classes):
+        raise ValueError(f"{f} is damaged (logits {logits.shape}, distances {dist.shape}); "
+                         "rerun classify to compute it again")
+    return WindowResult(labels=logits.argmax(-1).astype(np.int16),
+                        confident=clf.is_confident(dist), logits=logits, distance=dist,
+                        classes=classes, stride=stride, window=window)
+
+
+def _loads(f: Path) -> bool:
+    try:
+        with np.load(f, allow_pickle=False) as d:
+            return {"logits", "distance", "classes", "stride", "window"} <= set(d.files)
+    except Exception:  # noqa: BLE001 - a damaged file is recomputed
+        return False
 
 
 def load_frames(folder, clf) -> list[WindowResult]:
     """Read the per-frame results of a results folder as WindowResults, with the
-    confidence decision of the fitted classifier ``clf``."""
-    files = sorted((Path(folder) / "frames").glob("t*.npz"))
+    confidence decision of the fitted classifier ``clf``.
+
+    Frames must be ``frames/t00000.npz``, ``t00001.npz``, ... without gaps (other file
+    names are ignored); a damaged file raises a ValueError that names it.
+    """
+    files = _frame_files(Path(folder) / "frames")
     if not files:
         raise ValueError(f"{folder} holds no frames (frames/t*.npz); run classify first")
-    out = []
-    for f in files:
-        with np.load(f, allow_pickle=False) as d:
-            logits, dist = d["logits"], d["distance"]
-            out.append(WindowResult(labels=logits.argmax(-1).astype(np.int16),
-                                    confident=clf.is_confident(dist), logits=logits,
-                                    distance=dist,
-                                    classes=tuple(str(c) for c in d["classes"]),
-                                    stride=int(d["stride"]), window=int(d["window"])))
-    return out
+    missing = sorted(set(range(max(files) + 1)) - set(files))
+    if missing:
+        raise ValueError(f"{folder}: frames {missing[:5]} are missing; rerun classify to "
+                         "compute them")
+    return [_read_frame(files[t], clf) for t in range(len(files))]
+
+
+def _save_axis(folder: Path, x, xlabel: str) -> None:
+    atomic_write(folder / _REPORT, json.dumps(
+        {"xlabel": xlabel, "x": [float(v) for v in x]}, indent=1).encode())
+
+
+def _axis(folder: Path, n: int):
+    """The stored x axis of the criticality curve: (x, label), or frames."""
+    try:
+        info = json.loads((folder / _REPORT).read_text())
+        if len(info["x"]) == n:
+            return np.asarray(info["x"], float), str(info["xlabel"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None, "frame"
 
 
 def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") -> None:
     """Write label TIFFs, the CSV and the PNGs of a results folder from its frames.
 
     ``temperatures`` (one per frame, named ``xlabel``) is the x axis of the criticality
-    curve; without it the frame index is.
+    curve; it is stored in ``report.json`` and used by later reports. Without it the
+    stored axis is used, or the frame index.
     """
     from . import report
 
     folder = Path(folder)
     frames = load_frames(folder, clf)
-    if temperatures is not None and len(temperatures) != len(frames):
-        raise ValueError(f"{len(temperatures)} temperatures for {len(frames)} frames; "
-                         "give one per frame")
-    x = np.arange(len(frames)) if temperatures is None else np.asarray(temperatures, float)
-    xlabel = "frame" if temperatures is None else xlabel
+    if temperatures is not None:
+        if len(temperatures) != len(frames):
+            raise ValueError(f"{len(temperatures)} temperatures for {len(frames)} frames; "
+                             "give one per frame")
+        x = np.asarray(temperatures, float)
+        _save_axis(folder, x, xlabel)
+    else:
+        x, xlabel = _axis(folder, len(frames))
+    with_x = x is not None
+    if not with_x:
+        x = np.arange(len(frames))
     _write_tiff(folder / "labels.tif", np.stack([f.labels for f in frames]))
     _write_tiff(folder / "confident.tif",
                 np.stack([f.confident for f in frames]).astype(np.uint8))
@@ -191,11 +408,15 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") ->
     for t, f in enumerate(frames):
         d = report.criticality_distance(clf, f)
         dists.append(d)
-        row = {"frame": t} if temperatures is None else {"frame": t, xlabel: x[t]}
+        row = {"frame": t, xlabel: x[t]} if with_x else {"frame": t}
         rows.append({**row, **report.frame_summary(f), "criticality distance": round(d, 4)})
         fig = report.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x[t]:g}: "
                                "windows per class (confident share in brackets)")
         report.save_figure(fig, folder / "bars" / f"t{t:05d}.png")
+    for old in (folder / "bars").glob("t*.png"):  # bars of a longer earlier run
+        m = re.fullmatch(r"t(\d{5})\.png", old.name)
+        if m and int(m.group(1)) >= len(frames):
+            old.unlink()
     report.write_csv(folder / "fractions.csv", rows)
     logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in frames])
     conf = np.concatenate([f.confident.ravel() for f in frames])
@@ -207,10 +428,25 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") ->
                        folder / "criticality.png")
 
 
+def check_model_of(folder, model_hash: str) -> None:
+    """ValueError unless the results in ``folder`` were made by the model ``model_hash``."""
+    try:
+        made_by = json.loads((Path(folder) / _SETTINGS).read_text()).get("model_sha256")
+    except (OSError, ValueError, AttributeError):
+        return  # not a classify folder (e.g. saved from the widget): nothing to compare
+    if made_by not in (None, model_hash):
+        raise ValueError(f"{folder} was classified with another model (SHA-256 "
+                         f"{made_by[:12]}...); pass that model with --model")
+
+
 def model_and_hash(model_path=None):
     """The classifier to use and its file's SHA-256 (the shipped model by default)."""
     if model_path is None:
         from .pretrained import PRETRAINED_SHA256, load_pretrained
         return load_pretrained(), PRETRAINED_SHA256
     from .estimator import HamiltonianClassifier
-    return HamiltonianClassifier.load(model_path), file_sha256(model_path)
+    path = Path(model_path)
+    if not path.is_file():
+        raise ValueError(f"--model {path}: no such file; give a .safetensors file written "
+                         "by `napari-hamiltonian train`")
+    return HamiltonianClassifier.load(path), file_sha256(path)

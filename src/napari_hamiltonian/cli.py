@@ -24,7 +24,7 @@ def _train(args: argparse.Namespace) -> int:
     import shlex
     from pathlib import Path
 
-    from ._files import atomic_write
+    from ._files import atomic_write, check_writable
     from .estimator import HamiltonianClassifier
     from .report import evaluate, evaluate_optics, model_card
     from .simulate.dataset import load_dataset
@@ -36,6 +36,8 @@ def _train(args: argparse.Namespace) -> int:
             raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
     if args.card_notes and not Path(args.card_notes).is_file():
         raise FileNotFoundError(f"--card-notes {args.card_notes}: no such file")
+    for path in targets:
+        check_writable(path.parent)
     X, y, _, meta = load_dataset(args.dataset)
     test = load_dataset(args.test) if args.test else None
     clf = HamiltonianClassifier(
@@ -90,19 +92,30 @@ def _temperatures(path: str | None):
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from .batch import classify_file, model_and_hash
+    from pathlib import Path
+
+    from .batch import model_and_hash, output_names, plan, run
 
     clf, digest = model_and_hash(args.model)
     temps = _temperatures(args.temperatures)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the results")
+    names = output_names(args.inputs)
+    # every input checked before anything is written
+    jobs = [plan(path, out / names[Path(path)], clf, digest, args.stride, args.threshold,
+                 args.metal, temps, args.overwrite) for path in args.inputs]
     client = None
     if args.scheduler:
         from distributed import Client
         client = Client(args.scheduler)
     try:
-        for path in args.inputs:
-            folder = classify_file(path, args.out, clf, digest, args.stride, args.threshold,
-                                   args.metal, client, temps, args.overwrite)
-            print(f"{path}: results in {folder}")
+        for job in jobs:
+            for note in job.notes:
+                print(note)
+            args.kept.append(job.folder)
+            folder = run(job, clf, client)
+            print(f"{job.path}: results in {folder}")
     finally:
         if client is not None:
             client.close()
@@ -110,9 +123,10 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .batch import model_and_hash, write_report
+    from .batch import check_model_of, model_and_hash, write_report
 
-    clf, _ = model_and_hash(args.model)
+    clf, digest = model_and_hash(args.model)
+    check_model_of(args.folder, digest)
     write_report(args.folder, clf, _temperatures(args.temperatures))
     print(f"wrote the report in {args.folder}")
     return 0
@@ -124,6 +138,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     clf, digest = model_and_hash(None)
     path = sample_path("rf2d_stack.tif")
+    args.kept.append(args.out)
     fields = json.loads(sample_path("rf2d_stack_fields.json").read_text())["fields_H"]
     folder = classify_file(path, args.out, clf, digest, args.stride, None, "bright",
                            None, fields, args.overwrite, xlabel="applied field H (J)")
@@ -235,13 +250,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
+    args.kept = []  # results folders a run has started writing into
     try:
         return args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        print(f"napari-hamiltonian {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # FileExistsError and FileNotFoundError included
+        text = str(err) if not isinstance(err, OSError) or err.filename is None or \
+            str(err.filename) in str(err) else f"{err.filename}: {err.strerror or err}"
+        print(f"napari-hamiltonian {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; no output was written", file=sys.stderr)
+        if args.kept:
+            print(f"interrupted; the frames finished so far are kept in "
+                  f"{', '.join(map(str, args.kept))} and the same command continues from "
+                  "there. No file was left half-written", file=sys.stderr)
+        else:
+            print("interrupted; no output was written", file=sys.stderr)
         return 130
 
 

@@ -201,6 +201,11 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                     xb = torch.from_numpy(transform_each(xb.numpy(), ops))
                 opt.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(logits(xb), target[idx].to(device))
+                if not torch.isfinite(loss):
+                    raise ValueError(
+                        f"training diverged: the loss is {float(loss.detach())} at epoch {epoch}, "
+                        f"after {seen} images; lower the learning rate (now "
+                        f"{learning_rate:g})")
                 loss.backward()
                 opt.step()
                 train_seconds += time.perf_counter() - t0

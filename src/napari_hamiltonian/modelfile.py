@@ -5,12 +5,20 @@ training split by class (``cluster.<index>``) as tensors; classes, architecture,
 parameters and the training record are JSON in the safetensors header under
 ``napari_hamiltonian``. Reading never unpickles anything: the header is checked by hand
 before safetensors reads the tensors.
+
+Integrity (format 2): ``content_sha256`` in the header is the SHA-256 of the class names,
+the architecture and every tensor (name, dtype, shape, bytes). Loading recomputes it, so
+flipped bytes in the weights, reordered class names or a swapped tensor are refused
+instead of giving silently wrong predictions. The metadata is also checked against the
+tensors (one class name per output, one cluster per class). Format-1 files (no hash)
+still load, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +27,7 @@ import torch
 from ._files import atomic_write
 
 #: Model-file format written by this version; files with a larger number are refused.
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 _FORMAT_NAME = "napari-hamiltonian-model"
 
 
@@ -27,6 +35,17 @@ def package_version() -> str:
     """The installed napari-hamiltonian version."""
     from . import __version__
     return __version__
+
+
+def content_sha256(classes: list, architecture: dict, tensors: dict) -> str:
+    """SHA-256 of what a model computes: class names, architecture and every tensor."""
+    h = hashlib.sha256(json.dumps({"classes": classes, "architecture": architecture},
+                                  sort_keys=True).encode())
+    for name in sorted(tensors):
+        t = np.ascontiguousarray(tensors[name])
+        h.update(f"{name}|{t.dtype.str}|{t.shape}|".encode())
+        h.update(t.tobytes())
+    return h.hexdigest()
 
 
 def save_model(clf, path, overwrite: bool = True) -> Path:
@@ -44,12 +63,15 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
         tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
     params = {k: v for k, v in clf.get_params().items()
               if isinstance(v, (str, int, float, bool, type(None)))}
+    classes = clf.classes_.tolist()
+    architecture = {"window": clf.window_, "hidden_units": clf.hidden_units,
+                    "n_classes": len(clf.classes_)}
     meta = {
         "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
         "package_version": package_version(),
-        "classes": clf.classes_.tolist(),
-        "architecture": {"window": clf.window_, "hidden_units": clf.hidden_units,
-                         "n_classes": len(clf.classes_)},
+        "classes": classes,
+        "architecture": architecture,
+        "content_sha256": content_sha256(classes, architecture, tensors),
         "params": params,
         "validation_scores": clf.validation_scores_,
         "loss_curve": clf.loss_curve_,
@@ -76,8 +98,12 @@ def load_model(cls, path, device: str = "auto"):
     from .estimator import resolve_device
 
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file; give a .safetensors file written by "
+                         "`napari-hamiltonian train` or HamiltonianClassifier.save")
     blob = path.read_bytes()
     meta, tensors = parse_model_file(blob, path)
+    check_model_metadata(meta, tensors, path)
     arch = meta["architecture"]
     clf = cls(**meta["params"])
     clf.device = device
@@ -92,6 +118,8 @@ def load_model(cls, path, device: str = "auto"):
     model = model.to(dev, memory_format=torch.channels_last).eval()
     clf.model_ = model
     clf.classes_ = np.array(meta["classes"])
+    if clf.classes_.dtype.kind not in "iU":
+        raise ValueError(f"{path}: class names must all be strings or all integers")
     clf.window_ = arch["window"]
     clf.n_features_in_ = arch["window"] ** 2
     clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]
@@ -145,3 +173,49 @@ def file_sha256(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+_REQUIRED = {"classes": list, "architecture": dict, "params": dict,
+             "validation_scores": list, "loss_curve": list, "n_iter": int,
+             "validation_confusion": list, "training": dict}
+
+
+def check_model_metadata(meta: dict, tensors: dict, path) -> None:
+    """Check a model file's header against its tensors (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and what is wrong: a missing or mistyped key, class names that
+        are repeated or do not match the network's outputs, missing cluster tensors, or
+        a content hash that does not match (edited or damaged file).
+    """
+    edited = "the file was edited or damaged; retrain or re-save the model"
+    for key, kind in _REQUIRED.items():
+        if not isinstance(meta.get(key), kind):
+            raise ValueError(f"{path}: the header lacks {key!r} (or it is not a "
+                             f"{kind.__name__}); {edited}")
+    arch, classes = meta["architecture"], meta["classes"]
+    for key in ("window", "hidden_units", "n_classes"):
+        if isinstance(arch.get(key), bool) or not isinstance(arch.get(key), int):
+            raise ValueError(f"{path}: architecture lacks the integer {key!r}; {edited}")
+    if len(set(map(str, classes))) != len(classes):
+        raise ValueError(f"{path}: class names repeat ({classes}); {edited}")
+    outputs = tensors.get("model.fc2.weight")
+    n_out = None if outputs is None else outputs.shape[0]
+    if not len(classes) == arch["n_classes"] == n_out:
+        raise ValueError(f"{path}: {len(classes)} class names, architecture n_classes "
+                         f"{arch['n_classes']}, network outputs {n_out}: they must agree; "
+                         f"{edited}")
+    missing = [f"cluster.{c}" for c in range(len(classes)) if f"cluster.{c}" not in tensors]
+    if missing:
+        raise ValueError(f"{path}: tensors {missing} are missing; {edited}")
+    if meta["format_version"] >= 2:
+        stored = meta.get("content_sha256")
+        if stored != content_sha256(classes, arch, tensors):
+            raise ValueError(f"{path}: its content does not match the hash written when it "
+                             f"was saved; {edited}")
+    else:
+        warnings.warn(f"{path} is in model format 1, which has no content hash: damage to "
+                      "its weights cannot be detected. Re-save it with "
+                      "HamiltonianClassifier.save to protect it", UserWarning, stacklevel=3)

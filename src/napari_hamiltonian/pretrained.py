@@ -12,7 +12,7 @@ from .modelfile import file_sha256
 #: File name of the shipped model inside ``napari_hamiltonian/models/``.
 PRETRAINED_FILE = "hamiltonian-cnn.safetensors"
 #: Its SHA-256; a mismatch means a damaged or replaced installation.
-PRETRAINED_SHA256 = "07badf416afc27e2cc6dc5b1412061363218c81b98b4d05fe20e688fe86cdfc6"
+PRETRAINED_SHA256 = "c0abeb0addf34a793af2da4376b2b29ce6a17a4bcabba7821474656e893ef196"
 
 
 def pretrained_path():

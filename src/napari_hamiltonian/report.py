@@ -221,7 +221,7 @@ def bar_chart(fractions: dict, title: str = "", ax=None):
 
 def _cluster_points(clf, names, per_class: int, rng) -> list[np.ndarray]:
     """Training-cluster points in ``names`` column order, subsampled per class."""
-    idx = [list(clf.classes_).index(c) for c in names]
+    idx = [[str(c) for c in clf.classes_].index(c) for c in names]
     out = []
     for c in idx:
         pts = clf.clusters_.points[c][:, idx]
@@ -249,7 +249,7 @@ def distribution_plot(clf, logits: np.ndarray, confident: np.ndarray, names=None
         Column names of ``logits`` (default the classifier's classes).
     """
     rng = np.random.default_rng(seed)
-    names = list(names if names is not None else clf.classes_)
+    names = [str(c) for c in (names if names is not None else clf.classes_)]
     logits = np.asarray(logits).reshape(-1, len(names))
     confident = np.asarray(confident).ravel()
     if len(logits) > max_points:
@@ -346,7 +346,7 @@ def criticality_distance(clf, result) -> float:
     name = result.classes[k]
     cols = [result.classes.index(str(c)) for c in clf.classes_]
     z = result.logits[result.labels == k][:, cols]
-    return clf.clusters_.center_distance(z, list(clf.classes_).index(name))
+    return clf.clusters_.center_distance(z, [str(c) for c in clf.classes_].index(name))
 
 
 def write_csv(path, rows: list[dict]) -> None:

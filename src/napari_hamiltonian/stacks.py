@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._binary import apply_threshold, check_metal, check_threshold, resolve_threshold
 from .classes import standard_order
 from .sliding import WindowResult, check_stride, exhaust, iter_classify, n_windows
 
@@ -87,9 +88,13 @@ def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, 
     return min(-(-start // stride), n_total), min(-(-stop // stride), n_total)
 
 
-def _stack_block(block, clf, stride, threshold, metal, ystarts, xstarts, ny, nx,
+def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
                  block_id=None):
-    """Logits of the windows whose origin lies in this chunk (block has trailing overlap)."""
+    """Logits of the windows whose origin lies in this chunk (block has trailing overlap).
+
+    ``levels`` (t, 1, 1) holds each frame's grey level (from the whole frame), or NaN for
+    binary frames.
+    """
     _steady_memory()
     n = clf.window_
     by, bx = block_id[1], block_id[2]
@@ -101,8 +106,45 @@ def _stack_block(block, clf, stride, threshold, metal, ystarts, xstarts, ny, nx,
     oy, ox = i0 * stride - ystarts[by], j0 * stride - xstarts[bx]
     sub = block[:, oy:oy + (i1 - i0 - 1) * stride + n, ox:ox + (j1 - j0 - 1) * stride + n]
     for t in range(block.shape[0]):
-        out[t] = exhaust(iter_classify(np.asarray(sub[t]), clf, stride, threshold, metal)).logits
+        frame, level = np.asarray(sub[t]), float(levels[t, 0, 0])
+        if np.isnan(level):  # binary frames
+            result = iter_classify(frame, clf, stride, None, metal)
+        else:
+            result = iter_classify(apply_threshold(frame, level, metal), clf, stride)
+        out[t] = exhaust(result).logits
     return out
+
+
+def _frame_levels(frames, threshold, block_info=None):
+    """(t, 1, 1) grey level of each whole frame of a (t, Y, X) block."""
+    out = np.empty((frames.shape[0], 1, 1))
+    first = block_info[0]["array-location"][0][0] if block_info else 0
+    for t, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if frame.dtype.kind == "f" and not np.isfinite(frame).all():
+            raise ValueError(f"frame {first + t} contains NaN or infinite values; replace "
+                             "them (e.g. np.nan_to_num) or crop them away first")
+        try:
+            out[t] = resolve_threshold(frame, threshold)
+        except ValueError as err:
+            raise ValueError(f"frame {first + t}: {err}") from None
+    return out
+
+
+def _overlap_chunks(chunks: tuple[int, ...], window: int) -> tuple[int, ...]:
+    """Chunk sizes along one frame axis that each hold at least ``window - 1`` pixels
+    (what the trailing overlap needs), keeping chunk borders where they are when
+    possible: chunks that are too small are merged into their neighbour."""
+    out: list[int] = []
+    for c in chunks:
+        if out and out[-1] < window - 1:
+            out[-1] += c
+        else:
+            out.append(c)
+    if len(out) > 1 and out[-1] < window - 1:
+        last = out.pop()
+        out[-1] += last
+    return tuple(out)
 
 
 def _distance_block(logits, clf, order):
@@ -126,8 +168,9 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         with a trailing depth of ``window - 1``), so results do not depend on the
         chunking.
     clf, stride, threshold, metal
-        As in :func:`classify_image`. With ``threshold="otsu"`` the threshold is
-        computed per chunk; pass a number for stacks split spatially.
+        As in :func:`classify_image`. A threshold (a number or ``"otsu"``) is resolved
+        on each whole frame, however the frame is chunked, exactly as
+        :func:`classify_image` does: the same labels from every path.
     client : dask.distributed.Client or str, optional
         A client or scheduler address. ``StackResult.compute`` and ``frame`` then run on
         that cluster (so does ``dask.compute`` while it is the default client). The model
@@ -141,6 +184,20 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     import dask
     import dask.array as da
 
+    threshold = check_threshold(threshold)
+    check_metal(metal)
+    check_stride(stride)
+    if not isinstance(stack, da.Array):
+        stack = np.asarray(stack)
+    if stack.ndim != 3:
+        hint = ("for one image use classify_image (or pass image[None])" if stack.ndim == 2
+                else "RGB(A) frames: convert them to grayscale first" if stack.ndim == 4
+                and stack.shape[-1] in (3, 4) else "give frames as (T, Y, X)")
+        raise ValueError(f"stack must have shape (T, Y, X), got {stack.shape}; {hint}")
+    if stack.dtype.kind not in "biuf":
+        raise ValueError(f"stack must hold numbers, got dtype {stack.dtype}")
+    if stack.shape[0] == 0:
+        raise ValueError("the stack has no frames (T = 0)")
     if clf is None:
         from .pretrained import load_pretrained
         clf = load_pretrained()
@@ -148,19 +205,17 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         from distributed import Client
         client = Client(client)
     n = clf.window_
-    x = stack if isinstance(stack, da.Array) else da.from_array(np.asarray(stack),
-                                                                  chunks=(1, -1, -1))
-    if x.ndim != 3:
-        raise ValueError(f"stack must have shape (T, Y, X), got {x.shape}; for one image "
-                         "use classify_image")
+    x = stack if isinstance(stack, da.Array) else da.from_array(stack, chunks=(1, -1, -1))
     T, H, W = x.shape
     if H < n or W < n:
         raise ValueError(f"frames are {H}x{W} pixels, smaller than the {n}x{n} window")
-    check_stride(stride)
     ny, nx = n_windows((H, W), n, stride)
-    # overlap needs chunks at least as large as the depth
-    if min(x.chunks[1]) < n - 1 or min(x.chunks[2]) < n - 1:
-        x = x.rechunk({1: max(n, max(x.chunks[1])), 2: max(n, max(x.chunks[2]))})
+    # overlap needs every chunk to hold at least the depth (window - 1)
+    x = x.rechunk({1: _overlap_chunks(x.chunks[1], n), 2: _overlap_chunks(x.chunks[2], n)})
+    levels = x.rechunk({1: -1, 2: -1}).map_blocks(
+        _frame_levels, threshold, dtype=np.float64, chunks=(x.chunks[0], (1,), (1,)),
+        meta=np.empty((0, 0, 0), np.float64)) if threshold is not None else \
+        da.full((T, 1, 1), np.nan, chunks=(x.chunks[0], 1, 1))
     ystarts = np.concatenate([[0], np.cumsum(x.chunks[1])])
     xstarts = np.concatenate([[0], np.cumsum(x.chunks[2])])
     ych = tuple(int(np.subtract(*_windows_in(a, b, stride, ny)[::-1]))
@@ -174,7 +229,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     xo = da.overlap.overlap(x, depth={0: 0, 1: (0, n - 1), 2: (0, n - 1)},
                             boundary="none")
     logits = da.map_blocks(
-        _stack_block, xo, model, stride, threshold, metal, ystarts, xstarts, ny, nx,
+        _stack_block, xo, levels, model, stride, metal, ystarts, xstarts, ny, nx,
         dtype=np.float32, new_axis=[3], chunks=(x.chunks[0], ych, xch, (len(classes),)),
         meta=np.empty((0, 0, 0, 0), np.float32))
     order = standard_order(classes)  # the blocks' columns are already in this order

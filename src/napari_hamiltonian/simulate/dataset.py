@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._files import atomic_open
+from .._files import atomic_open, check_writable
 from ..classes import CLASSES
 from ._common import check_count, check_size
 from .ising import sample_ising
@@ -139,23 +139,53 @@ def save_dataset(path, X, y, params, info=None, overwrite: bool = False) -> Path
 
 
 def load_dataset(path):
-    """Read a file written by :func:`save_dataset`: ``X, y, params, info``."""
-    with np.load(path, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported data set format {meta.get('format_version')}")
-        shape = tuple(meta["shape"])
-        X = np.unpackbits(f["X_bits"], count=int(np.prod(shape))).reshape(shape)
-        params = {k[6:]: f[k] for k in f.files if k.startswith("param_")}
-        return X, f["y"], params, meta
+    """Read a file written by :func:`save_dataset`: ``X, y, params, info``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, if it is not such a data set, is damaged or cut short, or its
+        parts disagree (fewer packed pixels or labels than its header says).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such data set file; write one with "
+                         "`napari-hamiltonian generate`")
+    damaged = f"{path} is not a data set written by `napari-hamiltonian generate`, or is damaged"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported data set format "
+                                 f"{meta.get('format_version')}")
+            shape = tuple(int(v) for v in meta["shape"])
+            bits, y = f["X_bits"], f["y"]
+            params = {k[6:]: f[k] for k in f.files if k.startswith("param_")}
+    except ValueError as err:
+        if str(path) in str(err):
+            raise
+        raise ValueError(f"{damaged} ({err})") from None
+    except Exception as err:  # noqa: BLE001 - zip, key and JSON errors alike
+        raise ValueError(f"{damaged} ({type(err).__name__}: {err})") from None
+    n_pixels = int(np.prod(shape))
+    if len(shape) != 3 or bits.size * 8 < n_pixels or bits.size * 8 - n_pixels >= 8:
+        raise ValueError(f"{damaged}: it holds {bits.size * 8} packed pixels for images of "
+                         f"shape {shape}")
+    if len(y) != shape[0] or any(len(v) != shape[0] for v in params.values()):
+        raise ValueError(f"{damaged}: {len(y)} labels for {shape[0]} images")
+    X = np.unpackbits(bits, count=n_pixels).reshape(shape)
+    return X, y, params, meta
 
 
 def generate_to_file(path, n_per_class=8000, size=100, seed=0, classes=None,
                      overwrite=False, progress=True) -> dict:
     """Simulate a data set and save it (see :func:`make_dataset`, :func:`save_dataset`)."""
     path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"data set files end in .npz, got {path.name!r}")
     if path.exists() and not overwrite:  # fail before the minutes of simulation
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    check_writable(path.parent)
     t0 = time.perf_counter()
     X, y, params = make_dataset(n_per_class, size, seed, classes, progress)
     info = {"seed": seed, "n_per_class": n_per_class, "size": size,
