@@ -3,7 +3,7 @@
 ``python docs/make_screenshots.py`` opens the bundled RF-2D stack, classifies every
 frame at stride 4 with the shipped model from the widget, and saves:
 
-* ``docs/overlay.png``: the canvas, class labels over the image (flagged windows darker);
+* ``docs/overlay.png``: the canvas, class labels over the image ("none of these" windows grey);
 * ``docs/window.png``: the whole window with the widget and its chart;
 * ``docs/chart.png``: the chart alone.
 """

@@ -143,7 +143,9 @@ def test_bar_chart_shows_confident_and_flagged_shares():
     fig = report.bar_chart(fr)
     bars = fig.axes[0].patches
     heights = [round(b.get_height(), 6) for b in bars]
-    assert heights == [50.0, 10.0, 0.0, 10.0, 20.0, 10.0]  # confident, then the rest
+    # confident, then the rest, then "none": all windows that are none of the classes
+    assert heights == [50.0, 10.0, 0.0, 10.0, 20.0, 10.0, 40.0]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()][-1] == "none"
 
 
 def test_demo_runs_on_the_bundled_stack(tmp_path):

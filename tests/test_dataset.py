@@ -139,3 +139,27 @@ def test_generate_and_train_check_the_destination_first(tmp_path, capsys):
                  "--epochs", "1", "--hidden-units", "4"]) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and "Traceback" not in err
+
+
+def test_no_image_twice_and_rfim_metadata_is_true(small):
+    X, y, params = small
+    assert len({x.tobytes() for x in X}) == len(X)  # no duplicate anywhere in the set
+    rf = y == "RF-2D"
+    # the recorded up fraction is the snapshot's own (2D: the whole lattice is the image)
+    np.testing.assert_allclose(params["up_fraction"][rf], X[rf].mean(axis=(1, 2)))
+    assert np.all(np.isfinite(params["field"][y == "RF-3D"]))
+    assert np.all(np.isnan(params["field"][y == "C-2D"]))
+
+
+def test_none_of_these_images_are_labelled_and_categorised():
+    X, y, params = make_dataset(2, size=16, seed=5, classes=["P-2D"], n_none=48,
+                                progress=False)
+    none = y == "none"
+    assert none.sum() == 48 and (y == "P-2D").sum() == 2
+    cats = set(params["slice"][none])
+    assert {"C-2D hot", "RF-3D weak disorder", "stripes", "uniform", "blurred"} <= cats
+    assert len({x.tobytes() for x in X}) == len(X)
+    # small nearly uniform images repeat easily: repeats were replaced, not kept
+    X2, y2, _ = make_dataset(2, size=16, seed=5, classes=["P-2D"], n_none=48,
+                             progress=False)
+    np.testing.assert_array_equal(X, X2)  # and the set is still deterministic

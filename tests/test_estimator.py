@@ -89,9 +89,17 @@ def test_confidence_follows_the_k_sigma_rule(fitted, data):
         sigma = np.linalg.norm(pts.std(0))
         nearest = np.sqrt(((pts - z[i]) ** 2).sum(1)).min()
         assert d[i] == pytest.approx(nearest / sigma, rel=1e-5)
-    np.testing.assert_array_equal(fitted.score_confidence(X), d <= 1.0)
+    np.testing.assert_array_equal(fitted.paper_confidence(X), d <= 1.0)
     wide = copy.deepcopy(fitted).set_params(confidence_k=1e9)
-    assert wide.score_confidence(X).all()
+    assert wide.paper_confidence(X).all()
+    # the box and ellipsoid readings, brute force
+    for i in range(len(X)):
+        pts = fitted.clusters_.points[pred[i]].astype(np.float64)
+        u = (z[i] - pts.mean(0)) / pts.std(0)
+        assert fitted.paper_confidence(X[i:i + 1], "box")[0] == np.all(np.abs(u) <= 1)
+        assert fitted.paper_confidence(X[i:i + 1], "ellipsoid")[0] == ((u ** 2).sum() <= 1)
+    with pytest.raises(ValueError, match="reading"):
+        fitted.paper_confidence(X, "sphere")
     # the training split itself lies on its own cluster: distance 0
     assert np.mean(d == 0) > 0.5
 
@@ -315,7 +323,8 @@ def test_future_and_damaged_files_get_clear_errors(fitted, tmp_path):
 def test_train_command_writes_model_and_card(tmp_path, capsys):
     for name, seed, n in (("train.npz", 1, 30), ("test.npz", 2, 10)):
         assert main(["generate", str(tmp_path / name), "--n-per-class", str(n),
-                     "--size", "32", "--seed", str(seed), "--classes", "C-2D", "P*"]) == 0
+                     "--size", "32", "--seed", str(seed), "--classes", "C-2D", "P*",
+                     "--none", "26"]) == 0
     args = ["train", str(tmp_path / "train.npz"), "--test", str(tmp_path / "test.npz"),
             "--out", str(tmp_path / "m.safetensors"), "--card", str(tmp_path / "card.md"),
             "--epochs", "1", "--hidden-units", "8", "--card-notes", str(tmp_path / "n.md")]
@@ -327,7 +336,10 @@ def test_train_command_writes_model_and_card(tmp_path, capsys):
     assert "Test set" in card and "napari-hamiltonian generate" in card
     assert "which of the 2 models" in card  # the Limits section names the fitted classes
     assert card.count("| defocus disk, radius") == 2  # accuracy through a microscope
-    assert "the confidence measure does not detect" in card
+    # the rejection table: in-range rows and every "none" category of the test set
+    assert "## What it rejects" in card and "| in range, all classes |" in card
+    assert "| none: blurred |" in card and "| none: stripes |" in card
+    assert "--none 26" in card and "| epoch | training | validation |" in card
     assert "## Notes\n\nTrained for the test suite." in card and "--card-notes" in card
     before = (tmp_path / "m.safetensors").read_bytes()
     assert main(args) == 2  # refuses to overwrite
@@ -465,3 +477,50 @@ def test_training_that_diverges_stops_with_a_clear_error(data):
     with pytest.raises(ValueError, match="training diverged.*lower the learning rate"):
         clf.fit(X, y)
     assert not hasattr(clf, "model_")
+
+
+@pytest.fixture(scope="module")
+def with_outliers(data):
+    """The two-class model, trained with "none" images (outlier exposure)."""
+    X, y = data
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:32, 0:32]
+    uniform = (rng.random((40, 32, 32)) < 0.01).astype(np.uint8)
+    stripes = np.stack([((xx + yy * s) // p) % 2 for s, p in
+                        zip(rng.integers(0, 3, 40), rng.integers(2, 6, 40))]).astype(np.uint8)
+    Xo = np.concatenate([X, uniform, stripes])
+    yo = np.concatenate([y, np.full(80, "none")])
+    return HamiltonianClassifier(**{**SMALL, "epochs": 4}).fit(Xo, yo)
+
+
+def test_rejection_accepts_the_classes_and_rejects_what_they_never_draw(with_outliers,
+                                                                       tmp_path):
+    clf = with_outliers
+    assert list(clf.classes_) == ["C-2D", "P-2D"]  # "none" is not a class
+    assert clf.training_info_["n_outliers_train"] + \
+        clf.training_info_["n_outliers_validation"] == 80
+    Xt, yt, _ = nh.simulate.make_dataset(30, size=32, seed=12, classes=["C-2D", "P-2D"],
+                                         progress=False)
+    assert clf.score_confidence(Xt).mean() >= 0.8  # must be accepted
+    rng = np.random.default_rng(99)
+    blank = (rng.random((20, 32, 32)) < 0.003).astype(np.uint8)
+    checker = np.tile(np.indices((32, 32)).sum(0) % 2, (20, 1, 1)).astype(np.uint8)
+    assert clf.score_confidence(blank).mean() <= 0.1  # must be rejected
+    assert clf.score_confidence(checker).mean() <= 0.1
+    # predict still names one of the classes; the paper's rule accepts far more
+    assert set(clf.predict(blank)) <= {"C-2D", "P-2D"}
+    s = clf.rejection_scores(Xt)
+    np.testing.assert_array_equal(clf.score_confidence(Xt),
+                                  np.all(s <= clf.rejection_.thresholds, axis=1))
+    loaded = HamiltonianClassifier.load(clf.save(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(loaded.score_confidence(Xt), clf.score_confidence(Xt))
+    np.testing.assert_array_equal(loaded.rejection_scores(blank), clf.rejection_scores(blank))
+
+
+def test_rejection_is_calibrated_on_held_out_images(data):
+    X, y = data
+    clf = HamiltonianClassifier(**{**SMALL, "false_rejection": 0.25}).fit(X, y)
+    # about a quarter of the validation images of the classes are rejected by design
+    assert 0.1 <= 1 - clf.score_confidence(X).mean() <= 0.45
+    with pytest.raises(ValueError, match="false_rejection"):
+        HamiltonianClassifier(**{**SMALL, "false_rejection": 1.5}).fit(X, y)

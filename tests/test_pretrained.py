@@ -54,5 +54,30 @@ def test_random_windows_of_a_large_image_match_predict():
     z = clf.decision_function(wins)[:, [list(clf.classes_).index(c) for c in res.classes]]
     np.testing.assert_allclose(res.logits[pick[:, 0], pick[:, 1]], z, atol=1e-4, rtol=0)
     np.testing.assert_array_equal(res.labels[pick[:, 0], pick[:, 1]], z.argmax(1))
-    np.testing.assert_array_equal(res.confident[pick[:, 0], pick[:, 1]],
-                                  clf.score_confidence(wins))
+    scores = clf.rejection_scores(wins)
+    np.testing.assert_allclose(res.scores[pick[:, 0], pick[:, 1]], scores, rtol=1e-3,
+                               atol=1e-3)
+    clear = np.all(np.abs(scores - clf.rejection_.thresholds)
+                   > 1e-3 * (1 + np.abs(scores)), axis=1)
+    np.testing.assert_array_equal(res.confident[pick[:, 0], pick[:, 1]][clear],
+                                  clf.score_confidence(wins)[clear])
+
+
+def test_shipped_model_says_none_of_these():
+    """Images none of the seven models drew are rejected; the seven are accepted."""
+    from napari_hamiltonian.optics import micrograph
+    from napari_hamiltonian.simulate.outliers import out_of_range, pattern
+
+    clf = nh.load_pretrained()
+    X, y, _ = nh.simulate.make_dataset(20, seed=2027, progress=False)
+    assert clf.score_confidence(X).mean() >= 0.9
+    rng = np.random.default_rng(2027)
+    for name, images in {
+        "ordered C-2D": out_of_range("C-2D ordered", 20, seed=2027),
+        "smooth field": pattern("smooth field", 20, seed=2027),
+        "uniform": np.zeros((3, 100, 100), np.uint8),
+        "blurred, sigma 2": micrograph(X[:40], 2.0, 0.1, rng),
+    }.items():
+        assert clf.score_confidence(images).mean() <= 0.2, name
+    # the paper's rule, nearest-point reading, accepts most of the blurred images
+    assert clf.paper_confidence(micrograph(X[:40], 2.0, 0.1, rng)).mean() > 0.5

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_hamiltonian.simulate import rfim
-from napari_hamiltonian.simulate.rfim import field_sweep, sample_rfim
+from napari_hamiltonian.simulate.rfim import choose_states, field_sweep, sample_rfim
 
 
 def neighbour_sum(s, periodic_axes):
@@ -76,14 +76,37 @@ def test_3d_has_a_macroscopic_jump_below_rc_and_none_above():
             assert (largest > 0.5) == big, (r, largest)
 
 
-def test_snapshots_follow_the_up_fraction_rule():
-    imgs, rs, names, frac = sample_rfim(40, 16, (1.0, 1.19), 2, seed=4,
-                                        up_fraction=(0.4, 0.6))
+def test_snapshots_are_distinct_states_chosen_by_field():
+    imgs, rs, names, frac, field = sample_rfim(40, 16, (1.0, 1.19), 2, seed=4,
+                                               up_fraction=(0.4, 0.6),
+                                               snapshots_per_sweep=3)
     assert imgs.shape == (40, 16, 16) and np.all((rs >= 1.0) & (rs <= 1.19))
-    assert np.all((frac >= 0.4) & (frac <= 0.6)) and set(names) == {"2d"}
-    assert np.all(imgs.mean(axis=(1, 2)) >= np.ceil(frac * 256) / 256 - 1e-12)
-    vol = sample_rfim(26, 8, 2.27, 3, seed=4, snapshots_per_sweep=1)
-    assert vol[0].shape == (26, 8, 8) and vol[2][0] == "z-surface-0"
+    assert set(names) == {"2d"} and np.all(frac >= 0.4)
+    # the recorded up fraction is the snapshot's own (2D: the whole lattice)
+    np.testing.assert_allclose(imgs.mean(axis=(1, 2)), frac)
+    assert len({x.tobytes() for x in imgs}) == 40  # no image twice
+    # within a sweep (same R), a higher field holds a state with more spins up
+    for r in np.unique(rs):
+        sel = rs == r
+        order = np.argsort(field[sel])
+        assert np.all(np.diff(frac[sel][order]) > 0)
+    vol = sample_rfim(60, 8, 2.27, 3, seed=4, snapshots_per_sweep=2)
+    assert vol[0].shape == (60, 8, 8) and vol[2][0] == "z-surface-0"
+    assert len({x.tobytes() for x in vol[0]}) == 60
+
+
+def test_the_field_window_and_the_weights_of_states():
+    """States are drawn in the window, weighted by the field range they are held."""
+    ends = np.array([10, 30, 50, 60, 90, 100])
+    fields = np.array([0.0, 1.0, 1.1, 3.1, 3.2, 5.0])
+    rng = np.random.default_rng(0)
+    picks = [choose_states(ends, fields, 100, (0.3, 0.6), 1, rng)[0] for _ in range(3000)]
+    counts = np.bincount(picks, minlength=6)
+    assert counts[0] == counts[4] == counts[5] == 0  # outside the window
+    # states 1, 2, 3 are held over 0.1, 2.0 and 0.1 of field
+    assert abs(counts[2] / 3000 - 2.0 / 2.2) < 0.03
+    three = choose_states(ends, fields, 100, (0.3, 0.6), 5, rng)
+    assert three.tolist() == [1, 2, 3]  # without replacement, at most all of them
 
 
 def test_determinism_and_errors():

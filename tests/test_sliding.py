@@ -46,10 +46,17 @@ def test_every_window_matches_predict(clf32, stride):
     z = as_result_order(clf32, res, naive(clf32, image, stride)).reshape(ny, nx, -1)
     np.testing.assert_allclose(res.logits, z, atol=1e-4, rtol=0)
     np.testing.assert_array_equal(res.labels, z.argmax(-1))
-    conf = clf32.score_confidence(np.stack(
-        [image[i * stride:i * stride + 32, j * stride:j * stride + 32]
-         for i in range(ny) for j in range(nx)]))
-    np.testing.assert_array_equal(res.confident.ravel(), conf)
+    wins = np.stack([image[i * stride:i * stride + 32, j * stride:j * stride + 32]
+                     for i in range(ny) for j in range(nx)])
+    scores = clf32.rejection_scores(wins)
+    np.testing.assert_allclose(res.scores.reshape(scores.shape), scores, rtol=1e-3, atol=1e-3)
+    # the decision is the same except within float rounding of a threshold
+    clear = np.all(np.abs(scores - clf32.rejection_.thresholds)
+                   > 1e-3 * (1 + np.abs(scores)), axis=1)
+    np.testing.assert_array_equal(res.confident.ravel()[clear],
+                                  clf32.score_confidence(wins)[clear])
+    np.testing.assert_array_equal(res.paper_confident.ravel(),
+                                  clf32.paper_confidence(wins))
     if stride == 1:
         assert len(np.unique(window_operations(image, 32, 1))) == 16
 

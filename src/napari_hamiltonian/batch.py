@@ -6,10 +6,13 @@ Layout of ``OUT/<name>/`` (``<name>``: see :func:`output_names`)::
     report.json            the x axis of the criticality curve (temperatures, if given)
     frames/t00000.npz      per-frame results, written atomically (a rerun skips them)
     labels.tif             (T, ny, nx) int16 class index per window (CLASSES order)
-    confident.tif          (T, ny, nx) uint8, 1 where the confidence rule holds
-    fractions.csv          per frame: shares per class, confident shares, criticality
-    bars/t00000.png        per frame: the bar chart of Figs. 7/9
-    distribution.png       the 7-D projections of Figs. 6/8/10 (all frames, subsampled)
+    confident.tif          (T, ny, nx) uint8, 1 where the window is confidently of its
+                           class, 0 where it is "none of these" (the rejection)
+    fractions.csv          per frame: shares per class, confident shares, "none of
+                           these", the paper's k-sigma share, criticality
+    bars/t00000.png        per frame: the bar chart of Figs. 7/9 (with a "none" bar)
+    distributions/t00000.png  per frame: the 7-D projections of Figs. 6/8/10
+    distribution.png       the same for all frames pooled (subsampled)
     criticality.png        proximity to criticality and confident share across frames
 
 Rules: every input and setting is checked before anything is written; a folder holding
@@ -177,8 +180,8 @@ def save_frame(path, result: WindowResult) -> None:
     compressed ``.npz`` file, atomically; :func:`load_frames` reads it back."""
     buf = io.BytesIO()
     np.savez_compressed(buf, logits=result.logits, distance=result.distance,
-                        classes=np.array(result.classes), stride=result.stride,
-                        window=result.window)
+                        scores=result.scores, classes=np.array(result.classes),
+                        stride=result.stride, window=result.window)
     atomic_write(Path(path), buf.getvalue())
 
 
@@ -200,6 +203,7 @@ class Job:
     recompute: bool
     temperatures: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    frames: list = field(default_factory=list)
 
 
 def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
@@ -293,7 +297,7 @@ def run(job: Job, clf, client=None, progress: bool = True,
             save_frame(frames_dir / f"t{t:05d}.npz", res.frame(t))
             bar.update(1)
         bar.close()
-    write_report(folder, clf)
+    job.frames = write_report(folder, clf)
     return folder
 
 
@@ -325,6 +329,8 @@ def _read_frame(f: Path, clf) -> WindowResult:
     try:
         with np.load(f, allow_pickle=False) as d:
             logits, dist = d["logits"], d["distance"]
+            scores = d["scores"] if "scores" in d.files else np.full(dist.shape + (3,),
+                                                                       np.nan)
             classes = tuple(str(c) for c in d["classes"])
             stride, window = int(d["stride"]), int(d["window"])
     except Exception as err:  # noqa: BLE001 - zip, key and value errors alike
@@ -334,8 +340,9 @@ def _read_frame(f: Path, clf) -> WindowResult:
         raise ValueError(f"{f} is damaged (logits {logits.shape}, distances {dist.shape}); "
                          "rerun classify to compute it again")
     return WindowResult(labels=logits.argmax(-1).astype(np.int16),
-                        confident=clf.is_confident(dist), logits=logits, distance=dist,
-                        classes=classes, stride=stride, window=window)
+                        confident=clf.accepts(scores, dist), logits=logits, distance=dist,
+                        classes=classes, stride=stride, window=window, scores=scores,
+                        paper_confident=clf.paper_confident(dist))
 
 
 def _loads(f: Path) -> bool:
@@ -379,12 +386,13 @@ def _axis(folder: Path, n: int):
     return None, "frame"
 
 
-def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") -> None:
+def write_report(folder, clf, temperatures=None, xlabel: str = "temperature"
+                 ) -> list[WindowResult]:
     """Write label TIFFs, the CSV and the PNGs of a results folder from its frames.
 
     ``temperatures`` (one per frame, named ``xlabel``) is the x axis of the criticality
     curve; it is stored in ``report.json`` and used by later reports. Without it the
-    stored axis is used, or the frame index.
+    stored axis is used, or the frame index. Returns the frames' results.
     """
     from . import report
 
@@ -412,11 +420,19 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") ->
         rows.append({**row, **report.frame_summary(f), "criticality distance": round(d, 4)})
         fig = report.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x[t]:g}: "
                                "windows per class (confident share in brackets)")
+        if f.rejected() > 0.5:
+            fig.text(0.5, 0.01, report.unlike_message([f], [t]), ha="center",
+                     va="bottom", fontsize=6, wrap=True, color="#8a1c1c")
         report.save_figure(fig, folder / "bars" / f"t{t:05d}.png")
-    for old in (folder / "bars").glob("t*.png"):  # bars of a longer earlier run
-        m = re.fullmatch(r"t(\d{5})\.png", old.name)
-        if m and int(m.group(1)) >= len(frames):
-            old.unlink()
+        report.save_figure(report.distribution_plot(
+            clf, f.logits, f.confident, names=f.classes, max_points=1500,
+            title=f"{folder.name}, {xlabel} {x[t]:g}: last-layer values"),
+            folder / "distributions" / f"t{t:05d}.png")
+    for sub in ("bars", "distributions"):  # charts of a longer earlier run
+        for old in (folder / sub).glob("t*.png"):
+            m = re.fullmatch(r"t(\d{5})\.png", old.name)
+            if m and int(m.group(1)) >= len(frames):
+                old.unlink()
     report.write_csv(folder / "fractions.csv", rows)
     logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in frames])
     conf = np.concatenate([f.confident.ravel() for f in frames])
@@ -426,6 +442,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature") ->
     report.save_figure(report.criticality_curve(x, dists, [r["confident"] for r in rows],
                                                 [r["majority"] for r in rows], xlabel),
                        folder / "criticality.png")
+    return frames
 
 
 def check_model_of(folder, model_hash: str) -> None:

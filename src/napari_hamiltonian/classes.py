@@ -20,6 +20,12 @@ CLASS_COLORS: dict[str, str] = {
 }
 
 
+#: Colour of windows that are none of the classes: a neutral grey no class uses.
+NONE_COLOR = "#9a9a9a"
+#: Name shown for them.
+NONE_NAME = "none of these"
+
+
 def class_color(name: str, index: int = 0) -> str:
     """Colour of a class; a class outside the seven gets matplotlib's colour cycle entry
     ``index``."""

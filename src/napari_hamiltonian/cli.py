@@ -13,8 +13,8 @@ def _generate(args: argparse.Namespace) -> int:
     from .simulate.dataset import generate_to_file
 
     info = generate_to_file(args.out, args.n_per_class, args.size, args.seed,
-                            args.classes, overwrite=args.overwrite)
-    n = sum(args.n_per_class * (2 if c == "P*" else 1) for c in info["classes"])
+                            args.classes, overwrite=args.overwrite, n_none=args.none)
+    n = sum(args.n_per_class * (2 if c == "P*" else 1) for c in info["classes"]) + args.none
     print(f"wrote {n} images ({', '.join(info['classes'])}) of {args.size}x{args.size} "
           f"to {args.out} in {info['seconds']} s")
     return 0
@@ -27,7 +27,7 @@ def _train(args: argparse.Namespace) -> int:
     from ._files import atomic_write, check_writable
     from .estimator import HamiltonianClassifier
     from .report import evaluate, evaluate_optics, model_card
-    from .simulate.dataset import load_dataset
+    from .simulate.dataset import NONE, load_dataset
 
     out = Path(args.out)
     targets = [out] + ([Path(args.card)] if args.card else [])
@@ -50,8 +50,15 @@ def _train(args: argparse.Namespace) -> int:
     clf.save(out, overwrite=args.overwrite)
     print(f"wrote {out}: validation accuracy {clf.validation_scores_[-1]:.4%}"
           if clf.validation_scores_ else f"wrote {out}")
-    result = optics = None
+    result = optics = rejection = None
     if test is not None:
+        from .report import rejection_table
+        outside = test[1] == NONE
+        rejection = rejection_table(clf, test[0], test[1], test[2])
+        for name, shares in rejection.items():
+            print(f"  {name}: rejected {1 - shares['rejection']:.1%} (paper's rule "
+                  f"rejects {1 - shares['paper nearest']:.1%})")
+        test = (test[0][~outside], test[1][~outside], None, test[3])
         result = evaluate(clf, test[0], test[1])
         print(f"test set {args.test}: accuracy {result['accuracy']:.4%}, confident "
               f"{result['confident']:.2%}; per class "
@@ -64,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
         datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
         notes = Path(args.card_notes).read_text() if args.card_notes else None
         card = model_card(clf, meta, result, test[3] if test else None, command, datasets,
-                          optics, notes)
+                          optics, notes, rejection)
         atomic_write(Path(args.card), card.encode())
         print(f"wrote {args.card}")
     return 0
@@ -95,6 +102,7 @@ def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .batch import model_and_hash, output_names, plan, run
+    from .report import unlike_message
 
     clf, digest = model_and_hash(args.model)
     temps = _temperatures(args.temperatures)
@@ -116,6 +124,9 @@ def _classify(args: argparse.Namespace) -> int:
             args.kept.append(job.folder)
             folder = run(job, clf, client)
             print(f"{job.path}: results in {folder}")
+            message = unlike_message(job.frames)
+            if message:
+                print(f"{job.path}, {message}")
     finally:
         if client is not None:
             client.close()
@@ -167,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "the paper's set is 8000)")
     gen.add_argument("--size", type=int, default=100, help="image side (default 100)")
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--none", type=int, default=0, metavar="N",
+                     help="also N images that none of the seven models drew (label "
+                     "'none': out-of-range models, patterns, blurred renders), for "
+                     "training and measuring the rejection (default 0)")
     gen.add_argument("--classes", nargs="+", choices=CLASSES, default=None,
                      metavar="CLASS", help=f"subset of {', '.join(CLASSES)}")
     gen.add_argument("--overwrite", action="store_true",

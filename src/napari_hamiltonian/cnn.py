@@ -74,10 +74,13 @@ class HamiltonianCNN(nn.Module):
         x = F.relu(F.max_pool2d(self.conv1(x), 2))
         return F.relu(F.max_pool2d(self.conv2(x), 2))
 
+    def hidden(self, features: torch.Tensor) -> torch.Tensor:
+        """First dense layer: (N, 64, s, s) features -> (N, hidden) after ReLU."""
+        return F.relu(self.fc1(torch.flatten(features, 1)))
+
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Dense part: (N, 64, s, s) features -> (N, n_classes) logits."""
-        h = F.relu(self.fc1(torch.flatten(features, 1)))
-        return self.fc2(self.dropout(h))
+        return self.fc2(self.dropout(self.hidden(features)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, w, w) float spins (-1/+1) -> (N, n_classes) logits."""
@@ -92,17 +95,25 @@ def to_input(batch: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_logits(model: HamiltonianCNN, images: np.ndarray, device: torch.device,
-                   batch_size: int = 256) -> np.ndarray:
-    """Logits of uint8 0/1 images (N, w, w) in eval mode, as float32 (N, n_classes)."""
+                   batch_size: int = 256, hidden: bool = False):
+    """Logits of uint8 0/1 images (N, w, w) in eval mode, as float32 (N, n_classes).
+
+    With ``hidden``, also the first dense layer's output (N, hidden_units) after ReLU:
+    returns ``(logits, hidden)``.
+    """
     was_training = model.training
     model.eval()
     out = np.empty((len(images), model.fc2.out_features), np.float32)
+    feats = np.empty((len(images), model.fc1.out_features), np.float32) if hidden else None
     data = torch.from_numpy(np.ascontiguousarray(images))
     for start in range(0, len(images), batch_size):
         x = to_input(data[start:start + batch_size]).to(device)
-        out[start:start + batch_size] = model(x).float().cpu().numpy()
+        h = model.hidden(model.features(x))
+        out[start:start + batch_size] = model.fc2(h).float().cpu().numpy()
+        if hidden:
+            feats[start:start + batch_size] = h.float().cpu().numpy()
     model.train(was_training)
-    return out
+    return (out, feats) if hidden else out
 
 
 def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
@@ -110,6 +121,7 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
           device: torch.device, augmentation: bool = False,
           X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
           eval_every: int | None = None, progress=None, fused: bool | None = None,
+          outlier_weight: float = 0.5,
           callback: Callable[[dict], None] | None = None
           ) -> tuple[list[dict], np.ndarray | None]:
     """Train ``model`` with Adam on uint8 0/1 images and integer labels.
@@ -118,7 +130,9 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     ----------
     X, y : ndarray
         Training images (N, w, w) uint8 0/1, already symmetry reduced if wanted, and class
-        indices (N,).
+        indices (N,); -1 marks an image of none of the classes (outlier exposure: its
+        loss is the cross-entropy to equal probabilities of all classes, weighted by
+        ``outlier_weight``, Hendrycks et al. 2019).
     epochs, batch_size, learning_rate
         Passes over X, images per Adam step, Adam step size.
     rng : numpy Generator
@@ -150,8 +164,10 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     -------
     history : list of dict
         One record per evaluation: ``epoch``, ``images`` seen, ``seconds`` of training
-        (evaluation time excluded), mean ``loss`` since the last record and
-        ``val_accuracy`` (None without a validation set).
+        (evaluation time excluded), mean ``loss`` since the last record,
+        ``train_accuracy`` (of the training batches since the last record, in training
+        mode, as Keras reports it) and ``val_accuracy`` (None without a validation
+        set).
     val_pred : ndarray or None
         Class indices predicted for ``X_val`` at the last evaluation.
     """
@@ -172,19 +188,21 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
         return model(to_input(xb).to(device))
     history: list[dict] = []
     seen, train_seconds, loss_sum, loss_n = 0, 0.0, 0.0, 0
+    hits, n_in = 0, 0
     next_eval = eval_every or 0
     val_pred = None
 
     def record(epoch: int) -> None:
-        nonlocal loss_sum, loss_n, val_pred
+        nonlocal loss_sum, loss_n, val_pred, hits, n_in
         acc = None
         if X_val is not None and len(X_val):
             val_pred = predict_logits(model, X_val, device).argmax(1)
             acc = float(np.mean(val_pred == y_val))
         rec = {"epoch": epoch, "images": seen, "seconds": train_seconds,
-               "loss": loss_sum / max(loss_n, 1), "val_accuracy": acc}
+               "loss": loss_sum / max(loss_n, 1), "val_accuracy": acc,
+               "train_accuracy": hits / n_in if n_in else None}
         history.append(rec)
-        loss_sum, loss_n = 0.0, 0
+        loss_sum, loss_n, hits, n_in = 0.0, 0, 0, 0
         if callback is not None:
             callback(rec)
 
@@ -200,7 +218,16 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                     ops = rng.integers(0, N_OPERATIONS, len(idx))
                     xb = torch.from_numpy(transform_each(xb.numpy(), ops))
                 opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(logits(xb), target[idx].to(device))
+                yb = target[idx].to(device)
+                z = logits(xb)
+                inside = yb >= 0
+                if bool(inside.all()):
+                    loss = F.cross_entropy(z, yb)
+                else:  # mean over the batch of the in-class and outlier terms
+                    out = z[~inside]
+                    loss = (F.cross_entropy(z[inside], yb[inside], reduction="sum")
+                            + outlier_weight * (torch.logsumexp(out, 1) - out.mean(1)).sum()
+                            ) / len(yb)
                 if not torch.isfinite(loss):
                     raise ValueError(
                         f"training diverged: the loss is {float(loss.detach())} at epoch {epoch}, "
@@ -211,6 +238,8 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                 train_seconds += time.perf_counter() - t0
                 seen += len(idx)
                 loss_sum += float(loss.detach()) * len(idx)
+                hits += int((z.detach().argmax(1)[inside] == yb[inside]).sum())
+                n_in += int(inside.sum())
                 loss_n += len(idx)
                 if progress is not None:
                     progress.update(len(idx))

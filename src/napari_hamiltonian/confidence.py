@@ -82,6 +82,25 @@ class TrainingClusters:
             out[rows] = dist / self.radius[c]
         return out
 
+    def within(self, logits: np.ndarray, pred: np.ndarray, k: float,
+               reading: str) -> np.ndarray:
+        """The "box" and "ellipsoid" readings of the k-sigma rule, (N,) bool.
+
+        ``"box"``: ``|z_i - mu_c,i| <= k sigma_c,i`` for every component i;
+        ``"ellipsoid"``: ``sum_i ((z_i - mu_c,i) / sigma_c,i)^2 <= k^2``, with ``mu_c``
+        and ``sigma_c`` the centre and per-component spread of the predicted class's
+        training cluster.
+        """
+        if reading not in ("box", "ellipsoid"):
+            raise ValueError(f"reading must be 'nearest', 'box' or 'ellipsoid', got "
+                             f"{reading!r}")
+        pred = np.asarray(pred)
+        sigma = np.where(self.sigma[pred] > 0, self.sigma[pred], np.inf)
+        u = (np.asarray(logits, np.float64) - self.centers[pred]) / sigma
+        if reading == "box":
+            return np.all(np.abs(u) <= k, axis=1)
+        return (u ** 2).sum(1) <= k * k
+
     def center_distance(self, logits: np.ndarray, index: int) -> float:
         """Distance from the centre of mass of ``logits`` (N, d) to the centre of the
         cluster of class ``index``.

@@ -78,7 +78,15 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         at random anew each epoch (the 16-fold augmentation the paper compares against).
         Usually combined with ``symmetry_reduction=False``.
     confidence_k : float, default=1.0
-        k of the k-sigma confidence rule (see :mod:`napari_hamiltonian.confidence`).
+        k of the paper's k-sigma rule (:mod:`napari_hamiltonian.confidence`), reported
+        beside the rejection.
+    outlier_label : str, int or None, default="none"
+        Images with this label are "none of these" examples, not a class: training
+        pushes their last-layer values towards equal probabilities (outlier exposure),
+        and the rejection learns from their features. None: every label is a class.
+    false_rejection : float, default=0.02
+        Share of held-out images of the classes that the rejection
+        (:mod:`napari_hamiltonian.rejection`) is calibrated to reject.
     device : str, default="auto"
         ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None, default=None
@@ -98,7 +106,9 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
     model_ : HamiltonianCNN
         The trained torch module, in eval mode.
     clusters_ : TrainingClusters
-        Last-layer points of the training split by true class (the confidence rule).
+        Last-layer points of the training split by true class (the paper's rule).
+    rejection_ : Rejection
+        The calibrated rejection rule behind :meth:`score_confidence`.
     validation_scores_ : list of float
         Validation accuracy after each epoch (empty if ``validation_fraction == 0``).
     validation_confusion_ : ndarray of int, shape (n_classes, n_classes)
@@ -106,6 +116,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         columns predicted class, both in ``classes_`` order.
     loss_curve_ : list of float
         Mean training loss of each epoch.
+    training_scores_ : list of float
+        Accuracy on the training batches of each epoch (Fig. 5 of the paper).
     n_iter_ : int
         Epochs run.
     training_info_ : dict
@@ -115,7 +127,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_units: int = 128, epochs: int = 4, batch_size: int = 32,
                  learning_rate: float = 1e-3, validation_fraction: float = 0.2,
                  symmetry_reduction: bool = True, augmentation: bool = False,
-                 confidence_k: float = 1.0, device: str = "auto",
+                 confidence_k: float = 1.0, outlier_label="none",
+                 false_rejection: float = 0.02, device: str = "auto",
                  random_state=None, verbose: int = 0):
         self.hidden_units = hidden_units
         self.epochs = epochs
@@ -125,6 +138,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         self.symmetry_reduction = symmetry_reduction
         self.augmentation = augmentation
         self.confidence_k = confidence_k
+        self.outlier_label = outlier_label
+        self.false_rejection = false_rejection
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -148,6 +163,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             ("validation_fraction", self.validation_fraction, Real,
              lambda v: 0 <= v < 1, "in [0, 1)"),
             ("confidence_k", self.confidence_k, Real, lambda v: v >= 0, ">= 0"),
+            ("false_rejection", self.false_rejection, Real, lambda v: 0 < v < 1,
+             "in (0, 1)"),
         ]
         for name, value, kind, ok, text in checks:
             if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
@@ -225,7 +242,11 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         if y.ndim != 1:
             raise ValueError(f"y must be one label per image (N,), got shape {y.shape}")
         check_classification_targets(y)
-        classes, yi = np.unique(y, return_inverse=True)
+        outlier = (y == self.outlier_label) if self.outlier_label is not None \
+            else np.zeros(len(y), bool)
+        classes, index = np.unique(y[~outlier], return_inverse=True)
+        yi = np.full(len(y), -1, np.int64)  # -1: an image of none of the classes
+        yi[~outlier] = index
         if len(classes) == 0:
             raise ValueError("y is empty (0 samples); pass one label per image")
         if len(classes) < 2:
@@ -249,6 +270,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         gen = np.random.default_rng(seed)
         train_idx, val_idx = train_validation_split(yi, self.validation_fraction, gen)
+        val_in = val_idx[yi[val_idx] >= 0]
         data = symmetry_reduce(images) if self.symmetry_reduction else images
         window = images.shape[1]
         fork = [device.index or 0] if device.type == "cuda" else []
@@ -266,30 +288,48 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                     model, data[train_idx], yi[train_idx], epochs=self.epochs,
                     batch_size=self.batch_size, learning_rate=self.learning_rate, rng=gen,
                     device=device, augmentation=self.augmentation,
-                    X_val=data[val_idx], y_val=yi[val_idx], progress=progress,
+                    X_val=data[val_in], y_val=yi[val_in], progress=progress,
                     callback=self._report if self.verbose else None)
         finally:
             if progress is not None:
                 progress.close()
         seconds = time.perf_counter() - t0
-        train_logits = cnn.predict_logits(model, data[train_idx], device)
+        train_in = train_idx[yi[train_idx] >= 0]
+        train_outputs, train_hidden = cnn.predict_logits(model, data[train_in], device,
+                                                         hidden=True)
+        # calibrated on held-out images of the classes (on the training split if none)
+        val_outputs, val_hidden = (cnn.predict_logits(model, data[val_in], device,
+                                                      hidden=True)
+                                   if len(val_in) else (train_outputs, train_hidden))
+        train_out = train_idx[yi[train_idx] < 0]
+        outliers = cnn.predict_logits(model, data[train_out], device, hidden=True)[::-1] \
+            if len(train_out) else None
+        from .rejection import Rejection  # noqa: PLC0415 - the rule is read after training
+        rejection = Rejection.fit(train_hidden, yi[train_in], len(classes),
+                                  (val_hidden, val_outputs), self.false_rejection,
+                                  outliers=outliers, seed=seed)
+        train_logits = train_outputs[:, :len(classes)]
         # fitted attributes only now that training succeeded
         self.classes_ = classes
         self.window_ = window
         self.model_ = model
-        self.clusters_ = TrainingClusters.from_logits(train_logits, yi[train_idx],
+        self.clusters_ = TrainingClusters.from_logits(train_logits, yi[train_in],
                                                       len(classes))
+        self.rejection_ = rejection
         self.validation_scores_ = [h["val_accuracy"] for h in history
                                    if h["val_accuracy"] is not None]
         self.loss_curve_ = [h["loss"] for h in history]
+        self.training_scores_ = [h["train_accuracy"] for h in history]
         self.n_iter_ = self.epochs
         n = len(classes)
         self.validation_confusion_ = (
-            np.bincount(yi[val_idx] * n + val_pred, minlength=n * n).reshape(n, n)
+            np.bincount(yi[val_in] * n + val_pred, minlength=n * n).reshape(n, n)
             if val_pred is not None else np.zeros((n, n), np.int64))
         train_seconds = history[-1]["seconds"] if history else 0.0
         self.training_info_ = {
-            "n_train": int(len(train_idx)), "n_validation": int(len(val_idx)),
+            "n_train": int(len(train_in)), "n_validation": int(len(val_in)),
+            "n_outliers_train": int(len(train_idx) - len(train_in)),
+            "n_outliers_validation": int(len(val_idx) - len(val_in)),
             "seed": seed, "seconds_total": round(seconds, 2),
             "seconds_training_steps": round(train_seconds, 2),
             "images_per_second": round(self.epochs * len(train_idx)
@@ -306,16 +346,22 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
     def logits(self, X) -> np.ndarray:
-        """Last-layer values (before softmax) of each image, whatever the number of
-        classes.
+        """Last-layer values (before softmax) of each image for the classes, whatever
+        their number (the "none of these" output, if any, is left out).
 
         Returns
         -------
         ndarray, float32, shape (N, n_classes)
             Columns in ``classes_`` order.
         """
+        return self.outputs_and_hidden(X)[0][:, :len(self.classes_)]
+
+    def outputs_and_hidden(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """All network outputs (N, n_outputs: the classes' logits, then "none of these"
+        if the model has it) and the first dense layer's output (N, hidden) after ReLU."""
         data = self._prepare(X)
-        return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device)
+        return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device,
+                                  hidden=True)
 
     def decision_function(self, X) -> np.ndarray:
         """Last-layer values (before softmax).
@@ -341,12 +387,40 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         z = self.logits(X)
         return self.classes_[z.argmax(1)]
 
+    def rejection_scores(self, X) -> np.ndarray:
+        """(N, 3) scores of the rejection (:mod:`napari_hamiltonian.rejection`):
+        Mahalanobis distance in feature space, energy, probability of "none of these";
+        NaN for a model file without a rejection rule."""
+        z, h = self.outputs_and_hidden(X)
+        return self.rejection_scores_of(h, z)
+
+    def rejection_scores_of(self, hidden: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        """:meth:`rejection_scores` of features and network outputs already computed."""
+        check_is_fitted(self)
+        if getattr(self, "rejection_", None) is None:
+            from .rejection import SCORES
+            return np.full((len(outputs), len(SCORES)), np.nan)
+        return self.rejection_.scores(hidden, outputs)
+
+    def accepts(self, scores: np.ndarray, distance: np.ndarray) -> np.ndarray:
+        """The decision "confidently one of the classes": the one place that makes it.
+
+        Parameters
+        ----------
+        scores : ndarray, shape (..., 3)
+            From :meth:`rejection_scores`.
+        distance : ndarray, shape (...)
+            From :meth:`confidence_distance`; decides alone (the paper's rule) for a
+            model file that has no rejection rule (written before it existed).
+        """
+        if getattr(self, "rejection_", None) is None:
+            return self.paper_confident(distance)
+        return self.rejection_.accepts(scores)
+
     def confidence_distance(self, X) -> np.ndarray:
         """Distance of each image's last-layer point to the nearest training point of its
-        predicted class, in units of that class's ``|sigma_c|``, (N,) float.
-
-        ``score_confidence(X) == is_confident(confidence_distance(X))``.
-        """
+        predicted class, in units of that class's ``|sigma_c|``, (N,) float: the paper's
+        k-sigma rule, ``paper_confident(confidence_distance(X))``."""
         return self.distance_of_logits(self.logits(X))
 
     def distance_of_logits(self, logits: np.ndarray) -> np.ndarray:
@@ -358,22 +432,38 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             Columns in ``classes_`` order; the prediction is their argmax.
         """
         check_is_fitted(self)
-        return self.clusters_.distance(logits, np.asarray(logits).argmax(-1))
+        z = np.asarray(logits)[..., :len(self.classes_)]
+        return self.clusters_.distance(z, z.argmax(-1))
 
-    def is_confident(self, distance: np.ndarray) -> np.ndarray:
-        """The confidence decision for distances from :meth:`distance_of_logits`: the
-        one place that applies ``confidence_k`` (same shape as ``distance``, bool)."""
+    def paper_confident(self, distance: np.ndarray) -> np.ndarray:
+        """The paper's k-sigma decision for distances from :meth:`distance_of_logits`
+        (the "nearest point" reading): ``distance <= confidence_k``."""
         return np.asarray(distance) <= self.confidence_k
 
-    def score_confidence(self, X) -> np.ndarray:
-        """(N,) bool: True where the prediction is confident by the k-sigma rule.
+    def paper_confidence(self, X, reading: str = "nearest") -> np.ndarray:
+        """(N,) bool: the paper's k-sigma rule, in one of its three readings.
 
-        A prediction of class c is confident when its last-layer point lies within
-        ``confidence_k * |sigma_c|`` of at least one training point of class c, where
-        sigma_c is the per-component standard deviation of that training cluster
-        (:mod:`napari_hamiltonian.confidence`).
+        ``"nearest"``: within ``k |sigma_c|`` (Euclidean) of at least one training point
+        of the predicted class c; ``"box"``: every component within ``k sigma_c,i`` of
+        the centre of cluster c; ``"ellipsoid"``: ``sum_i ((z_i - mu_c,i) / sigma_c,i)^2
+        <= k^2``. See :mod:`napari_hamiltonian.confidence`.
         """
-        return self.is_confident(self.confidence_distance(X))
+        z = self.logits(X)
+        if reading == "nearest":
+            return self.paper_confident(self.distance_of_logits(z))
+        return self.clusters_.within(z, z.argmax(1), self.confidence_k, reading)
+
+    def score_confidence(self, X) -> np.ndarray:
+        """(N,) bool: True where the image is confidently one of the classes.
+
+        This is the rejection of :mod:`napari_hamiltonian.rejection` (Mahalanobis
+        distance of the features and energy of the logits, both within thresholds
+        calibrated on held-out images of the classes); False means "none of these".
+        The paper's k-sigma rule is :meth:`paper_confidence`. For a model file without
+        a rejection rule, the paper's rule decides.
+        """
+        z, h = self.outputs_and_hidden(X)
+        return self.accepts(self.rejection_scores_of(h, z), self.distance_of_logits(z))
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy on (X, y). Labels the classifier never saw raise a ValueError."""

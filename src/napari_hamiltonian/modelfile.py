@@ -61,11 +61,14 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
                for k, v in clf.model_.state_dict().items()}
     for c, pts in enumerate(clf.clusters_.points):
         tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
+    if getattr(clf, "rejection_", None) is not None:
+        tensors.update({k: np.ascontiguousarray(v) for k, v in clf.rejection_.tensors().items()})
     params = {k: v for k, v in clf.get_params().items()
               if isinstance(v, (str, int, float, bool, type(None)))}
     classes = clf.classes_.tolist()
     architecture = {"window": clf.window_, "hidden_units": clf.hidden_units,
-                    "n_classes": len(clf.classes_)}
+                    "n_classes": len(clf.classes_),
+                    "n_outputs": clf.model_.fc2.out_features}
     meta = {
         "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
         "package_version": package_version(),
@@ -75,6 +78,7 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
         "params": params,
         "validation_scores": clf.validation_scores_,
         "loss_curve": clf.loss_curve_,
+        "training_scores": getattr(clf, "training_scores_", []),
         "n_iter": clf.n_iter_,
         "validation_confusion": clf.validation_confusion_.tolist(),
         "training": clf.training_info_,
@@ -96,6 +100,7 @@ def load_model(cls, path, device: str = "auto"):
     from . import cnn
     from .confidence import TrainingClusters
     from .estimator import resolve_device
+    from .rejection import Rejection
 
     path = Path(path)
     if not path.is_file():
@@ -108,7 +113,8 @@ def load_model(cls, path, device: str = "auto"):
     clf = cls(**meta["params"])
     clf.device = device
     dev = resolve_device(device)
-    model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"], arch["n_classes"])
+    model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"],
+                               arch.get("n_outputs", arch["n_classes"]))
     state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
              if k.startswith("model.")}
     try:
@@ -124,8 +130,10 @@ def load_model(cls, path, device: str = "auto"):
     clf.n_features_in_ = arch["window"] ** 2
     clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]
                                       for c in range(arch["n_classes"])])
+    clf.rejection_ = Rejection.from_tensors(tensors)
     clf.validation_scores_ = meta["validation_scores"]
     clf.loss_curve_ = meta["loss_curve"]
+    clf.training_scores_ = meta.get("training_scores", [])
     clf.n_iter_ = meta["n_iter"]
     clf.validation_confusion_ = np.array(meta["validation_confusion"], np.int64)
     clf.training_info_ = meta["training"]
@@ -203,10 +211,12 @@ def check_model_metadata(meta: dict, tensors: dict, path) -> None:
         raise ValueError(f"{path}: class names repeat ({classes}); {edited}")
     outputs = tensors.get("model.fc2.weight")
     n_out = None if outputs is None else outputs.shape[0]
-    if not len(classes) == arch["n_classes"] == n_out:
+    n_outputs = arch.get("n_outputs", arch["n_classes"])
+    if not (len(classes) == arch["n_classes"] and n_out == n_outputs
+            and n_outputs in (len(classes), len(classes) + 1)):
         raise ValueError(f"{path}: {len(classes)} class names, architecture n_classes "
-                         f"{arch['n_classes']}, network outputs {n_out}: they must agree; "
-                         f"{edited}")
+                         f"{arch['n_classes']} and n_outputs {n_outputs}, network outputs "
+                         f"{n_out}: they must agree; {edited}")
     missing = [f"cluster.{c}" for c in range(len(classes)) if f"cluster.{c}" not in tensors]
     if missing:
         raise ValueError(f"{path}: tensors {missing} are missing; {edited}")

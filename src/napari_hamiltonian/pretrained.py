@@ -12,7 +12,7 @@ from .modelfile import file_sha256
 #: File name of the shipped model inside ``napari_hamiltonian/models/``.
 PRETRAINED_FILE = "hamiltonian-cnn.safetensors"
 #: Its SHA-256; a mismatch means a damaged or replaced installation.
-PRETRAINED_SHA256 = "c0abeb0addf34a793af2da4376b2b29ce6a17a4bcabba7821474656e893ef196"
+PRETRAINED_SHA256 = "8a0f0f09d58a90c7b44668ac12c449cd75d6908d1627816915a5fcb0ff092286"
 
 
 def pretrained_path():

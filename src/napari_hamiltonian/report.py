@@ -5,7 +5,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import class_color
+from .classes import NONE_COLOR, class_color
+
+#: The readings of the paper's k-sigma rule (:meth:`HamiltonianClassifier.paper_confidence`).
+PAPER_READINGS = ("nearest", "box", "ellipsoid")
+
+
+def acceptance(clf, X) -> dict[str, float]:
+    """Share of images ``X`` accepted by the rejection and by each reading of the
+    paper's rule: {"rejection": ..., "paper nearest": ..., "paper box": ...,
+    "paper ellipsoid": ...}."""
+    outputs, h = clf.outputs_and_hidden(X)
+    z = outputs[:, :len(clf.classes_)]
+    pred = z.argmax(1)
+    out = {"rejection": float(np.mean(clf.accepts(clf.rejection_scores_of(h, outputs),
+                                                  clf.distance_of_logits(z))))}
+    out["paper nearest"] = float(np.mean(clf.paper_confident(clf.distance_of_logits(z))))
+    for reading in PAPER_READINGS[1:]:
+        out[f"paper {reading}"] = float(np.mean(
+            clf.clusters_.within(z, pred, clf.confidence_k, reading)))
+    return out
+
+
+def rejection_table(clf, X, y, params, none_label: str = "none") -> dict[str, dict]:
+    """:func:`acceptance` per category of a test set: the in-range images of the
+    classes (all, and each class) and each "none of these" category (``params["slice"]``
+    of images labelled ``none_label``; blurred renders also by their class)."""
+    y = np.asarray(y)
+    cat = np.asarray(params["slice"]).astype(str)
+    out = {"in range, all classes": acceptance(clf, X[y != none_label])}
+    for c in clf.classes_:
+        out[f"in range, {c}"] = acceptance(clf, X[y == c])
+    for name in sorted(set(cat[y == none_label])):
+        out[f"none: {name}"] = acceptance(clf, X[(y == none_label) & (cat == name)])
+    return out
+
+
+def rejection_markdown(table: dict[str, dict]) -> str:
+    """Rejected share per category, for the rejection and each paper reading."""
+    cols = ["rejection"] + [f"paper {r}" for r in PAPER_READINGS]
+    head = "| images | " + " | ".join(f"rejected by {c}" for c in cols) + " |"
+    rule = "|---" * (len(cols) + 1) + "|"
+    rows = [f"| {name} | " + " | ".join(f"{1 - r[c]:.1%}" for c in cols) + " |"
+            for name, r in table.items()]
+    return "\n".join([head, rule, *rows])
 
 
 def evaluate(clf, X, y) -> dict:
@@ -16,18 +59,19 @@ def evaluate(clf, X, y) -> dict:
     dict
         ``accuracy`` (float), ``per_class`` ({label: accuracy}), ``confusion`` ((C, C) int,
         rows true, columns predicted, ``classes`` order), ``classes`` (list),
-        ``confident`` (share of images flagged confident), ``n`` (images).
+        ``confident`` (share of images accepted by the rejection), ``n`` (images).
     """
     y = np.asarray(y)
-    z = clf.logits(X)
-    pred_i = z.argmax(1)
+    outputs, h = clf.outputs_and_hidden(X)
     classes = clf.classes_
+    z = outputs[:, :len(classes)]
+    pred_i = z.argmax(1)
     true_i = np.searchsorted(classes, y)
     n = len(classes)
     conf = np.bincount(true_i * n + pred_i, minlength=n * n).reshape(n, n)
     per_class = {str(c): float(conf[i, i] / conf[i].sum()) for i, c in enumerate(classes)
                  if conf[i].sum()}
-    confident = clf.is_confident(clf.distance_of_logits(z))
+    confident = clf.accepts(clf.rejection_scores_of(h, outputs), clf.distance_of_logits(z))
     return {"accuracy": float(np.mean(pred_i == true_i)), "per_class": per_class,
             "confusion": conf, "classes": [str(c) for c in classes],
             "confident": float(confident.mean()), "n": int(len(y))}
@@ -63,9 +107,14 @@ def confusion_markdown(confusion: np.ndarray, classes: list[str]) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def _percent(value) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
 def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
                command: str, datasets: dict[str, dict] | None = None,
-               optics: dict[str, dict] | None = None, notes: str | None = None) -> str:
+               optics: dict[str, dict] | None = None, notes: str | None = None,
+               rejection: dict[str, dict] | None = None) -> str:
     """Markdown model card of a trained classifier: data, training, accuracy (also through
     the optical systems of :func:`evaluate_optics`, if given), limits, hand-written
     ``notes`` (Markdown, if given) and the commands that reproduce it."""
@@ -81,10 +130,14 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         "## Data",
         f"- Training set: `make_dataset(n_per_class={train_meta.get('n_per_class')}, "
         f"size={train_meta.get('size')}, seed={train_meta.get('seed')})`, "
-        f"{info['n_train'] + info['n_validation']} images (P* twice per class), "
-        f"simulated in {train_meta.get('seconds')} s; split "
-        f"{info['n_train']} train / {info['n_validation']} validation (stratified, "
-        f"seed from random_state={params['random_state']}).",
+        f"{info['n_train'] + info['n_validation']} images of the classes (P* twice per "
+        f"class) and {train_meta.get('n_none', 0)} of none of them (`--none`: out-of-range "
+        "models, patterns, blurred renders; `simulate/outliers.py`), simulated in "
+        f"{train_meta.get('seconds')} s; split {info['n_train']} train / "
+        f"{info['n_validation']} validation images of the classes (stratified, seed from "
+        f"random_state={params['random_state']}), "
+        f"{info.get('n_outliers_train', 0)} / {info.get('n_outliers_validation', 0)} of "
+        "none. No image appears twice.",
     ]
     if test_meta is not None:
         lines.append(
@@ -101,8 +154,21 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         f"optimisation ({info['images_per_second']} images/s) on {info['device']} with "
         f"{info['torch_threads']} torch threads, torch {info['torch_version']}, "
         f"napari-hamiltonian {info['package_version']}.",
-        "- Validation accuracy per epoch: "
-        + ", ".join(f"{a:.2%}" for a in clf.validation_scores_) + ".",
+        "- Outlier exposure: the images of none of the classes are trained towards equal "
+        "probabilities of all classes (weight 0.5). The rejection (`rejection.py`: "
+        "Mahalanobis distance of the dense-layer features, energy of the logits, and a "
+        "small network trained on the features of the training split's images of the "
+        "classes against its images of none) is calibrated to reject "
+        f"{clf.false_rejection:.0%} of the held-out validation images of the classes.",
+        "",
+        "Accuracy per epoch (Fig. 5 of the paper; training accuracy over the epoch's "
+        "batches in training mode, validation after the epoch):",
+        "",
+        "| epoch | training | validation |",
+        "|---|---|---|",
+        *[f"| {e} | {_percent(t)} | {_percent(v)} |" for e, (t, v) in enumerate(
+            zip(clf.training_scores_ or [None] * len(clf.validation_scores_),
+                clf.validation_scores_), 1)],
         "",
         "Validation confusion matrix (last epoch):",
         "",
@@ -112,8 +178,8 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         lines += [
             "",
             "## Test set (independent seed)",
-            f"- Accuracy: **{test['accuracy']:.2%}** on {test['n']} images; confident "
-            f"(k = {clf.confidence_k}) on {test['confident']:.2%}.",
+            f"- Accuracy: **{test['accuracy']:.2%}** on {test['n']} images of the classes; "
+            f"accepted by the rejection: {test['confident']:.2%}.",
             "- Per class: " + ", ".join(f"{c} {a:.2%}" for c, a in test["per_class"].items())
             + ".",
             "",
@@ -130,24 +196,37 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             "",
             optics_markdown(optics),
         ]
+    if rejection:
+        lines += [
+            "",
+            "## What it rejects (\"none of these\")",
+            "Share of independent-seed test images rejected, by category, for the "
+            "rejection (`score_confidence`) and for the three readings of the paper's "
+            f"k-sigma rule (k = {clf.confidence_k}; `paper_confidence`): nearest training "
+            "point within k |sigma_c|, every component within k sigma_c,i of the cluster "
+            "centre (box), or inside the k-sigma ellipsoid. In-range rows should be low, "
+            "none rows high.",
+            "",
+            rejection_markdown(rejection),
+        ]
     lines += [
         "",
         "## Limits",
         f"Trained on simulations only (Table I ranges, binary {clf.window_}x{clf.window_} "
         "images, 1 = up = metal). On real images it answers which of the "
-        f"{len(clf.classes_)} models a window resembles most; the k-sigma confidence "
-        f"(k = {clf.confidence_k}) flags windows far from every training image of the "
-        f"predicted class, which is the signal that none of the {len(clf.classes_)} fits.",
+        f"{len(clf.classes_)} models a window resembles most, and the rejection says when "
+        f"none of the {len(clf.classes_)} fits. It was taught and measured on the "
+        "categories above; a pattern unlike all of them may still be accepted.",
     ]
     if optics:
         acc = [r["accuracy"] for r in optics.values()]
         conf = [r["confident"] for r in optics.values()]
         text = ("The model reads pixels as lattice sites. Blurred and thresholded, the "
                 f"test images above are classified right {min(acc):.0%}-{max(acc):.0%} of "
-                f"the time, and the k-sigma rule calls {min(conf):.0%}-{max(conf):.0%} of "
-                "them confident")
+                f"the time, and the rejection accepts {min(conf):.0%}-{max(conf):.0%} of "
+                "them")
         if min(conf) > max(acc):
-            text += (": the confidence measure does not detect a resolution coarser than "
+            text += (": the rejection does not detect a resolution coarser than "
                      "a pixel. Its answers are meant for images whose pixels resolve the "
                      "domains")
         lines += ["", text + "."]
@@ -155,6 +234,7 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         lines += ["", "## Notes", "", notes.strip()]
     generate = [f"napari-hamiltonian generate {path} --n-per-class {m.get('n_per_class')} "
                 f"--size {m.get('size')} --seed {m.get('seed')}"
+                + (f" --none {m['n_none']}" if m.get("n_none") else "")
                 for path, m in (datasets or {}).items()]
     lines += ["", "## Reproduce", "", "```bash", *generate, command, "```", ""]
     return "\n".join(lines)
@@ -181,7 +261,9 @@ def bar_chart(fractions: dict, title: str = "", ax=None):
     """Bar chart of window shares per class, as in Figs. 7 and 9 of Basak et al.
 
     Each bar is the share of windows predicted as that class; its bright part is the
-    share that is also confident (k-sigma rule), the dark part the flagged rest.
+    share that is also confident (the rejection accepts it), the dark part the rest.
+    A grey bar "none" beside the seven is the share of all windows that are none of the
+    classes (the dark parts together).
 
     Parameters
     ----------
@@ -203,18 +285,21 @@ def bar_chart(fractions: dict, title: str = "", ax=None):
     ax.bar(x, conf, color=colors, edgecolor="black", linewidth=0.6, label="confident")
     ax.bar(x, total - conf, bottom=conf, color=dark, edgecolor="black", linewidth=0.6,
            label="flagged")
+    none = float((total - conf).sum())
+    ax.bar([len(names)], [none], color=NONE_COLOR, edgecolor="black", linewidth=0.6)
     for xi, t, c in zip(x, total, conf):
         if t > 0:
             ax.text(xi, t + 1.5, f"{t:.0f}%\n({c:.0f}%)", ha="center", va="bottom",
                     fontsize=7)
-    ax.set_xticks(x, names)
+    ax.text(len(names), none + 1.5, f"{none:.0f}%", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(x) + [len(names)], names + ["none"])
     ax.set_ylim(0, max(100, total.max() + 15))
     ax.set_ylabel("windows (%)")
     ax.set_title(title or "classification of windows (confident share in brackets)",
                  fontsize=9)
     from matplotlib.patches import Patch
     ax.legend(handles=[Patch(facecolor="0.8", edgecolor="black", label="confident"),
-                       Patch(facecolor="0.3", edgecolor="black", label="flagged")],
+                       Patch(facecolor="0.3", edgecolor="black", label="none of these")],
               fontsize=7, loc="upper right", frameon=False)
     return fig if fig is not None else ax.figure
 
@@ -236,7 +321,7 @@ def distribution_plot(clf, logits: np.ndarray, confident: np.ndarray, names=None
     """Two 3-D projections of the last-layer space (Figs. 6, 8, 10 of Basak et al.).
 
     Training clusters are drawn as small coloured points; the data's windows on top,
-    black dots where confident and red crosses where flagged.
+    black dots where confident and red crosses where "none of these".
 
     Parameters
     ----------
@@ -267,7 +352,7 @@ def distribution_plot(clf, logits: np.ndarray, confident: np.ndarray, names=None
         ax.scatter(*logits[ok][:, dims].T, s=6, color="black", label="data, confident"
                    if k == 0 else None, depthshade=False)
         ax.scatter(*logits[~ok][:, dims].T, s=10, color="red", marker="x",
-                   label="data, flagged" if k == 0 else None, depthshade=False)
+                   label="data, none of these" if k == 0 else None, depthshade=False)
         ax.set_xlabel(f"z[{names[dims[0]]}]", fontsize=8)
         ax.set_ylabel(f"z[{names[dims[1]]}]", fontsize=8)
         ax.set_zlabel(f"z[{names[dims[2]]}]", fontsize=8)
@@ -323,6 +408,33 @@ def criticality_curve(x, distance, confident_fraction, classes=None, xlabel="fra
     return fig
 
 
+#: What the tool says of a frame whose windows are mostly "none of these".
+UNLIKE_EVERY_CLASS = (
+    "this image is unlike every training class ('none of these'): {share:.0%} of its "
+    "windows were drawn by none of the seven models as far as the model can tell. If the "
+    "microscope's point-spread function spans several pixels, the lattice-scale model "
+    "cannot read the image (see the model card's Limits); otherwise its domains come from "
+    "none of the seven Hamiltonians, or from parameters outside their ranges")
+
+
+def unlike_message(results, frames=None) -> str:
+    """Plain words for the frames whose windows are mostly rejected ("" if none are).
+
+    Parameters
+    ----------
+    results : sequence of WindowResult
+    frames : sequence of int, optional
+        Frame numbers of ``results`` (default 0, 1, ...).
+    """
+    frames = list(range(len(results))) if frames is None else list(frames)
+    unlike = [(t, r.rejected()) for t, r in zip(frames, results) if r.rejected() > 0.5]
+    if not unlike:
+        return ""
+    which = (f"frame {unlike[0][0]}" if len(unlike) == 1 else
+             f"{len(unlike)} of {len(results)} frames")
+    return f"{which}: " + UNLIKE_EVERY_CLASS.format(share=max(s for _, s in unlike))
+
+
 def frame_summary(result) -> dict:
     """One CSV row for a WindowResult: shares per class, confident shares, majority
     class and the proximity-to-criticality distance (needs the classifier's clusters:
@@ -333,6 +445,9 @@ def frame_summary(result) -> dict:
         row[f"fraction {c}"] = round(f, 6)
         row[f"confident {c}"] = round(cf, 6)
     row["confident"] = round(float(result.confident.mean()), 6)
+    row["none of these"] = round(result.rejected(), 6)
+    if result.paper_confident is not None:
+        row["paper k-sigma confident"] = round(float(result.paper_confident.mean()), 6)
     row["majority"] = result.classes[int(np.bincount(result.labels.ravel(),
                                                      minlength=len(result.classes)).argmax())]
     return row

@@ -27,6 +27,7 @@ import torch
 
 from ._binary import binarize
 from .classes import standard_order
+from .rejection import SCORES
 from .symmetry import window_operations
 from .wholeimage import variant_logits, whole_image_cnn
 
@@ -42,15 +43,22 @@ class WindowResult:
     labels : ndarray of int, shape (ny, nx)
         Index into ``classes`` of each window's predicted class.
     confident : ndarray of bool, shape (ny, nx)
-        The k-sigma rule (:mod:`napari_hamiltonian.confidence`).
+        The rejection (:meth:`HamiltonianClassifier.score_confidence`): True where the
+        window is confidently of its class, False for "none of these".
     logits : ndarray of float32, shape (ny, nx, n_classes)
         Last layer before softmax, columns in ``classes`` order.
     distance : ndarray of float, shape (ny, nx)
-        Distance to the nearest training point of the predicted class, in |sigma_c|.
+        The paper's k-sigma distance: to the nearest training point of the predicted
+        class, in |sigma_c|.
     classes : tuple of str
         Class names: ``napari_hamiltonian.CLASSES`` for the seven-class models.
     stride, window : int
         Window step and side (pixels).
+    scores : ndarray of float, shape (ny, nx, 3)
+        The rejection's scores (:data:`napari_hamiltonian.rejection.SCORES`; NaN without
+        a rejection rule).
+    paper_confident : ndarray of bool, shape (ny, nx)
+        The paper's k-sigma rule (nearest-point reading), reported beside the rejection.
     """
 
     labels: np.ndarray
@@ -60,6 +68,8 @@ class WindowResult:
     classes: tuple
     stride: int
     window: int
+    scores: np.ndarray | None = None
+    paper_confident: np.ndarray | None = None
 
     def fractions(self) -> dict:
         """{class: (share of windows, share of windows that are of this class and
@@ -70,6 +80,10 @@ class WindowResult:
             mask = self.labels == k
             out[c] = (float(mask.sum() / n), float((mask & self.confident).sum() / n))
         return out
+
+    def rejected(self) -> float:
+        """Share of windows that are none of the classes ("none of these")."""
+        return float(1.0 - np.mean(self.confident))
 
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
@@ -109,6 +123,7 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     ny, nx = ops.shape
     classes = tuple(str(c) for c in clf.classes_)
     logits = np.empty((ny, nx, len(classes)), np.float32)
+    scores = np.empty((ny, nx, len(SCORES)), np.float64)
     tiles = [(i, j) for i in range(0, ny, tile) for j in range(0, nx, tile)]
     work = [(t, op) for t in tiles
             for op in np.unique(ops[t[0]:t[0] + tile, t[1]:t[1] + tile])]
@@ -118,16 +133,19 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
             sub = ops[i:i + tile, j:j + tile]
             iy, ix = np.nonzero(sub == op)
             iy, ix = iy + i, ix + j
-            logits[iy, ix] = variant_logits(net, b, int(op), iy * stride, ix * stride)
+            outputs, hidden = variant_logits(net, b, int(op), iy * stride, ix * stride)
+            logits[iy, ix] = outputs[:, :len(classes)]
+            scores[iy, ix] = clf.rejection_scores_of(hidden, outputs)
             yield ("progress", done, len(work))
     flat = logits.reshape(-1, len(classes))
     dist = clf.distance_of_logits(flat).reshape(ny, nx)
     order = standard_order(classes)
     return WindowResult(labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
                         .astype(np.int16),
-                        confident=clf.is_confident(dist),
+                        confident=clf.accepts(scores, dist),
                         logits=np.ascontiguousarray(logits[..., order]), distance=dist,
-                        classes=tuple(classes[k] for k in order), stride=stride, window=n)
+                        classes=tuple(classes[k] for k in order), stride=stride, window=n,
+                        scores=scores, paper_confident=clf.paper_confident(dist))
 
 
 def check_stride(stride) -> int:

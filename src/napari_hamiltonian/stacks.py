@@ -16,6 +16,7 @@ import numpy as np
 
 from ._binary import apply_threshold, check_metal, check_threshold, resolve_threshold
 from .classes import standard_order
+from .rejection import SCORES
 from .sliding import WindowResult, check_stride, exhaust, iter_classify, n_windows
 
 
@@ -47,24 +48,31 @@ class StackResult:
     logits : dask array, float32, shape (T, ny, nx, n_classes)
         Last layer before softmax, columns in ``classes`` order.
     distance : dask array, float64, shape (T, ny, nx)
-        Nearest-training-point distance of the predicted class, in |sigma_c|.
+        The paper's k-sigma distance (nearest training point of the predicted class, in
+        |sigma_c|).
     labels : dask array, int16, shape (T, ny, nx)
         Index into ``classes``.
     confident : dask array, bool, shape (T, ny, nx)
-        ``distance <= k``.
+        The rejection: True where a window is confidently of its class.
+    scores : dask array, float64, shape (T, ny, nx, 3)
+        The rejection's scores.
     classes : tuple of str
     stride, window : int
     client : dask.distributed.Client or None
+    clf : HamiltonianClassifier
+        The classifier (for the paper's rule beside the rejection).
     """
 
     logits: object
     distance: object
     labels: object
     confident: object
+    scores: object
     classes: tuple
     stride: int
     window: int
     client: object = None
+    clf: object = None
 
     def compute(self, *arrays):
         """Compute dask arrays: on the cluster if a client was given, else one task at a
@@ -77,10 +85,12 @@ class StackResult:
 
     def frame(self, t: int) -> WindowResult:
         """Compute frame ``t`` into a :class:`WindowResult`."""
-        logits, dist, labels, conf = self.compute(self.logits[t], self.distance[t],
-                                                  self.labels[t], self.confident[t])
+        logits, dist, labels, conf, scores = self.compute(
+            self.logits[t], self.distance[t], self.labels[t], self.confident[t],
+            self.scores[t])
         return WindowResult(labels=labels, confident=conf, logits=logits, distance=dist,
-                            classes=self.classes, stride=self.stride, window=self.window)
+                            classes=self.classes, stride=self.stride, window=self.window,
+                            scores=scores, paper_confident=self.clf.paper_confident(dist))
 
 
 def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, int]:
@@ -90,7 +100,8 @@ def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, 
 
 def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
                  block_id=None):
-    """Logits of the windows whose origin lies in this chunk (block has trailing overlap).
+    """Logits and rejection scores (last columns, float64) of the windows whose
+    origin lies in this chunk (block has trailing overlap).
 
     ``levels`` (t, 1, 1) holds each frame's grey level (from the whole frame), or NaN for
     binary frames.
@@ -100,7 +111,8 @@ def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
     by, bx = block_id[1], block_id[2]
     i0, i1 = _windows_in(ystarts[by], ystarts[by + 1], stride, ny)
     j0, j1 = _windows_in(xstarts[bx], xstarts[bx + 1], stride, nx)
-    out = np.zeros((block.shape[0], i1 - i0, j1 - j0, len(clf.classes_)), np.float32)
+    out = np.zeros((block.shape[0], i1 - i0, j1 - j0, len(clf.classes_) + len(SCORES)),
+                   np.float64)
     if i1 <= i0 or j1 <= j0:
         return out
     oy, ox = i0 * stride - ystarts[by], j0 * stride - xstarts[bx]
@@ -111,7 +123,9 @@ def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
             result = iter_classify(frame, clf, stride, None, metal)
         else:
             result = iter_classify(apply_threshold(frame, level, metal), clf, stride)
-        out[t] = exhaust(result).logits
+        res = exhaust(result)
+        out[t, ..., :-len(SCORES)] = res.logits
+        out[t, ..., -len(SCORES):] = res.scores
     return out
 
 
@@ -152,8 +166,9 @@ def _distance_block(logits, clf, order):
     return clf.distance_of_logits(z.reshape(-1, z.shape[-1])).reshape(z.shape[:-1])
 
 
-def _confident_block(distance, clf):
-    return clf.is_confident(distance)
+def _accept_block(scores, distance, clf):
+    """(t, ny, nx) decisions from scores (t, ny, nx, 3) and distances (t, ny, nx, 1)."""
+    return clf.accepts(scores, distance[..., 0])
 
 
 def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
@@ -228,16 +243,19 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     # boundary padding); a window belongs to the chunk holding its top-left pixel
     xo = da.overlap.overlap(x, depth={0: 0, 1: (0, n - 1), 2: (0, n - 1)},
                             boundary="none")
-    logits = da.map_blocks(
+    both = da.map_blocks(
         _stack_block, xo, levels, model, stride, metal, ystarts, xstarts, ny, nx,
-        dtype=np.float32, new_axis=[3], chunks=(x.chunks[0], ych, xch, (len(classes),)),
-        meta=np.empty((0, 0, 0, 0), np.float32))
+        dtype=np.float64, new_axis=[3],
+        chunks=(x.chunks[0], ych, xch, (len(classes) + len(SCORES),)),
+        meta=np.empty((0, 0, 0, 0), np.float64))
+    logits = both[..., :-len(SCORES)].astype(np.float32)
+    scores = both[..., -len(SCORES):]
     order = standard_order(classes)  # the blocks' columns are already in this order
     distance = logits.map_blocks(_distance_block, model, order, drop_axis=3,
                                  dtype=np.float64, meta=np.empty((0, 0, 0), np.float64))
     labels = logits.argmax(axis=3).astype(np.int16)
-    confident = distance.map_blocks(_confident_block, model, dtype=bool,
-                                    meta=np.empty((0, 0, 0), bool))
+    confident = da.map_blocks(_accept_block, scores, distance[..., None], model,
+                              drop_axis=3, dtype=bool, meta=np.empty((0, 0, 0), bool))
     return StackResult(logits=logits, distance=distance, labels=labels, confident=confident,
-                       classes=tuple(classes[k] for k in order), stride=stride, window=n,
-                       client=client)
+                       scores=scores, classes=tuple(classes[k] for k in order),
+                       stride=stride, window=n, client=client, clf=clf)

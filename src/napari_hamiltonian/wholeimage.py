@@ -100,9 +100,11 @@ class WholeImageCNN:
         rows = torch.fft.ifft(product, dim=0)[:positions]
         return torch.fft.irfft(rows, n=FFT_SIDE, dim=1)[:, :positions]
 
-    def head(self, fc1_sums: torch.Tensor) -> torch.Tensor:
-        """(m, hidden) fc1 sums without bias -> (m, n_classes) logits."""
-        return F.linear(F.relu(fc1_sums + self.fc1_bias), self.fc2_weight, self.fc2_bias)
+    def head(self, fc1_sums: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, hidden) fc1 sums without bias -> (m, n_classes) logits and the (m, hidden)
+        first dense layer's output after ReLU."""
+        hidden = F.relu(fc1_sums + self.fc1_bias)
+        return F.linear(hidden, self.fc2_weight, self.fc2_bias), hidden
 
 
 #: Whole-image weights per trained network; an entry goes when its network does.
@@ -118,7 +120,7 @@ def whole_image_cnn(clf) -> WholeImageCNN:
 
 
 def variant_logits(net: WholeImageCNN, binary: np.ndarray, op: int, y0: np.ndarray,
-                   x0: np.ndarray) -> np.ndarray:
+                   x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Logits of the windows at (y0, x0) of a binary image, all reduced by operation op.
 
     Parameters
@@ -132,9 +134,12 @@ def variant_logits(net: WholeImageCNN, binary: np.ndarray, op: int, y0: np.ndarr
 
     Returns
     -------
-    ndarray, float32, shape (m, n_classes)
-        Logits in the classifier's column order, equal to those of each window reduced
+    outputs : ndarray, float32, shape (m, n_outputs)
+        Network outputs in the classifier's column order (the classes' logits, then
+        "none of these" if the network has it), equal to those of each window reduced
         and passed through the network alone (within float32 FFT rounding).
+    hidden : ndarray, float32, shape (m, hidden)
+        The first dense layer's output after ReLU.
     """
     n = net.window
     ya, xa = transform_positions(y0, x0, binary.shape, n, op)
@@ -186,4 +191,5 @@ def variant_logits(net: WholeImageCNN, binary: np.ndarray, op: int, y0: np.ndarr
         fc1_sums[torch.from_numpy(rows[r])] = dense[torch.from_numpy(offsets[r, 0]),
                                                     torch.from_numpy(offsets[r, 1]),
                                                     torch.from_numpy(block_of[r] - first)]
-    return net.head(fc1_sums).numpy()
+    logits, hidden = net.head(fc1_sums)
+    return logits.numpy(), hidden.numpy()

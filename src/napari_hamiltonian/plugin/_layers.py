@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..classes import CLASS_COLORS, class_color
+import numpy as np
+
+from ..classes import CLASS_COLORS, NONE_COLOR, NONE_NAME, class_color
 
 
 def label_placement(image_scale: Sequence[float], image_translate: Sequence[float],
@@ -39,16 +41,28 @@ def label_placement(image_scale: Sequence[float], image_translate: Sequence[floa
 
 
 def label_colors(classes: Sequence[str]) -> dict:
-    """Label value -> colour for a class layer: value k + 1 is class ``classes[k]``;
-    0 (not computed) is transparent."""
+    """Label value -> colour for a class layer: value k + 1 is class ``classes[k]``,
+    ``len(classes) + 1`` is "none of these" (neutral grey); 0 (not computed) is
+    transparent."""
     colors = {None: "transparent", 0: "transparent"}
     colors.update({k + 1: class_color(c, k) for k, c in enumerate(classes)})
+    colors[len(classes) + 1] = NONE_COLOR
     return colors
+
+
+def window_label_values(result) -> np.ndarray:
+    """Label values of a WindowResult for the class layer (see :func:`label_colors`):
+    the class index + 1 where the window is accepted, ``len(classes) + 1`` where it is
+    none of the classes."""
+    none = len(result.classes) + 1
+    return np.where(result.confident, result.labels + 1, none).astype(np.uint8)
 
 
 def legend_html() -> str:
     """The widget's legend: one swatch per class and how to read the layers."""
+    colors = {**CLASS_COLORS, NONE_NAME: NONE_COLOR}
     items = "".join(f'<span style="color:{c}">&#9632;</span>&nbsp;{name}&nbsp;&nbsp; '
-                    for name, c in CLASS_COLORS.items())
-    return (f"<small>{items}<br>darker windows: flagged (not confident). Labels sit at "
-            "window centres; one label pixel = stride x stride image pixels.</small>")
+                    for name, c in colors.items())
+    return (f"<small>{items}<br>grey: none of these (no class fits confidently). Labels "
+            "sit at window centres; one label pixel = stride x stride image pixels."
+            "</small>")

@@ -17,10 +17,10 @@ from napari.utils.notifications import show_error, show_info
 from napari.viewer import Viewer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..classes import class_color
-from ..report import bar_chart, criticality_distance, frame_summary
+from ..classes import NONE_NAME, class_color
+from ..report import bar_chart, criticality_distance, frame_summary, unlike_message
 from ..sliding import iter_classify
-from ._layers import label_colors, label_placement, legend_html
+from ._layers import label_colors, label_placement, legend_html, window_label_values
 from ._worker import GeneratorRun
 
 THRESHOLDS = ("none (binary)", "value", "otsu")
@@ -206,14 +206,14 @@ class ClassifyWidget(QWidget):
         return s, clf
 
     def _on_confidence_k(self, confidence_k) -> None:
-        """New k: recompute the confident flags of cached frames from their distances."""
-        layer = self.layer_box.value
-        if self._clf is not None:
-            self._clf.set_params(confidence_k=float(confidence_k))
-        for t, r in self.results.items():
-            r.confident = self._clf.is_confident(r.distance)
-            if layer is not None and self._key is not None:
-                self._show_result(layer, t, r, self._clf)
+        """New k: recompute the paper's k-sigma flags of cached frames from their
+        distances (the rejection, shown as "none of these", does not use k)."""
+        if self._clf is None:
+            return
+        self._clf.set_params(confidence_k=float(confidence_k))
+        for r in self.results.values():
+            r.paper_confident = self._clf.paper_confident(r.distance)
+        self._refresh_chart()
 
     # ------------------------------------------------------------------ preview
     def _update_preview(self, _=None) -> None:
@@ -298,8 +298,10 @@ class ClassifyWidget(QWidget):
     def _on_finished(self) -> None:
         self.worker = None
         self.cancel_button.enabled = False
-        done = len(self.results)
-        self.status.value = f"{done} frame(s) classified"
+        frames = sorted(self.results)
+        message = unlike_message([self.results[t] for t in frames], frames)
+        self.status.value = f"{len(frames)} frame(s) classified" + (
+            f". {message[0].upper()}{message[1:]}" if message else "")
         if self._pending is not None:
             s, clf, frames = self._pending
             self._pending = None
@@ -333,7 +335,8 @@ class ClassifyWidget(QWidget):
 
     # ------------------------------------------------------------------ output
     def _layers(self, layer, result):
-        """The classes and flagged Labels layers for ``layer`` (created on first use)."""
+        """The classes Labels layer for ``layer`` (created on first use): value k + 1 is
+        class k, ``len(classes) + 1`` is "none of these" (grey), 0 not computed."""
         from napari.utils.colormaps import DirectLabelColormap
 
         name = f"{layer.name} classes"
@@ -344,37 +347,29 @@ class ClassifyWidget(QWidget):
                                            result.stride, result.window)
         if name in self.viewer.layers and self.viewer.layers[name].data.shape == shape \
                 and tuple(self.viewer.layers[name].scale) == scale:
-            return self.viewer.layers[name], self.viewer.layers[f"{layer.name} flagged"]
-        for old in (name, f"{layer.name} flagged"):
-            if old in self.viewer.layers:
-                self.viewer.layers.remove(old)
-        classes = self.viewer.add_labels(
+            return self.viewer.layers[name]
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        values = {k + 1: c for k, c in enumerate(result.classes)}
+        values[len(result.classes) + 1] = NONE_NAME
+        return self.viewer.add_labels(
             np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
             opacity=0.55, colormap=DirectLabelColormap(color_dict=label_colors(result.classes)),
             metadata={"classes": list(result.classes), "logits": {}, "distance": {},
-                      "stride": result.stride, "window": result.window,
-                      "label_values": {k + 1: c for k, c in enumerate(result.classes)}})
-        flagged = self.viewer.add_labels(
-            np.zeros(shape, np.uint8), name=f"{layer.name} flagged", scale=scale,
-            translate=translate, opacity=0.6,
-            colormap=DirectLabelColormap(color_dict={None: "transparent", 0: "transparent",
-                                                     1: "black"}),
-            metadata={"meaning": "1 = prediction flagged (outside k*|sigma_c| of its "
-                      "training cluster)"})
-        return classes, flagged
+                      "scores": {}, "stride": result.stride, "window": result.window,
+                      "label_values": values})
 
     def _show_result(self, layer, t, result, clf) -> None:
-        classes, flagged = self._layers(layer, result)
+        classes = self._layers(layer, result)
+        values = window_label_values(result)
         if layer.ndim == 3:
-            classes.data[t] = result.labels + 1
-            flagged.data[t] = ~result.confident
+            classes.data[t] = values
         else:
-            classes.data[...] = result.labels + 1
-            flagged.data[...] = ~result.confident
+            classes.data[...] = values
         classes.metadata["logits"][t] = result.logits
         classes.metadata["distance"][t] = result.distance
+        classes.metadata["scores"][t] = result.scores
         classes.refresh()
-        flagged.refresh()
         if t == self.current_frame() or self._follow:  # bars, or a new point on the curve
             self._refresh_chart()
 

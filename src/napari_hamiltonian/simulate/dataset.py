@@ -30,19 +30,55 @@ CLASS_TABLE: dict[str, tuple[str, str, object]] = {
 FORMAT_VERSION = 1
 
 
+#: Label of the images none of the seven models drew (outlier exposure; not a class).
+NONE = "none"
+
+
 def _generate(code, n, size, seed, progress):
+    """(images, parameter, slice, up fraction, field) of ``n`` images of one class."""
     kind, _, rng = CLASS_TABLE[code]
     blank = np.full(n, np.nan)
     if kind in ("ising2d", "ising3d"):
         x, par, sl = sample_ising(n, size, rng, 2 if kind == "ising2d" else 3, seed,
                                   progress=progress)
-        return x, par, sl, blank
+        return x, par, sl, blank, blank
     if kind in ("rfim2d", "rfim3d"):
         return sample_rfim(n, size, rng, 2 if kind == "rfim2d" else 3, seed,
                            up_fraction=UP_FRACTION, progress=progress)
     x, par = sample_percolation(n, size, rng, seed)
     progress(n)
-    return x, par, np.full(n, "2d"), blank
+    return x, par, np.full(n, "2d"), blank, blank
+
+
+def _generate_none(n, size, seed, sharp, progress):
+    """``n`` "none of these" images: out-of-range models, patterns and blurred renders
+    of ``sharp`` (in-class images), in equal shares of 16 (blurred renders: 4)."""
+    from . import outliers
+
+    cats = list(outliers.OUT_OF_RANGE) + list(outliers.PATTERNS)
+    shares = np.full(len(cats) + 4, n // (len(cats) + 4))
+    shares[: n - shares.sum()] += 1
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = seq.spawn(len(cats) + 1)
+    xs, names = [], []
+    for cat, k, ss in zip(cats, shares, seeds):
+        if k == 0:
+            continue
+        x = (outliers.out_of_range(cat, int(k), size, ss) if cat in outliers.OUT_OF_RANGE
+             else outliers.pattern(cat, int(k), size, ss))
+        xs.append(x)
+        names.append(np.full(len(x), cat))
+        progress(len(x))
+    k = int(shares[len(cats):].sum())
+    if k:
+        rng = np.random.default_rng(seeds[-1])
+        xs.append(outliers.blurred(sharp[rng.choice(len(sharp), k, replace=len(sharp) < k)],
+                                   int(rng.integers(1 << 31))))
+        names.append(np.full(k, "blurred"))
+        progress(k)
+    x = np.concatenate(xs)
+    blank = np.full(len(x), np.nan)
+    return x, blank, np.concatenate(names), blank, blank
 
 
 def make_dataset(
@@ -51,6 +87,7 @@ def make_dataset(
     seed: int = 0,
     classes=None,
     progress: bool = True,
+    n_none: int = 0,
 ):
     """Simulate the seven-class training set of Table I.
 
@@ -69,6 +106,10 @@ def make_dataset(
         Subset of :data:`CLASSES` to generate (default: all seven).
     progress : bool
         Show a progress bar (tqdm) on stderr.
+    n_none : int
+        Also this many images labelled :data:`NONE` that none of the seven models drew
+        (:mod:`napari_hamiltonian.simulate.outliers`); their ``slice`` names the
+        category. Used to teach and measure the rejection.
 
     Returns
     -------
@@ -78,8 +119,12 @@ def make_dataset(
         Class codes.
     params : dict of str -> ndarray, shape (N,)
         ``"parameter"`` (T, R or p of the image), ``"parameter_name"``, ``"slice"``
-        (``"2d"`` or the 3D slice name) and ``"up_fraction"`` (RFIM: up fraction of the
-        whole lattice at the snapshot, NaN otherwise).
+        (``"2d"`` or the 3D slice name), ``"up_fraction"`` and ``"field"`` (RFIM: true
+        up fraction of the whole lattice and applied field H at the snapshot, NaN
+        otherwise).
+
+    No image appears twice in a data set: a repeat (possible for small images or
+    nearly uniform ones) is replaced by a fresh draw of the same class.
     """
     n_per_class = check_count(n_per_class, "n_per_class")
     size = check_size(size, even=True)
@@ -87,12 +132,19 @@ def make_dataset(
     unknown = [c for c in classes if c not in CLASSES]
     if unknown or not classes:
         raise ValueError(f"unknown class(es) {unknown}; choose from {list(CLASSES)}")
+    n_none = int(n_none)
+    if n_none < 0:
+        raise ValueError(f"n_none must be >= 0, got {n_none}")
     seeds = dict(zip(CLASSES, np.random.SeedSequence(seed).spawn(len(CLASSES))))
+    none_seed = np.random.SeedSequence([seed, 7])
     counts = {c: n_per_class * (2 if c == "P*" else 1) for c in classes}
-    xs, ys, par, names, sls, ups = [], [], [], [], [], []
+    if n_none:
+        counts[NONE] = n_none
+    parts: dict[str, list] = {k: [] for k in ("x", "y", "par", "name", "slice", "up", "h")}
+    seen: set[bytes] = set()
     with tqdm(total=sum(counts.values()), unit="img", disable=not progress,
               desc="simulating") as bar:
-        for code in classes:
+        for code in counts:
             bar.set_postfix_str(code)
             done = [0]
 
@@ -101,20 +153,42 @@ def make_dataset(
                 done[0] += k
                 bar.update(k)
 
-            x, p, sl, up = _generate(code, counts[code], size, seeds[code], advance)
-            xs.append(x)
-            ys.append(np.full(len(x), code))
-            par.append(p)
-            names.append(np.full(len(x), CLASS_TABLE[code][1]))
-            sls.append(sl)
-            ups.append(up)
+            have, ss = 0, seeds.get(code, none_seed)
+            for attempt in range(20):
+                need = counts[code] - have
+                if need == 0:
+                    break
+                child = ss if attempt == 0 else ss.spawn(1)[0]
+                if code == NONE:
+                    sharp = np.concatenate(parts["x"]) if parts["x"] else \
+                        _generate("P-2D", need, size, child, lambda k: None)[0]
+                    out = _generate_none(need, size, child, sharp, advance)
+                else:
+                    out = _generate(code, need, size, child, advance)
+                keep = []
+                for i, img in enumerate(out[0]):
+                    key = img.tobytes()
+                    if key not in seen:
+                        seen.add(key)
+                        keep.append(i)
+                keep = np.array(keep, int)
+                for key, arr in zip(("x", "par", "slice", "up", "h"), out):
+                    parts[key].append(np.asarray(arr)[keep])
+                parts["y"].append(np.full(len(keep), code))
+                name = "none" if code == NONE else CLASS_TABLE[code][1]
+                parts["name"].append(np.full(len(keep), name))
+                have += len(keep)
+            if have < counts[code]:
+                raise ValueError(f"could not draw {counts[code]} distinct {code} images of "
+                                 f"{size}x{size}; use larger images or fewer of them")
     params = {
-        "parameter": np.concatenate(par),
-        "parameter_name": np.concatenate(names).astype(str),
-        "slice": np.concatenate(sls).astype(str),
-        "up_fraction": np.concatenate(ups),
+        "parameter": np.concatenate(parts["par"]),
+        "parameter_name": np.concatenate(parts["name"]).astype(str),
+        "slice": np.concatenate(parts["slice"]).astype(str),
+        "up_fraction": np.concatenate(parts["up"]),
+        "field": np.concatenate(parts["h"]),
     }
-    return np.concatenate(xs), np.concatenate(ys).astype(str), params
+    return np.concatenate(parts["x"]), np.concatenate(parts["y"]).astype(str), params
 
 
 def save_dataset(path, X, y, params, info=None, overwrite: bool = False) -> Path:
@@ -178,7 +252,7 @@ def load_dataset(path):
 
 
 def generate_to_file(path, n_per_class=8000, size=100, seed=0, classes=None,
-                     overwrite=False, progress=True) -> dict:
+                     overwrite=False, progress=True, n_none: int = 0) -> dict:
     """Simulate a data set and save it (see :func:`make_dataset`, :func:`save_dataset`)."""
     path = Path(path)
     if path.suffix != ".npz":
@@ -187,9 +261,9 @@ def generate_to_file(path, n_per_class=8000, size=100, seed=0, classes=None,
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
     check_writable(path.parent)
     t0 = time.perf_counter()
-    X, y, params = make_dataset(n_per_class, size, seed, classes, progress)
-    info = {"seed": seed, "n_per_class": n_per_class, "size": size,
-            "classes": sorted(set(y.tolist()), key=CLASSES.index),
+    X, y, params = make_dataset(n_per_class, size, seed, classes, progress, n_none)
+    info = {"seed": seed, "n_per_class": n_per_class, "size": size, "n_none": n_none,
+            "classes": sorted(set(y.tolist()) - {NONE}, key=CLASSES.index),
             "seconds": round(time.perf_counter() - t0, 1)}
     save_dataset(path, X, y, params, info, overwrite=overwrite)
     return info

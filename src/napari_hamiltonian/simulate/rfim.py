@@ -13,11 +13,18 @@ so a binary heap of ``(flip field, spin)`` entries with lazy deletion gives the 
 dynamics in O(N log N). The sweep records the order in which spins flip and where each
 avalanche ends; any stable configuration along the loop is then a prefix of that order.
 
-Snapshot rule: a snapshot at up-fraction ``phi`` is the stable configuration reached
-when the first avalanche that brings the number of up spins to at least ``phi * N`` has
-finished (the state of the sample held at that field). Near the coercive field H_c,
-where the magnetisation crosses zero, the up fraction changes fastest with H; the
-generators draw ``phi`` around 1/2 (``up_fraction``, default [0.35, 0.65]).
+Snapshot rule (chosen by field, as the paper takes snapshots "near the coercive field
+strength, where the metal/insulator domain fraction changes most rapidly with respect to
+uniform field"): each stable state of a sweep is held over a range of the applied field,
+from the field of the avalanche that made it to the field of the next one. The field
+window of a sweep is where its up fraction goes from ``up_fraction[0]`` to
+``up_fraction[1]`` (default 0.35 to 0.65, around the coercive field H_c where it crosses
+1/2). A sweep's snapshots are distinct stable states in that window, drawn without
+replacement with probability proportional to the field range each is held over: the
+states a slow field ramp across the window would show, never the same state twice. In
+3D, slices that repeat an image already taken (two states differing only away from
+that slice) are dropped and replaced, so no image appears twice. The up fraction and
+the field H of every snapshot are recorded.
 """
 
 from __future__ import annotations
@@ -28,14 +35,12 @@ import numba as nb
 import numpy as np
 
 from ._common import (
-    N_SLICES,
     SLICE_NAMES,
     check_count,
     check_range,
     check_size,
     draw_uniform,
     slices13,
-    spawn_generators,
 )
 
 #: Default range of up fractions at which snapshots are taken (around the coercive field).
@@ -206,17 +211,41 @@ def snapshot(order, ends, count, n):
 
 
 @nb.njit(parallel=True, cache=True)
-def _run_sweeps(hs, lz, ly, lx, fractions, out):
-    """Sweep every realisation in ``hs`` (n_real, N) and store its snapshots.
-
-    ``fractions`` (n_real, n_snap) are the up fractions; ``out`` (n_real, n_snap, N).
-    """
-    n = hs.shape[1]
+def _run_sweeps(hs, lz, ly, lx, orders, ends, fields, n_avalanches):
+    """Sweep every realisation in ``hs`` (n_real, N); store each sweep's flip order,
+    avalanche ends and fields (rows padded past ``n_avalanches[r]``)."""
     for r in nb.prange(hs.shape[0]):
-        order, ends, _ = field_sweep(hs[r], lz, ly, lx)
-        for k in range(fractions.shape[1]):
-            count = int(math.ceil(fractions[r, k] * n))
-            out[r, k] = snapshot(order, ends, count, n)
+        order, e, f = field_sweep(hs[r], lz, ly, lx)
+        orders[r] = order
+        ends[r, :len(e)] = e
+        fields[r, :len(f)] = f
+        n_avalanches[r] = len(e)
+
+
+def choose_states(ends: np.ndarray, fields: np.ndarray, n: int, up_fraction, k: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Avalanche indices of up to ``k`` distinct stable states in a sweep's field window.
+
+    State ``a`` (the configuration after avalanche ``a``) is held for fields from
+    ``fields[a]`` to ``fields[a + 1]``. The window spans the states from the first with
+    at least ``up_fraction[0] * n`` up spins to the first with at least
+    ``up_fraction[1] * n``; states are drawn without replacement with probability
+    proportional to the field range they are held over; states held over no field
+    range are left out (unless all are, then equal weights).
+    """
+    lo = int(np.searchsorted(ends, math.ceil(up_fraction[0] * n)))
+    hi = int(np.searchsorted(ends, math.ceil(up_fraction[1] * n)))
+    last = len(ends) - 1
+    cand = np.arange(min(lo, last), min(hi, last) + 1)
+    width = fields[np.minimum(cand + 1, last)] - fields[cand]
+    held = width > 0  # a state followed by an avalanche at the same field is never held
+    if held.any():
+        cand, width = cand[held], width[held]
+    else:
+        width = np.ones(len(cand))
+    pick = rng.choice(len(cand), size=min(k, len(cand)), replace=False,
+                      p=width / width.sum())
+    return np.sort(cand[pick])
 
 
 def sample_rfim(
@@ -232,10 +261,10 @@ def sample_rfim(
     """Snapshots of zero-temperature RFIM field sweeps, with metadata.
 
     Each realisation of the random fields gets its own disorder R, drawn uniformly in
-    ``disorder`` (a number or a ``(low, high)`` pair); each sweep saves
-    ``snapshots_per_sweep`` snapshots at up fractions drawn uniformly in
-    ``up_fraction`` (see the module docstring for the rule). In 3D each snapshot gives
-    the 13 slices of :func:`~napari_hamiltonian.simulate._common.slices13`.
+    ``disorder`` (a number or a ``(low, high)`` pair); each sweep gives up to
+    ``snapshots_per_sweep`` distinct snapshots chosen by field in the window set by
+    ``up_fraction`` (see the module docstring). In 3D each snapshot gives the 13 slices
+    of :func:`~napari_hamiltonian.simulate._common.slices13`. No image is returned twice.
 
     Returns
     -------
@@ -243,42 +272,58 @@ def sample_rfim(
     disorder : ndarray, float, shape (n_images,)
     slices : ndarray, str, shape (n_images,)
     up_fraction : ndarray, float, shape (n_images,)
-        The up fraction of the whole lattice at the snapshot (not of the slice).
+        The true up fraction of the whole lattice at the snapshot (not of the slice).
+    field : ndarray, float, shape (n_images,)
+        The applied field H (units of J) of the avalanche that made the snapshot's state.
     """
     n_images = check_count(n_images)
     size = check_size(size)
     low, high = check_range(disorder, "disorder", 0.0, np.inf, lo_open=True)
-    f_lo, f_hi = check_range(up_fraction, "up_fraction", 0.0, 1.0)
-    per_snap = N_SLICES if dim == 3 else 1
-    n_snap_total = -(-n_images // per_snap)
-    k = snapshots_per_sweep or (4 if dim == 3 else 1)
-    k = min(check_count(k, "snapshots_per_sweep"), n_snap_total)
-    n_real = -(-n_snap_total // k)
+    window = check_range(up_fraction, "up_fraction", 0.0, 1.0)
+    k = check_count(snapshots_per_sweep or (4 if dim == 3 else 1), "snapshots_per_sweep")
     lz = size if dim == 3 else 1
     n = lz * size * size
-    rngs = spawn_generators(seed, n_real + 1)
-    rs = draw_uniform(rngs[0], low, high, n_real)
-    batch = 2 * nb.get_num_threads() if dim == 3 else 256
-    images, fracs_all = [], []
-    for b0 in range(0, n_real, batch):
-        b1 = min(n_real, b0 + batch)
-        hs = np.stack([rngs[1 + r].normal(0.0, rs[r], n) for r in range(b0, b1)])
-        fr = np.stack([np.sort(draw_uniform(rngs[1 + r], f_lo, f_hi, k))
-                       for r in range(b0, b1)])
-        out = np.empty((b1 - b0, k, n), np.uint8)
-        _run_sweeps(hs, lz, size, size, fr, out)
-        vols = out.reshape(b1 - b0, k, lz, size, size)
-        if dim == 3:
-            vols = np.stack([[slices13(v) for v in vs] for vs in vols])
-        images.append(vols.reshape(-1, size, size))
-        fracs_all.append(np.repeat(fr.ravel(), per_snap))
-        if progress is not None:
-            progress((b1 - b0) * k * per_snap)
-    images = np.concatenate(images)[:n_images]
-    r_img = np.repeat(rs, k * per_snap)[:n_images]
     names = np.array(["2d"]) if dim == 2 else np.array(SLICE_NAMES)
-    sl = np.tile(names, n_real * k)[:n_images]
-    return images, r_img, sl, np.concatenate(fracs_all)[:n_images]
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    r_rng = np.random.default_rng(seq.spawn(1)[0])
+    batch = 2 * nb.get_num_threads() if dim == 3 else 256
+    seen: set[bytes] = set()
+    images, rs, sls, fracs, hs_out = [], [], [], [], []
+    count = 0
+    while count < n_images:
+        before = count
+        per_sweep = k * len(names)
+        n_real = min(batch, -(-(n_images - count) // per_sweep))
+        gens = [np.random.default_rng(c) for c in seq.spawn(n_real)]
+        r_batch = draw_uniform(r_rng, low, high, n_real)
+        hs = np.stack([g.normal(0.0, r, n) for g, r in zip(gens, r_batch)])
+        orders = np.empty((n_real, n), np.int32)
+        ends = np.zeros((n_real, n), np.int64)
+        fields = np.zeros((n_real, n), np.float64)
+        n_av = np.zeros(n_real, np.int64)
+        _run_sweeps(hs, lz, size, size, orders, ends, fields, n_av)
+        del hs
+        for r in range(n_real):
+            e, f = ends[r, :n_av[r]], fields[r, :n_av[r]]
+            for a in choose_states(e, f, n, window, k, gens[r]):
+                state = np.zeros(n, np.uint8)
+                state[orders[r, :e[a]]] = 1
+                vol = state.reshape(lz, size, size)
+                for img, name in zip(slices13(vol) if dim == 3 else vol, names):
+                    key = img.tobytes()
+                    if key in seen or count >= n_images:
+                        continue
+                    seen.add(key)
+                    images.append(img)
+                    rs.append(r_batch[r])
+                    sls.append(name)
+                    fracs.append(e[a] / n)
+                    hs_out.append(f[a])
+                    count += 1
+        if progress is not None:
+            progress(count - before)
+    return (np.stack(images), np.array(rs), np.array(sls), np.array(fracs),
+            np.array(hs_out))
 
 
 def rfim(n: int, size: int = 100, disorder=1.1, dim: int = 2, seed=0,
@@ -299,9 +344,9 @@ def rfim(n: int, size: int = 100, disorder=1.1, dim: int = 2, seed=0,
         13 slices per snapshot are returned.
     seed : int
         Seed; the same seed gives the same images.
-    up_fraction : float or (float, float)
-        Up fraction (metal fraction) of the whole lattice at which snapshots are taken,
-        see the module docstring.
+    up_fraction : (float, float)
+        The field window: snapshots are stable states held at fields where the sweep's
+        up (metal) fraction lies in this range (see the module docstring).
 
     Returns
     -------
