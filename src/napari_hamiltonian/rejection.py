@@ -57,6 +57,13 @@ class Rejection:
         self.probe = None if probe is None else {
             k: np.ascontiguousarray(v, np.float64) for k, v in probe.items()}
         self._white_means = self.means @ self.whitening
+        self._probe = None
+        if self.probe is not None:  # standardisation folded into the first layer, float32
+            p = self.probe
+            w1 = p["w1"] / p["scale"][:, None]
+            self._probe = (np.ascontiguousarray(w1, np.float32),
+                           (p["b1"] - p["mean"] @ w1).astype(np.float32),
+                           p["w2"].astype(np.float32), p["b2"].astype(np.float32))
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, n_classes: int,
@@ -116,11 +123,13 @@ class Rejection:
         z = out[:, :len(self.means)]
         top = z.max(1)
         energy = -(top + np.log(np.exp(z - top[:, None]).sum(1)))
-        if self.probe is not None:
-            p = self.probe
-            x = (np.asarray(features, np.float64) - p["mean"]) / p["scale"]
-            a = np.maximum(x @ p["w1"] + p["b1"], 0.0) @ p["w2"] + p["b2"]
-            none = 1.0 / (1.0 + np.exp(-np.clip(a[:, 0], -60, 60)))
+        if self._probe is not None:
+            w1, b1, w2, b2 = self._probe
+            hidden = np.asarray(features, np.float32) @ w1
+            hidden += b1
+            np.maximum(hidden, 0.0, out=hidden)
+            a = (hidden @ w2 + b2)[:, 0].astype(np.float64)
+            none = 1.0 / (1.0 + np.exp(-np.clip(a, -60, 60)))
         else:
             none = np.zeros(len(out))
         return np.stack([np.maximum(d2.min(1), 0.0), energy, none], 1)
