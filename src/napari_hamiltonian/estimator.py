@@ -295,12 +295,12 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                 progress.close()
         seconds = time.perf_counter() - t0
         train_in = train_idx[yi[train_idx] >= 0]
-        train_outputs, train_hidden = cnn.predict_logits(model, data[train_in], device,
-                                                         hidden=True)
+        train_logits, train_hidden = cnn.predict_logits(model, data[train_in], device,
+                                                        hidden=True)
         # calibrated on held-out images of the classes (on the training split if none)
         val_outputs, val_hidden = (cnn.predict_logits(model, data[val_in], device,
                                                       hidden=True)
-                                   if len(val_in) else (train_outputs, train_hidden))
+                                   if len(val_in) else (train_logits, train_hidden))
         train_out = train_idx[yi[train_idx] < 0]
         outliers = cnn.predict_logits(model, data[train_out], device, hidden=True)[::-1] \
             if len(train_out) else None
@@ -308,7 +308,6 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         rejection = Rejection.fit(train_hidden, yi[train_in], len(classes),
                                   (val_hidden, val_outputs), self.false_rejection,
                                   outliers=outliers, seed=seed)
-        train_logits = train_outputs[:, :len(classes)]
         # fitted attributes only now that training succeeded
         self.classes_ = classes
         self.window_ = window
@@ -346,19 +345,19 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
     def logits(self, X) -> np.ndarray:
-        """Last-layer values (before softmax) of each image for the classes, whatever
-        their number (the "none of these" output, if any, is left out).
+        """Last-layer values (before softmax) of each image, whatever the number of
+        classes.
 
         Returns
         -------
         ndarray, float32, shape (N, n_classes)
             Columns in ``classes_`` order.
         """
-        return self.outputs_and_hidden(X)[0][:, :len(self.classes_)]
+        return self.logits_and_hidden(X)[0]
 
-    def outputs_and_hidden(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """All network outputs (N, n_outputs: the classes' logits, then "none of these"
-        if the model has it) and the first dense layer's output (N, hidden) after ReLU."""
+    def logits_and_hidden(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Last-layer values (N, n_classes) and the first dense layer's output
+        (N, hidden) after ReLU, from one pass of the network."""
         data = self._prepare(X)
         return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device,
                                   hidden=True)
@@ -391,16 +390,16 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         """(N, 3) scores of the rejection (:mod:`napari_hamiltonian.rejection`):
         Mahalanobis distance in feature space, energy, probability of "none of these";
         NaN for a model file without a rejection rule."""
-        z, h = self.outputs_and_hidden(X)
+        z, h = self.logits_and_hidden(X)
         return self.rejection_scores_of(h, z)
 
-    def rejection_scores_of(self, hidden: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-        """:meth:`rejection_scores` of features and network outputs already computed."""
+    def rejection_scores_of(self, hidden: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """:meth:`rejection_scores` of features and last-layer values already computed."""
         check_is_fitted(self)
         if getattr(self, "rejection_", None) is None:
             from .rejection import SCORES
-            return np.full((len(outputs), len(SCORES)), np.nan)
-        return self.rejection_.scores(hidden, outputs)
+            return np.full((len(logits), len(SCORES)), np.nan)
+        return self.rejection_.scores(hidden, logits)
 
     def accepts(self, scores: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """The decision "confidently one of the classes": the one place that makes it.
@@ -462,7 +461,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         The paper's k-sigma rule is :meth:`paper_confidence`. For a model file without
         a rejection rule, the paper's rule decides.
         """
-        z, h = self.outputs_and_hidden(X)
+        z, h = self.logits_and_hidden(X)
         return self.accepts(self.rejection_scores_of(h, z), self.distance_of_logits(z))
 
     def score(self, X, y, sample_weight=None) -> float:

@@ -67,8 +67,7 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
               if isinstance(v, (str, int, float, bool, type(None)))}
     classes = clf.classes_.tolist()
     architecture = {"window": clf.window_, "hidden_units": clf.hidden_units,
-                    "n_classes": len(clf.classes_),
-                    "n_outputs": clf.model_.fc2.out_features}
+                    "n_classes": len(clf.classes_)}
     meta = {
         "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
         "package_version": package_version(),
@@ -113,8 +112,7 @@ def load_model(cls, path, device: str = "auto"):
     clf = cls(**meta["params"])
     clf.device = device
     dev = resolve_device(device)
-    model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"],
-                               arch.get("n_outputs", arch["n_classes"]))
+    model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"], arch["n_classes"])
     state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
              if k.startswith("model.")}
     try:
@@ -211,12 +209,10 @@ def check_model_metadata(meta: dict, tensors: dict, path) -> None:
         raise ValueError(f"{path}: class names repeat ({classes}); {edited}")
     outputs = tensors.get("model.fc2.weight")
     n_out = None if outputs is None else outputs.shape[0]
-    n_outputs = arch.get("n_outputs", arch["n_classes"])
-    if not (len(classes) == arch["n_classes"] and n_out == n_outputs
-            and n_outputs in (len(classes), len(classes) + 1)):
+    if not len(classes) == arch["n_classes"] == n_out:
         raise ValueError(f"{path}: {len(classes)} class names, architecture n_classes "
-                         f"{arch['n_classes']} and n_outputs {n_outputs}, network outputs "
-                         f"{n_out}: they must agree; {edited}")
+                         f"{arch['n_classes']}, network outputs {n_out}: they must agree; "
+                         f"{edited}")
     missing = [f"cluster.{c}" for c in range(len(classes)) if f"cluster.{c}" not in tensors]
     if missing:
         raise ValueError(f"{path}: tensors {missing} are missing; {edited}")

@@ -78,11 +78,11 @@ class Rejection:
             Features of training images of the classes.
         labels : ndarray of int, shape (N,)
             Their class indices.
-        calibration : (features (M, hidden), outputs (M, n_outputs))
+        calibration : (features (M, hidden), logits (M, n_classes))
             Held-out images of the classes.
         false_rejection : float
             Share of calibration images to reject (split between the scores).
-        outliers : (features (K, hidden), outputs (K, n_classes)), optional
+        outliers : (features (K, hidden), logits (K, n_classes)), optional
             Training images of none of the classes: the probe learns their features
             against ``features``.
         seed : int
@@ -105,22 +105,20 @@ class Rejection:
         rule.thresholds = np.quantile(scores, 1 - false_rejection / len(SCORES), axis=0)
         return rule
 
-    def scores(self, features: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    def scores(self, features: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """(N, 3) float64: the scores :data:`SCORES`.
 
         Parameters
         ----------
         features : ndarray, shape (N, hidden)
             First dense layer's output after ReLU.
-        outputs : ndarray, shape (N, n_outputs)
-            Network outputs: the classes' logits, then "none of these" if present.
+        logits : ndarray, shape (N, n_classes)
         """
         white = np.asarray(features, np.float32) @ self.whitening
         # squared distances to each class mean, without an (N, C, hidden) array
         d2 = ((white ** 2).sum(1, keepdims=True) - 2 * white @ self._white_means.T
               + (self._white_means ** 2).sum(1))
-        out = np.asarray(outputs, np.float64)
-        z = out[:, :len(self.means)]
+        z = np.asarray(logits, np.float64)
         top = z.max(1)
         energy = -(top + np.log(np.exp(z - top[:, None]).sum(1)))
         if self._probe is not None:
@@ -131,7 +129,7 @@ class Rejection:
             a = (hidden @ w2 + b2)[:, 0].astype(np.float64)
             none = 1.0 / (1.0 + np.exp(-np.clip(a, -60, 60)))
         else:
-            none = np.zeros(len(out))
+            none = np.zeros(len(z))
         return np.stack([np.maximum(d2.min(1), 0.0), energy, none], 1)
 
     def accepts(self, scores: np.ndarray) -> np.ndarray:

@@ -15,10 +15,9 @@ def acceptance(clf, X) -> dict[str, float]:
     """Share of images ``X`` accepted by the rejection and by each reading of the
     paper's rule: {"rejection": ..., "paper nearest": ..., "paper box": ...,
     "paper ellipsoid": ...}."""
-    outputs, h = clf.outputs_and_hidden(X)
-    z = outputs[:, :len(clf.classes_)]
+    z, h = clf.logits_and_hidden(X)
     pred = z.argmax(1)
-    out = {"rejection": float(np.mean(clf.accepts(clf.rejection_scores_of(h, outputs),
+    out = {"rejection": float(np.mean(clf.accepts(clf.rejection_scores_of(h, z),
                                                   clf.distance_of_logits(z))))}
     out["paper nearest"] = float(np.mean(clf.paper_confident(clf.distance_of_logits(z))))
     for reading in PAPER_READINGS[1:]:
@@ -62,16 +61,15 @@ def evaluate(clf, X, y) -> dict:
         ``confident`` (share of images accepted by the rejection), ``n`` (images).
     """
     y = np.asarray(y)
-    outputs, h = clf.outputs_and_hidden(X)
+    z, h = clf.logits_and_hidden(X)
     classes = clf.classes_
-    z = outputs[:, :len(classes)]
     pred_i = z.argmax(1)
     true_i = np.searchsorted(classes, y)
     n = len(classes)
     conf = np.bincount(true_i * n + pred_i, minlength=n * n).reshape(n, n)
     per_class = {str(c): float(conf[i, i] / conf[i].sum()) for i, c in enumerate(classes)
                  if conf[i].sum()}
-    confident = clf.accepts(clf.rejection_scores_of(h, outputs), clf.distance_of_logits(z))
+    confident = clf.accepts(clf.rejection_scores_of(h, z), clf.distance_of_logits(z))
     return {"accuracy": float(np.mean(pred_i == true_i)), "per_class": per_class,
             "confusion": conf, "classes": [str(c) for c in classes],
             "confident": float(confident.mean()), "n": int(len(y))}

@@ -133,9 +133,9 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
             sub = ops[i:i + tile, j:j + tile]
             iy, ix = np.nonzero(sub == op)
             iy, ix = iy + i, ix + j
-            outputs, hidden = variant_logits(net, b, int(op), iy * stride, ix * stride)
-            logits[iy, ix] = outputs[:, :len(classes)]
-            scores[iy, ix] = clf.rejection_scores_of(hidden, outputs)
+            z, hidden = variant_logits(net, b, int(op), iy * stride, ix * stride)
+            logits[iy, ix] = z
+            scores[iy, ix] = clf.rejection_scores_of(hidden, z)
             yield ("progress", done, len(work))
     flat = logits.reshape(-1, len(classes))
     dist = clf.distance_of_logits(flat).reshape(ny, nx)

@@ -134,9 +134,8 @@ def variant_logits(net: WholeImageCNN, binary: np.ndarray, op: int, y0: np.ndarr
 
     Returns
     -------
-    outputs : ndarray, float32, shape (m, n_outputs)
-        Network outputs in the classifier's column order (the classes' logits, then
-        "none of these" if the network has it), equal to those of each window reduced
+    logits : ndarray, float32, shape (m, n_classes)
+        Logits in the classifier's column order, equal to those of each window reduced
         and passed through the network alone (within float32 FFT rounding).
     hidden : ndarray, float32, shape (m, hidden)
         The first dense layer's output after ReLU.
