@@ -416,6 +416,11 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             return self.paper_confident(distance)
         return self.rejection_.accepts(scores)
 
+    def confident_of(self, hidden: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """:meth:`score_confidence` of features and last-layer values already computed."""
+        return self.accepts(self.rejection_scores_of(hidden, logits),
+                            self.distance_of_logits(logits))
+
     def confidence_distance(self, X) -> np.ndarray:
         """Distance of each image's last-layer point to the nearest training point of its
         predicted class, in units of that class's ``|sigma_c|``, (N,) float: the paper's
@@ -461,8 +466,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         The paper's k-sigma rule is :meth:`paper_confidence`. For a model file without
         a rejection rule, the paper's rule decides.
         """
-        z, h = self.logits_and_hidden(X)
-        return self.accepts(self.rejection_scores_of(h, z), self.distance_of_logits(z))
+        return self.confident_of(*self.logits_and_hidden(X)[::-1])
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy on (X, y). Labels the classifier never saw raise a ValueError."""

@@ -17,8 +17,7 @@ def acceptance(clf, X) -> dict[str, float]:
     "paper ellipsoid": ...}."""
     z, h = clf.logits_and_hidden(X)
     pred = z.argmax(1)
-    out = {"rejection": float(np.mean(clf.accepts(clf.rejection_scores_of(h, z),
-                                                  clf.distance_of_logits(z))))}
+    out = {"rejection": float(np.mean(clf.confident_of(h, z)))}
     out["paper nearest"] = float(np.mean(clf.paper_confident(clf.distance_of_logits(z))))
     for reading in PAPER_READINGS[1:]:
         out[f"paper {reading}"] = float(np.mean(
@@ -69,7 +68,7 @@ def evaluate(clf, X, y) -> dict:
     conf = np.bincount(true_i * n + pred_i, minlength=n * n).reshape(n, n)
     per_class = {str(c): float(conf[i, i] / conf[i].sum()) for i, c in enumerate(classes)
                  if conf[i].sum()}
-    confident = clf.accepts(clf.rejection_scores_of(h, z), clf.distance_of_logits(z))
+    confident = clf.confident_of(h, z)
     return {"accuracy": float(np.mean(pred_i == true_i)), "per_class": per_class,
             "confusion": conf, "classes": [str(c) for c in classes],
             "confident": float(confident.mean()), "n": int(len(y))}

@@ -100,8 +100,9 @@ def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, 
 
 def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
                  block_id=None):
-    """Logits and rejection scores (last columns, float64) of the windows whose
-    origin lies in this chunk (block has trailing overlap).
+    """Per window whose origin lies in this chunk (block has trailing overlap), in
+    float64 columns: the logits, the rejection scores, the paper's distance and the
+    decision (1 = confident), all as :func:`iter_classify` gives them.
 
     ``levels`` (t, 1, 1) holds each frame's grey level (from the whole frame), or NaN for
     binary frames.
@@ -111,7 +112,7 @@ def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
     by, bx = block_id[1], block_id[2]
     i0, i1 = _windows_in(ystarts[by], ystarts[by + 1], stride, ny)
     j0, j1 = _windows_in(xstarts[bx], xstarts[bx + 1], stride, nx)
-    out = np.zeros((block.shape[0], i1 - i0, j1 - j0, len(clf.classes_) + len(SCORES)),
+    out = np.zeros((block.shape[0], i1 - i0, j1 - j0, len(clf.classes_) + _EXTRA),
                    np.float64)
     if i1 <= i0 or j1 <= j0:
         return out
@@ -124,9 +125,15 @@ def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
         else:
             result = iter_classify(apply_threshold(frame, level, metal), clf, stride)
         res = exhaust(result)
-        out[t, ..., :-len(SCORES)] = res.logits
-        out[t, ..., -len(SCORES):] = res.scores
+        out[t, ..., :-_EXTRA] = res.logits
+        out[t, ..., -_EXTRA:-2] = res.scores
+        out[t, ..., -2] = res.distance
+        out[t, ..., -1] = res.confident
     return out
+
+
+#: Columns after the logits in a block: the scores, the distance and the decision.
+_EXTRA = len(SCORES) + 2
 
 
 def _frame_levels(frames, threshold, block_info=None):
@@ -159,16 +166,6 @@ def _overlap_chunks(chunks: tuple[int, ...], window: int) -> tuple[int, ...]:
         last = out.pop()
         out[-1] += last
     return tuple(out)
-
-
-def _distance_block(logits, clf, order):
-    z = logits[..., np.argsort(order)]  # back to the classifier's column order
-    return clf.distance_of_logits(z.reshape(-1, z.shape[-1])).reshape(z.shape[:-1])
-
-
-def _accept_block(scores, distance, clf):
-    """(t, ny, nx) decisions from scores (t, ny, nx, 3) and distances (t, ny, nx, 1)."""
-    return clf.accepts(scores, distance[..., 0])
 
 
 def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
@@ -243,19 +240,17 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     # boundary padding); a window belongs to the chunk holding its top-left pixel
     xo = da.overlap.overlap(x, depth={0: 0, 1: (0, n - 1), 2: (0, n - 1)},
                             boundary="none")
-    both = da.map_blocks(
+    columns = da.map_blocks(
         _stack_block, xo, levels, model, stride, metal, ystarts, xstarts, ny, nx,
         dtype=np.float64, new_axis=[3],
-        chunks=(x.chunks[0], ych, xch, (len(classes) + len(SCORES),)),
+        chunks=(x.chunks[0], ych, xch, (len(classes) + _EXTRA,)),
         meta=np.empty((0, 0, 0, 0), np.float64))
-    logits = both[..., :-len(SCORES)].astype(np.float32)
-    scores = both[..., -len(SCORES):]
+    logits = columns[..., :-_EXTRA].astype(np.float32)
+    scores = columns[..., -_EXTRA:-2]
+    distance = columns[..., -2]
+    confident = columns[..., -1] > 0.5
     order = standard_order(classes)  # the blocks' columns are already in this order
-    distance = logits.map_blocks(_distance_block, model, order, drop_axis=3,
-                                 dtype=np.float64, meta=np.empty((0, 0, 0), np.float64))
     labels = logits.argmax(axis=3).astype(np.int16)
-    confident = da.map_blocks(_accept_block, scores, distance[..., None], model,
-                              drop_axis=3, dtype=bool, meta=np.empty((0, 0, 0), bool))
     return StackResult(logits=logits, distance=distance, labels=labels, confident=confident,
                        scores=scores, classes=tuple(classes[k] for k in order),
                        stride=stride, window=n, client=client, clf=clf)
