@@ -5,7 +5,10 @@ frame at stride 4 with the shipped model from the widget, and saves:
 
 * ``docs/overlay.png``: the canvas, class labels over the image ("none of these" windows grey);
 * ``docs/window.png``: the whole window with the widget and its chart;
-* ``docs/chart.png``: the chart alone.
+* ``docs/chart.png``: the chart alone;
+* ``docs/overlay_gray.png``: the grayscale sample stack (blurred 1.5 px, noisy), binarised
+  by switching frame, PSF sigma estimated in the widget, the model for it;
+* ``docs/overlay_760.png``: a 760x760 RF-2D frame at stride 4, class outlines over it.
 """
 
 import time
@@ -42,6 +45,43 @@ def main():
     viewer.screenshot(str(HERE / "overlay.png"), canvas_only=True, flash=False)
     viewer.screenshot(str(HERE / "window.png"), canvas_only=False, flash=False)
     widget.chart.grab().save(str(HERE / "chart.png"))
+    viewer.close()
+
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1900, 1000)
+    viewer.open_sample("napari-hamiltonian", "rf2d_stack_gray")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
+                                                     "Classify Hamiltonian")
+    widget.threshold_mode.value = "switching (stack)"
+    viewer.dims.set_current_step(0, 3)
+    widget.estimate_psf()
+    widget.stride.value = 4
+    widget.run()
+    wait(widget, app)
+    viewer.reset_view()
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.05)
+    viewer.screenshot(str(HERE / "overlay_gray.png"), canvas_only=False, flash=False)
+    viewer.close()
+
+    from napari_hamiltonian.samples import field_sweep_stack
+
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1900, 1000)
+    viewer.add_image(field_sweep_stack(size=760, fractions=(0.5,), seed=1)[0][0],
+                     name="RF-2D 760x760", contrast_limits=(0, 1))
+    _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
+                                                     "Classify Hamiltonian")
+    widget.stride.value = 4
+    widget.overlay.value = "outlines"
+    widget.run()
+    wait(widget, app)
+    viewer.reset_view()
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.05)
+    viewer.screenshot(str(HERE / "overlay_760.png"), canvas_only=True, flash=False)
     viewer.close()
 
 

@@ -10,7 +10,7 @@ import zarr
 import napari_hamiltonian as nh
 from napari_hamiltonian import batch, report
 from napari_hamiltonian.cli import main
-from napari_hamiltonian.samples import microscope_view
+from napari_hamiltonian.samples import field_sweep_stack, microscope_view
 from napari_hamiltonian.sliding import classify_image
 
 
@@ -316,3 +316,39 @@ def test_interrupt_message_says_what_was_kept(model, stack, tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert "kept in" in err and str(tmp_path / "o" / "s") in err
     assert "no output was written" not in err
+
+
+def test_switching_binarises_the_stack_as_a_whole(model, tmp_path):
+    """--threshold switching: each pixel metal from the frame it switches; the labels
+    are those of the binarised stack classified as binary frames."""
+    path, clf = model
+    frames, _ = field_sweep_stack(size=60, fractions=(0.2, 0.4, 0.6, 0.8), seed=2)
+    grey = microscope_view(frames, blur=1.0, noise=0.08)
+    tifffile.imwrite(tmp_path / "sweep.tif", grey, photometric="minisblack")
+    assert main(["classify", str(tmp_path / "sweep.tif"), "--out", str(tmp_path / "o"),
+                 "--model", str(path), "--stride", "4", "--threshold", "switching"]) == 0
+    maps = nh.binarize_stack(grey)
+    got = batch.load_frames(tmp_path / "o" / "sweep", clf)
+    assert len(got) == len(frames)
+    for t, result in enumerate(got):
+        np.testing.assert_array_equal(result.labels, classify_image(maps[t], clf, 4).labels)
+    one = tmp_path / "one.tif"
+    tifffile.imwrite(one, grey[:1], photometric="minisblack")
+    assert main(["classify", str(one), "--out", str(tmp_path / "o1"), "--model", str(path),
+                 "--threshold", "switching"]) == 2
+    assert not (tmp_path / "o1").exists()
+
+
+def test_model_and_psf_sigma_are_alternatives(model, stack, tmp_path, capsys):
+    path, _ = model
+    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+    assert main(["classify", str(tmp_path / "s.tif"), "--out", str(tmp_path / "o"),
+                 "--model", str(path), "--psf-sigma", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_model_at_chance_level_is_called_so():
+    assert "near chance (14.3% for 7 classes)" in report.chance_message(0.125, 7)
+    assert report.chance_message(0.95, 7) == ""
+    assert report.chance_message(float("nan"), 7) == ""

@@ -74,3 +74,74 @@ def test_noise_free_gaussian_view_commutes_with_the_square_symmetries():
     for op in range(0, 16, 2):  # the eight elements of D4, without the spin flip
         np.testing.assert_allclose(optical_view(transform(X, op), 2.5, 0.0, rng),
                                    transform(g, op), atol=1e-6)
+
+
+def test_instrument_renders_sites_psf_intensities_noise_and_binarisation():
+    from napari_hamiltonian.optics import Instrument
+
+    rng = np.random.default_rng(0)
+    config = (rng.random((20, 30)) < 0.4).astype(np.uint8)
+    sharp = Instrument(pixels_per_site=3, insulator=1.0, metal=4.0).grey(config, rng)
+    assert sharp.shape == (60, 90) and sharp.dtype == np.float32
+    np.testing.assert_array_equal(sharp[::3, ::3], np.where(config == 1, 4.0, 1.0))
+    assert np.all(sharp[1::3, 2::3] == sharp[::3, ::3])  # each site is 3x3 pixels
+    blurred = Instrument(2.0, insulator=1.0, metal=4.0).grey(config, rng)
+    assert blurred.min() > 1.0 and blurred.max() < 4.0  # the blur mixes the phases
+    assert abs(blurred.mean() - sharp.mean()) < 0.02  # and keeps the mean intensity
+    noisy = Instrument(insulator=1.0, metal=4.0, noise=0.5).grey(np.zeros((200, 200)), rng)
+    assert abs(noisy.std() - 0.5) < 0.01 and abs(noisy.mean() - 1.0) < 0.01
+    for psf in ("gaussian", "airy", "defocus"):
+        out = Instrument(1.5, psf=psf, noise=0.05).render(config, np.random.default_rng(1))
+        assert out.dtype == np.uint8 and set(np.unique(out)) <= {0, 1}
+        assert np.mean(out == config) > 0.6
+    # dark metal: a physical threshold on the other side
+    dark = Instrument(insulator=5.0, metal=2.0, threshold=3.5).render(config, rng)
+    np.testing.assert_array_equal(dark, config)
+    grey = Instrument(1.0, binarisation="none").render(config[None], rng)
+    assert grey.dtype == np.float32 and grey.shape == (1, 20, 30)
+    for bad in (dict(psf_sigma=-1), dict(pixels_per_site=0), dict(psf="square"),
+                dict(binarisation="median"), dict(metal=0.0), dict(noise=np.nan)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Instrument(**bad)
+
+
+def test_physical_threshold_keeps_the_density_that_otsu_discards():
+    """After a blur, Otsu puts the level at the median grey value whatever the density;
+    a physical level keeps the majority phase growing (the separability frontier)."""
+    from napari_hamiltonian.optics import render_training_set
+
+    X = nh.simulate.percolation(20, size=100, p=0.7, seed=3)
+    phys = render_training_set(X, 2.0, seed=1, binarisation="physical")
+    otsu = render_training_set(X, 2.0, seed=1, binarisation="otsu")
+    assert phys.mean() > 0.8 and abs(otsu.mean() - 0.5) < 0.2
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from napari_hamiltonian.samples import field_sweep_stack
+
+    return {"C-2D": nh.simulate.ising2d(1, size=256, temperature=2.4, seed=7)[0],
+            "RF-2D": field_sweep_stack(size=256, disorder=1.1, fractions=(0.5,),
+                                       seed=7)[0][0],
+            "P-2D": nh.simulate.percolation(1, size=256, p=0.59, seed=7)[0]}
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 4.0])
+@pytest.mark.parametrize("snr", [5, 20])
+def test_estimated_psf_sigma_is_within_25_percent(frames, sigma, snr):
+    from napari_hamiltonian.optics import Instrument
+
+    rng = np.random.default_rng(int(sigma * 10 + snr))
+    for name, frame in frames.items():
+        grey = Instrument(sigma, insulator=0.3, metal=1.3, noise=1.0 / snr).grey(frame, rng)
+        estimate = nh.estimate_psf_sigma(grey)
+        assert abs(estimate / sigma - 1) <= 0.25, (name, estimate)
+
+
+def test_estimate_psf_sigma_refuses_what_it_cannot_read():
+    with pytest.raises(ValueError, match="uniform"):
+        nh.estimate_psf_sigma(np.ones((64, 64)))
+    with pytest.raises(ValueError, match="32x32"):
+        nh.estimate_psf_sigma(np.random.default_rng(0).random((16, 64)))
+    with pytest.raises(ValueError, match="2D"):
+        nh.estimate_psf_sigma(np.zeros((2, 64, 64)))

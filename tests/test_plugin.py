@@ -122,6 +122,7 @@ def test_cancel_stops_a_run_of_all_frames(widget, monkeypatch):
     widget.run(all_frames=True)
     assert widget.worker is None
     assert list(widget.results) == [0]
+    assert widget.status.value.startswith("cancelled; 1 frame(s) classified before")
 
 
 @pytest.mark.threads
@@ -237,6 +238,22 @@ def test_layer_menu_command_opens_the_widget_on_the_layer(make_napari_viewer):
     assert widget.layer_box.value is viewer.layers["RF-2D field sweep"]
 
 
+def test_the_layer_command_reuses_the_dock_the_plugins_menu_opened(make_napari_viewer):
+    from napari._app_model import get_app_model
+
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "rf2d_stack")
+    viewer.open_sample(PLUGIN, "gallery")
+    get_app_model().commands.execute_command("napari-hamiltonian.classify_widget")
+    viewer.layers.selection.active = viewer.layers["seven-class gallery"] \
+        if "seven-class gallery" in viewer.layers else viewer.layers[-1]
+    _widget.classify_selected_layer(viewer)
+    docks = [w for w in viewer.window.dock_widgets.values()
+             if isinstance(w, _widget.ClassifyWidget)]
+    assert len(docks) == 1
+    assert docks[0].layer_box.value is viewer.layers.selection.active
+
+
 def test_an_image_unlike_every_class_is_shown_grey_and_said_in_words(make_napari_viewer):
     """A blurred, thresholded micrograph: windows are "none of these" (grey label 8)."""
     from napari_hamiltonian.optics import micrograph
@@ -256,3 +273,133 @@ def test_an_image_unlike_every_class_is_shown_grey_and_said_in_words(make_napari
     assert "unlike every training class" in w.status.value
     heights = [p.get_height() for p in w.chart.figure.axes[0].patches]
     assert heights[-1] == pytest.approx(100 * res.rejected())  # the "none" bar
+
+
+def test_resolution_settings_pick_the_model_for_the_microscope(make_napari_viewer, qtbot,
+                                                               errors):
+    """Pixel size from the layer, PSF sigma from FWHM and pixel size or estimated from
+    the image, the shipped model for that sigma, and the switching binarisation."""
+    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.pretrained import nearest_shipped
+    from napari_hamiltonian.samples import field_sweep_stack
+
+    frames, _ = field_sweep_stack(size=200, fractions=(0.3, 0.5, 0.7), seed=5)
+    grey = Instrument(2.0, insulator=0.2, metal=1.0, noise=0.08).grey(
+        frames, np.random.default_rng(0))
+    viewer = make_napari_viewer()
+    viewer.add_image(grey, name="sweep", scale=(1, 0.05, 0.05), units=("s", "um", "um"))
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    assert w.layer_box.value.name == "sweep"
+    assert w.pixel_nm.value == pytest.approx(50.0)  # 0.05 um from the layer
+    w.fwhm_nm.value = 235.5
+    assert w.psf_sigma.value == pytest.approx(2.0, abs=0.01)  # 235.5 / (2.355 * 50)
+    w.psf_sigma.value = 0.0
+    w.estimate_psf()
+    assert w.psf_sigma.value == pytest.approx(2.0, rel=0.25)
+    assert "estimated PSF sigma" in w.status.value
+    assert w.classifier().psf_sigma == nearest_shipped(w.psf_sigma.value)
+    w.threshold_mode.value = "switching (stack)"
+    w.stride.value = 25
+    w.run(all_frames=True)
+    wait_idle(qtbot, w)
+    maps = nh.binarize_stack(grey)
+    w.show_preview()  # the preview is the stack binarised as a whole
+    np.testing.assert_array_equal(np.asarray(viewer.layers["sweep binary preview"].data), maps)
+    for t in range(3):
+        ref = nh.classify_image(maps[t], w.classifier(), stride=25)
+        np.testing.assert_array_equal(w.results[t].labels, ref.labels)
+    viewer.add_image(grey[0], name="one frame")
+    w.layer_box.value = viewer.layers["one frame"]
+    w.run()
+    assert errors and "stack" in errors[-1]
+
+
+def test_results_live_with_their_image_layer(widget, qtbot, make_napari_viewer):
+    """Deleting the classes layer: redrawn on the next slider move; the slider follows
+    only the classified layer; deleting the image takes its results along."""
+    viewer = widget.viewer
+    image = viewer.layers["RF-2D field sweep"]
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert viewer.layers.selection.active.name == image.name  # the new layer did not take it
+    viewer.layers.remove("RF-2D field sweep classes")
+    viewer.dims.set_current_step(0, 1)  # computes frame 1 and draws every frame again
+    wait_idle(qtbot, widget)
+    classes = viewer.layers["RF-2D field sweep classes"]
+    assert np.all(np.asarray(classes.data[0]) > 0) and np.all(np.asarray(classes.data[1]) > 0)
+    viewer.add_image(np.zeros((4, 150, 150), np.uint8), name="other")
+    widget.layer_box.value = viewer.layers["other"]
+    viewer.dims.set_current_step(0, 2)  # another layer selected: nothing runs
+    wait_idle(qtbot, widget)
+    assert sorted(widget.results) == [0, 1]
+    widget.layer_box.value = image
+    viewer.layers.remove(image)
+    assert "RF-2D field sweep classes" not in viewer.layers
+    assert widget.results == {} and "closed" in widget.status.value
+
+
+def test_the_chart_waits_for_results_and_follows_napari_theme(widget, qtbot):
+    from matplotlib.colors import to_hex
+    from napari.utils.theme import get_theme
+
+    assert widget.chart.isHidden()  # no blank chart before the first run
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert not widget.chart.isHidden()
+    assert to_hex(widget.chart.figure.get_facecolor()) == get_theme("dark").background.as_hex()
+    widget.viewer.theme = "light"
+    assert to_hex(widget.chart.figure.get_facecolor()) == get_theme("light").background.as_hex()
+    ticks = widget.chart.figure.axes[0].get_yticklabels()
+    assert to_hex(ticks[0].get_color()) == get_theme("light").text.as_hex()
+
+
+
+def test_pixel_size_comes_from_ome_metadata_or_the_layer_scale(make_napari_viewer, tmp_path):
+    from napari_hamiltonian.plugin._layers import pixel_size_nm
+
+    path = tmp_path / "scan.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 120, 120), np.uint8), ome=True,
+                     metadata={"axes": "TYX", "PhysicalSizeX": 0.05,
+                               "PhysicalSizeXUnit": "µm"})
+    viewer = make_napari_viewer()
+    viewer.open(path, plugin="napari")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    assert w.pixel_nm.value == pytest.approx(50.0)
+    assert pixel_size_nm((1.0, 1.0), ["pixel", "pixel"], {}) is None
+    assert pixel_size_nm((2.0, 0.2), ["um", "um"], {}) == pytest.approx(200.0)
+    assert pixel_size_nm((1, 1), None, {"PhysicalSizeX": "30", "PhysicalSizeXUnit": "nm"}) == 30
+
+
+def test_the_dock_progress_bar_advances_within_one_large_image(make_napari_viewer):
+    viewer = make_napari_viewer()
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[4]
+    viewer.add_image(np.tile(frame, (2, 2)), name="large")  # 600 x 600, one frame
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.stride.value = 10
+    seen, texts = [], []
+    w.progress.changed.connect(lambda v: (seen.append(v), texts.append(w.status.value)))
+    w.run()
+    partial = [v for v in seen if 0 < v < _widget.PROGRESS_STEPS]
+    assert len(partial) >= 3 and partial == sorted(partial)  # within the one frame
+    assert seen[-1] == _widget.PROGRESS_STEPS
+    assert any("s left" in t for t in texts)
+    assert not w.progress.visible and w.status.value.startswith("1 frame(s) classified")
+
+
+def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
+    widget.run()
+    wait_idle(qtbot, widget)
+    classes = widget.viewer.layers["RF-2D field sweep classes"]
+    assert classes.opacity == 1.0 and classes.contour == 0 and classes.visible
+    # opaque: a drawn window shows its class colour exactly, as the legend's swatch
+    from napari_hamiltonian.classes import class_color
+    from napari_hamiltonian.plugin._layers import label_colors
+
+    value = int(np.asarray(classes.data[0])[5, 5])
+    names = list(widget.results[0].classes)
+    assert label_colors(names)[value] == (class_color(names[value - 1], value - 1)
+                                          if value <= len(names) else "#9a9a9a")
+    widget.overlay.value = "outlines"
+    assert classes.contour == 1 and classes.visible
+    widget.overlay.value = "image only"
+    assert not classes.visible

@@ -11,9 +11,11 @@ from napari_hamiltonian.samples import field_sweep_stack
 def test_shipped_model_is_small_checked_and_cached():
     path = pretrained.pretrained_path()
     assert path.stat().st_size <= 25 * 2**20
+    nh.load_pretrained()
+    misses = pretrained._load.cache_info().misses
     a, b = nh.load_pretrained(), nh.load_pretrained()
     assert a is not b and a.model_ is not b.model_  # independent copies of one load
-    assert pretrained._load.cache_info().misses == 1
+    assert pretrained._load.cache_info().misses == misses
     assert list(a.classes_) == sorted(nh.CLASSES) and a.window_ == 100
     a.set_params(confidence_k=3.0)
     assert nh.load_pretrained().confidence_k == 1.0
@@ -24,7 +26,7 @@ def test_a_damaged_shipped_model_is_refused(monkeypatch, tmp_path):
     blob = bytearray(pretrained.pretrained_path().read_bytes())
     blob[-1] ^= 1
     bad.write_bytes(bytes(blob))
-    monkeypatch.setattr(pretrained, "pretrained_path", lambda: bad)
+    monkeypatch.setattr(pretrained, "pretrained_path", lambda psf_sigma=0.0: bad)
     pretrained._load.cache_clear()
     try:
         with pytest.raises(ValueError, match="damaged"):
@@ -81,3 +83,53 @@ def test_shipped_model_says_none_of_these():
         assert clf.score_confidence(images).mean() <= 0.2, name
     # the paper's rule, nearest-point reading, accepts most of the blurred images
     assert clf.paper_confidence(micrograph(X[:40], 2.0, 0.1, rng)).mean() > 0.5
+
+
+def test_one_shipped_model_per_resolution_selected_by_psf_sigma():
+    sizes = 0
+    for sigma, (name, digest) in pretrained.SHIPPED.items():
+        path = pretrained.pretrained_path(sigma)
+        assert path.name == name and pretrained.file_sha256(path) == digest
+        sizes += path.stat().st_size
+        clf = nh.load_pretrained(psf_sigma=sigma)
+        assert clf.psf_sigma == sigma and list(clf.classes_) == sorted(nh.CLASSES)
+    assert sorted(pretrained.SHIPPED) == [0.0, 1.0, 2.0, 3.0]
+    assert sizes < 60e6  # the package stays under 80 MB
+    with pytest.warns(UserWarning, match="nearest, the model for 2 px"):
+        assert nh.load_pretrained(psf_sigma=2.4).psf_sigma == 2.0
+    with pytest.warns(UserWarning, match="3 px"):
+        assert nh.load_pretrained(psf_sigma=7.0).psf_sigma == 3.0  # beyond: the widest
+    with pytest.warns(UserWarning, match="lattice scale"):
+        assert nh.load_pretrained(psf_sigma=0.3).psf_sigma == 0.0
+    with pytest.raises(ValueError, match="psf_sigma"):
+        nh.load_pretrained(psf_sigma=-1.0)
+
+
+def test_classify_image_and_stack_select_the_model_of_a_resolution():
+    from napari_hamiltonian.optics import Instrument
+
+    frame = field_sweep_stack(size=160, fractions=(0.5,), seed=8)[0][0]
+    binary = Instrument(2.0, noise=0.1).render(frame, np.random.default_rng(0))
+    by_sigma = nh.classify_image(binary, stride=20, psf_sigma=2.0)
+    by_model = nh.classify_image(binary, nh.load_pretrained(2.0), stride=20)
+    np.testing.assert_array_equal(by_sigma.logits, by_model.logits)
+    lattice = nh.classify_image(binary, stride=20)
+    assert not np.array_equal(lattice.logits, by_sigma.logits)
+    stack = nh.classify_stack(binary[None], stride=20, psf_sigma=2.0).frame(0)
+    np.testing.assert_array_equal(stack.labels, by_sigma.labels)
+    with pytest.raises(ValueError, match="not both"):
+        nh.classify_image(binary, nh.load_pretrained(), psf_sigma=2.0)
+
+
+def test_the_model_for_1px_reads_renders_the_lattice_model_cannot():
+    """Fresh renders through a 1 px point-spread function, physical threshold: the
+    model for that resolution names the class; the lattice-scale model mostly rejects
+    them ("none of these")."""
+    from napari_hamiltonian.optics import render_training_set
+
+    X, y, _ = nh.simulate.make_dataset(15, seed=2029, progress=False)
+    R = render_training_set(X, 1.0, seed=2029)
+    sharp_model, blur_model = nh.load_pretrained(), nh.load_pretrained(psf_sigma=1.0)
+    assert np.mean(blur_model.predict(R) == y) >= 0.85
+    assert blur_model.score_confidence(R).mean() >= 0.85
+    assert sharp_model.score_confidence(R).mean() <= 0.3

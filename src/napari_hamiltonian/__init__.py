@@ -19,14 +19,18 @@ __version__ = "0.1.0"
 #: Public name -> module that defines it (relative to this package).
 _LAZY = {
     "HamiltonianClassifier": ".estimator",
+    "Instrument": ".optics",
+    "binarize_stack": ".switching",
     "classify_image": ".sliding",
     "classify_stack": ".stacks",
+    "estimate_psf_sigma": ".optics",
     "load_pretrained": ".pretrained",
     "symmetry_reduce": ".symmetry",
 }
 
-__all__ = ["CLASSES", "HamiltonianClassifier", "__version__", "classify_image",
-           "classify_stack", "load_pretrained", "simulate", "symmetry_reduce"]
+__all__ = ["CLASSES", "HamiltonianClassifier", "Instrument", "__version__",
+           "binarize_stack", "classify_image", "classify_stack", "estimate_psf_sigma",
+           "load_pretrained", "simulate", "symmetry_reduce"]
 
 
 def __getattr__(name: str):

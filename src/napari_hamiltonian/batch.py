@@ -35,6 +35,7 @@ import numpy as np
 from ._binary import binarize, check_metal, check_threshold
 from ._files import atomic_write, check_writable
 from .modelfile import file_sha256
+from .rejection import SCORES
 from .sliding import WindowResult, check_stride
 
 SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")
@@ -213,7 +214,8 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
     Raises ValueError (bad input or settings) or FileExistsError (the folder holds
     results this run must not replace), each naming the fix.
     """
-    threshold = check_threshold(threshold)
+    switching = isinstance(threshold, str) and threshold == "switching"
+    threshold = threshold if switching else check_threshold(threshold)
     check_metal(metal)
     check_stride(stride)
     stack = read_stack(path)
@@ -224,8 +226,12 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
     if temperatures is not None and len(temperatures) != stack.shape[0]:
         raise ValueError(f"{len(temperatures)} temperatures for {stack.shape[0]} frames of "
                          f"{path}; give one per frame")
+    if switching and stack.shape[0] < 2:
+        raise ValueError(f"{path} has one frame; --threshold switching needs a stack of "
+                         "frames in sweep order (use otsu or a grey level for one image)")
     try:  # the first frame shows most input errors (grey without threshold, NaN, ...)
-        binarize(np.asarray(stack[0].compute()), threshold, metal, min_side=n)
+        binarize(np.asarray(stack[0].compute()), "otsu" if switching else threshold, metal,
+                 min_side=n)
     except ValueError as err:
         raise ValueError(f"{path}, frame 0: {err}") from None
     from . import __version__
@@ -289,8 +295,12 @@ def run(job: Job, clf, client=None, progress: bool = True,
     todo = [t for t in range(n_frames) if t not in done]
     if todo:
         s = job.settings
-        res = classify_stack(job.stack, clf, s["stride"], s["threshold"], s["metal"],
-                             client=client)
+        stack, threshold, metal = job.stack, s["threshold"], s["metal"]
+        if threshold == "switching":  # binarised as a whole: each pixel by its history
+            from .switching import binarize_stack
+            stack, threshold, metal = binarize_stack(np.asarray(stack), metal=metal), None, \
+                "bright"
+        res = classify_stack(stack, clf, s["stride"], threshold, metal, client=client)
         bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
                    desc=job.path.name, disable=not progress)
         for t in todo:
@@ -329,8 +339,8 @@ def _read_frame(f: Path, clf) -> WindowResult:
     try:
         with np.load(f, allow_pickle=False) as d:
             logits, dist = d["logits"], d["distance"]
-            scores = d["scores"] if "scores" in d.files else np.full(dist.shape + (3,),
-                                                                       np.nan)
+            scores = d["scores"] if "scores" in d.files else np.full(
+                dist.shape + (len(SCORES),), np.nan)
             classes = tuple(str(c) for c in d["classes"])
             stride, window = int(d["stride"]), int(d["window"])
     except Exception as err:  # noqa: BLE001 - zip, key and value errors alike
@@ -339,10 +349,15 @@ def _read_frame(f: Path, clf) -> WindowResult:
     if logits.ndim != 3 or dist.shape != logits.shape[:2] or logits.shape[2] != len(classes):
         raise ValueError(f"{f} is damaged (logits {logits.shape}, distances {dist.shape}); "
                          "rerun classify to compute it again")
+    if scores.shape != dist.shape + (len(SCORES),):
+        raise ValueError(f"{f} holds rejection scores of another version of "
+                         "napari-hamiltonian; rerun classify with --overwrite to compute "
+                         "them again")
     return WindowResult(labels=logits.argmax(-1).astype(np.int16),
                         confident=clf.accepts(scores, dist), logits=logits, distance=dist,
                         classes=classes, stride=stride, window=window, scores=scores,
-                        paper_confident=clf.paper_confident(dist))
+                        paper_confident=clf.paper_confident(dist),
+                        groups=tuple(getattr(clf, "class_groups_", ())))
 
 
 def _loads(f: Path) -> bool:
@@ -456,11 +471,15 @@ def check_model_of(folder, model_hash: str) -> None:
                          f"{made_by[:12]}...); pass that model with --model")
 
 
-def model_and_hash(model_path=None):
-    """The classifier to use and its file's SHA-256 (the shipped model by default)."""
+def model_and_hash(model_path=None, psf_sigma: float | None = None):
+    """The classifier to use and its file's SHA-256: the model file, or else the shipped
+    model for ``psf_sigma`` (:func:`~napari_hamiltonian.load_pretrained`)."""
+    if model_path is not None and psf_sigma is not None:
+        raise ValueError("give --model or --psf-sigma, not both: --psf-sigma picks a "
+                         "shipped model")
     if model_path is None:
-        from .pretrained import PRETRAINED_SHA256, load_pretrained
-        return load_pretrained(), PRETRAINED_SHA256
+        from .pretrained import load_pretrained, shipped_hash
+        return load_pretrained(psf_sigma), shipped_hash(psf_sigma)
     from .estimator import HamiltonianClassifier
     path = Path(model_path)
     if not path.is_file():

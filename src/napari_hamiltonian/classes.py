@@ -27,8 +27,9 @@ NONE_NAME = "none of these"
 
 
 def class_color(name: str, index: int = 0) -> str:
-    """Colour of a class; a class outside the seven gets matplotlib's colour cycle entry
-    ``index``."""
+    """Colour of a class (of a group "P-2D or P*": its first class); a class outside the
+    seven gets matplotlib's colour cycle entry ``index``."""
+    name = name.split(" or ")[0]
     if name in CLASS_COLORS:
         return CLASS_COLORS[name]
     return f"C{index % 10}"
@@ -52,3 +53,60 @@ def standard_order(classes: Sequence[str]) -> list[int]:
     if set(classes) == set(CLASSES) and len(classes) == len(CLASSES):
         return [classes.index(c) for c in CLASSES]
     return list(range(len(classes)))
+
+
+#: Two classes are declared one group when more than this share of the validation
+#: images of the pair are given the other's label: at that rate, naming one of them is
+#: a guess (a coin would swap half).
+GROUP_SWAP_SHARE = 0.2
+
+
+def confusion_groups(confusion, classes: Sequence[str],
+                     share: float = GROUP_SWAP_SHARE) -> list[tuple[str, ...]]:
+    """Groups of classes a model cannot tell apart, from its confusion matrix.
+
+    Classes a and b are linked when ``(C[a, b] + C[b, a]) / (C[a, a] + C[a, b] + C[b, a]
+    + C[b, b]) > share``; groups are the connected sets of linked classes, each in
+    :data:`CLASSES` order, groups of one left out.
+
+    Parameters
+    ----------
+    confusion : array_like of int, shape (n_classes, n_classes)
+        Rows true class, columns predicted, in ``classes`` order.
+    classes : sequence of str
+    share : float
+
+    Returns
+    -------
+    list of tuple of str
+    """
+    import numpy as np
+
+    c = np.asarray(confusion, np.float64)
+    n = len(classes)
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a in range(n):
+        for b in range(a + 1, n):
+            pair = c[a, a] + c[a, b] + c[b, a] + c[b, b]
+            if pair > 0 and (c[a, b] + c[b, a]) / pair > share:
+                parent[root(b)] = root(a)
+    rank = {c: i for i, c in enumerate(CLASSES)}
+    order = sorted(range(n), key=lambda k: (rank.get(str(classes[k]), len(rank)), k))
+    groups = {}
+    for k in order:
+        groups.setdefault(root(k), []).append(str(classes[k]))
+    return [tuple(g) for g in groups.values() if len(g) > 1]
+
+
+def group_name(name: str, groups: Sequence[Sequence[str]]) -> str:
+    """What to call a predicted class: its group ("P-2D or P*") if it has one."""
+    for g in groups:
+        if name in g:
+            return " or ".join(g)
+    return name

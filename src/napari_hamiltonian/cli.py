@@ -26,7 +26,13 @@ def _train(args: argparse.Namespace) -> int:
 
     from ._files import atomic_write, check_writable
     from .estimator import HamiltonianClassifier
-    from .report import evaluate, evaluate_optics, model_card
+    from .report import (
+        chance_message,
+        evaluate,
+        evaluate_optics,
+        evaluate_resolution,
+        model_card,
+    )
     from .simulate.dataset import NONE, load_dataset
 
     out = Path(args.out)
@@ -38,19 +44,33 @@ def _train(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--card-notes {args.card_notes}: no such file")
     for path in targets:
         check_writable(path.parent)
+    if not (args.psf_sigma >= 0 and args.psf_sigma < float("inf")):
+        raise ValueError(f"--psf-sigma must be a number >= 0 (pixels), got {args.psf_sigma}")
     X, y, _, meta = load_dataset(args.dataset)
     test = load_dataset(args.test) if args.test else None
+    lattice_test = test
+    if args.psf_sigma > 0:  # the models of a resolution learn from renders at it
+        from .optics import render_training_set
+        X = render_training_set(X, args.psf_sigma, seed=[args.seed, 0])
+        if test is not None:
+            test = (render_training_set(test[0], args.psf_sigma, seed=[args.seed, 1]),
+                    *test[1:])
     clf = HamiltonianClassifier(
         hidden_units=args.hidden_units, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
         symmetry_reduction=not args.no_symmetry_reduction, augmentation=args.augmentation,
-        random_state=args.seed, verbose=1)
+        psf_sigma=args.psf_sigma, storage=args.storage, random_state=args.seed, verbose=1)
     clf.fit(X, y)
     del X, y
     clf.save(out, overwrite=args.overwrite)
-    print(f"wrote {out}: validation accuracy {clf.validation_scores_[-1]:.4%}"
-          if clf.validation_scores_ else f"wrote {out}")
-    result = optics = rejection = None
+    kept = clf.training_info_.get("kept_epoch", 0)
+    acc = clf.validation_scores_[kept - 1] if clf.validation_scores_ and kept else None
+    print(f"wrote {out}: validation accuracy {acc:.4%} (epoch {kept})"
+          if acc is not None else f"wrote {out}")
+    warning = chance_message(acc, len(clf.classes_)) if acc is not None else ""
+    if warning:
+        print(f"warning: {warning}")
+    result = optics = rejection = resolution = None
     if test is not None:
         from .report import rejection_table
         outside = test[1] == NONE
@@ -63,28 +83,35 @@ def _train(args: argparse.Namespace) -> int:
         print(f"test set {args.test}: accuracy {result['accuracy']:.4%}, confident "
               f"{result['confident']:.2%}; per class "
               + ", ".join(f"{c} {a:.2%}" for c, a in result["per_class"].items()))
-        optics = evaluate_optics(clf, test[0], test[1])
-        for name, r in optics.items():
-            print(f"  through {name}: accuracy {r['accuracy']:.2%}")
+        if args.psf_sigma > 0:
+            keep = lattice_test[1] != NONE
+            resolution = evaluate_resolution(clf, lattice_test[0][keep], lattice_test[1][keep],
+                                             seed=[args.seed, 2])
+            for name, r in resolution.items():
+                print(f"  {name}: accuracy {r['accuracy']:.2%}")
+        else:
+            optics = evaluate_optics(clf, test[0], test[1])
+            for name, r in optics.items():
+                print(f"  through {name}: accuracy {r['accuracy']:.2%}")
     if args.card:
         command = "napari-hamiltonian " + " ".join(shlex.quote(a) for a in args.argv)
         datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
         notes = Path(args.card_notes).read_text() if args.card_notes else None
         card = model_card(clf, meta, result, test[3] if test else None, command, datasets,
-                          optics, notes, rejection)
+                          optics, notes, rejection, resolution, out.stat().st_size)
         atomic_write(Path(args.card), card.encode())
         print(f"wrote {args.card}")
     return 0
 
 
 def _threshold(text: str | None):
-    if text is None or text == "otsu":
+    if text is None or text in ("otsu", "switching"):
         return text
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--threshold must be 'otsu' or a number, got {text!r}") from None
+            f"--threshold must be 'otsu', 'switching' or a number, got {text!r}") from None
 
 
 def _temperatures(path: str | None):
@@ -98,13 +125,28 @@ def _temperatures(path: str | None):
                          "per line, one line per frame") from err
 
 
+def _model(args: argparse.Namespace):
+    """(classifier, file hash) of --model or --psf-sigma; which shipped model stands in
+    for a --psf-sigma without its own is printed, not warned."""
+    import warnings
+
+    from .batch import model_and_hash
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = model_and_hash(args.model, args.psf_sigma)
+    for w in caught:
+        print(f"note: {w.message}")
+    return out
+
+
 def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .batch import model_and_hash, output_names, plan, run
-    from .report import unlike_message
+    from .batch import output_names, plan, run
+    from .report import groups_message, unlike_message
 
-    clf, digest = model_and_hash(args.model)
+    clf, digest = _model(args)
     temps = _temperatures(args.temperatures)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -127,6 +169,9 @@ def _classify(args: argparse.Namespace) -> int:
             message = unlike_message(job.frames)
             if message:
                 print(f"{job.path}, {message}")
+        groups = groups_message(getattr(clf, "class_groups_", []))
+        if groups:
+            print(f"note: {groups}")
     finally:
         if client is not None:
             client.close()
@@ -134,9 +179,9 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .batch import check_model_of, model_and_hash, write_report
+    from .batch import check_model_of, write_report
 
-    clf, digest = model_and_hash(args.model)
+    clf, digest = _model(args)
     check_model_of(args.folder, digest)
     write_report(args.folder, clf, _temperatures(args.temperatures))
     print(f"wrote the report in {args.folder}")
@@ -213,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="feed raw images (use with --augmentation)")
     tr.add_argument("--augmentation", action="store_true",
                     help="16-fold symmetry augmentation instead of reduction")
+    tr.add_argument("--psf-sigma", type=float, default=0.0, metavar="S",
+                    help="train for micrographs whose point-spread function is a Gaussian "
+                    "of S pixels: every image is rendered through it (contrast and "
+                    "signal to noise 3-20 drawn per image, physical threshold) before "
+                    "training (default 0: lattice-scale images)")
+    tr.add_argument("--storage", choices=("float32", "float16"), default="float32",
+                    help="precision of the weights in the file (float16: half the size)")
     tr.add_argument("--overwrite", action="store_true",
                     help="replace OUT (and CARD) if they exist")
     tr.set_defaults(func=_train)
@@ -232,10 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--out", required=True, help="results folder")
     window_options(cl, 1)
     cl.add_argument("--threshold", type=_threshold, default=None,
-                    help="'otsu' or a grey level; omit for binary images")
+                    help="'otsu' (each frame), a grey level, or 'switching' (the stack "
+                    "as a whole: each pixel metal from the frame its intensity switches, "
+                    "as the paper's optical data); omit for binary images")
     cl.add_argument("--metal", choices=("bright", "dark"), default="bright",
                     help="which side of the threshold is metal (default bright)")
     cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
+    cl.add_argument("--psf-sigma", type=float, metavar="S",
+                    help="point-spread function of the images (Gaussian sigma, pixels): "
+                    "use the shipped model nearest to it (default: the lattice-scale "
+                    "model)")
     cl.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     cl.add_argument("--temperatures", help="text file, one temperature per frame")
     cl.set_defaults(func=_classify)
@@ -245,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "frames, e.g. with a temperature list.")
     rp.add_argument("folder", help="a results folder OUT/<name> written by classify")
     rp.add_argument("--model", help="the model file used by classify (default: shipped)")
+    rp.add_argument("--psf-sigma", type=float, metavar="S",
+                    help="the --psf-sigma given to classify, if any")
     rp.add_argument("--temperatures", help="text file, one temperature per frame")
     rp.set_defaults(func=_report)
 

@@ -122,7 +122,7 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
           X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
           eval_every: int | None = None, progress=None, fused: bool | None = None,
           outlier_weight: float = 0.5,
-          callback: Callable[[dict], None] | None = None
+          callback: Callable[[dict], None] | None = None, keep_best: bool = False
           ) -> tuple[list[dict], np.ndarray | None]:
     """Train ``model`` with Adam on uint8 0/1 images and integer labels.
 
@@ -152,6 +152,10 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     fused : bool, optional
         Run the convolutions through the fused CPU kernels (see Notes); None (default)
         uses them wherever they apply, False never.
+    keep_best : bool
+        End with the weights of the end-of-epoch evaluation with the best validation
+        accuracy (the latest of equals), marked ``"kept": True`` in the history; the
+        weights of the last step otherwise.
 
     Notes
     -----
@@ -169,7 +173,7 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
         mode, as Keras reports it) and ``val_accuracy`` (None without a validation
         set).
     val_pred : ndarray or None
-        Class indices predicted for ``X_val`` at the last evaluation.
+        Class indices predicted for ``X_val`` by the returned weights.
     """
     data = torch.from_numpy(np.ascontiguousarray(X))
     target = torch.from_numpy(np.asarray(y, np.int64))
@@ -191,9 +195,10 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     hits, n_in = 0, 0
     next_eval = eval_every or 0
     val_pred = None
+    best = None  # (accuracy, history index, weights, predictions) of the best epoch end
 
-    def record(epoch: int) -> None:
-        nonlocal loss_sum, loss_n, val_pred, hits, n_in
+    def record(epoch: int, epoch_end: bool = False) -> None:
+        nonlocal loss_sum, loss_n, val_pred, hits, n_in, best
         acc = None
         if X_val is not None and len(X_val):
             val_pred = predict_logits(model, X_val, device).argmax(1)
@@ -202,6 +207,9 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                "loss": loss_sum / max(loss_n, 1), "val_accuracy": acc,
                "train_accuracy": hits / n_in if n_in else None}
         history.append(rec)
+        if keep_best and epoch_end and acc is not None and (best is None or acc >= best[0]):
+            best = (acc, len(history) - 1,
+                    {k: v.detach().clone() for k, v in model.state_dict().items()}, val_pred)
         loss_sum, loss_n, hits, n_in = 0.0, 0, 0, 0
         if callback is not None:
             callback(rec)
@@ -246,8 +254,12 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
                 if eval_every and seen >= next_eval and start + batch_size < len(order):
                     next_eval += eval_every
                     record(epoch)
-            record(epoch)
+            record(epoch, epoch_end=True)
     except StopIteration:
         pass
+    if best is not None:
+        model.load_state_dict(best[2])
+        history[best[1]]["kept"] = True
+        val_pred = best[3]
     model.eval()
     return history, val_pred

@@ -57,8 +57,10 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
     from safetensors.numpy import save as st_save
 
     # safetensors writes raw buffers: channels-last weights must be made C-contiguous
-    tensors = {f"model.{k}": np.ascontiguousarray(v.detach().cpu().numpy())
-               for k, v in clf.model_.state_dict().items()}
+    half = getattr(clf, "storage", "float32") == "float16"
+    tensors = {f"model.{k}": np.ascontiguousarray(
+        v.detach().cpu().numpy().astype(np.float16 if half else np.float32))
+        for k, v in clf.model_.state_dict().items()}
     for c, pts in enumerate(clf.clusters_.points):
         tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
     if getattr(clf, "rejection_", None) is not None:
@@ -80,6 +82,7 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
         "training_scores": getattr(clf, "training_scores_", []),
         "n_iter": clf.n_iter_,
         "validation_confusion": clf.validation_confusion_.tolist(),
+        "class_groups": [list(g) for g in getattr(clf, "class_groups_", [])],
         "training": clf.training_info_,
     }
     blob = st_save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)})
@@ -113,8 +116,9 @@ def load_model(cls, path, device: str = "auto"):
     clf.device = device
     dev = resolve_device(device)
     model = cnn.HamiltonianCNN(arch["window"], arch["hidden_units"], arch["n_classes"])
-    state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
-             if k.startswith("model.")}
+    # float16 weights (``storage="float16"``) are widened to the network's float32
+    state = {k[len("model."):]: torch.from_numpy(v.astype(np.float32))
+             for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
@@ -128,12 +132,13 @@ def load_model(cls, path, device: str = "auto"):
     clf.n_features_in_ = arch["window"] ** 2
     clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]
                                       for c in range(arch["n_classes"])])
-    clf.rejection_ = Rejection.from_tensors(tensors)
+    clf.rejection_ = Rejection.from_tensors(tensors, path)
     clf.validation_scores_ = meta["validation_scores"]
     clf.loss_curve_ = meta["loss_curve"]
     clf.training_scores_ = meta.get("training_scores", [])
     clf.n_iter_ = meta["n_iter"]
     clf.validation_confusion_ = np.array(meta["validation_confusion"], np.int64)
+    clf.class_groups_ = [tuple(str(c) for c in g) for g in meta.get("class_groups", [])]
     clf.training_info_ = meta["training"]
     return clf
 

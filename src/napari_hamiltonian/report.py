@@ -15,9 +15,9 @@ def acceptance(clf, X) -> dict[str, float]:
     """Share of images ``X`` accepted by the rejection and by each reading of the
     paper's rule: {"rejection": ..., "paper nearest": ..., "paper box": ...,
     "paper ellipsoid": ...}."""
-    z, h = clf.logits_and_hidden(X)
+    z, h, st = clf.rejection_inputs(X)
     pred = z.argmax(1)
-    out = {"rejection": float(np.mean(clf.confident_of(h, z)))}
+    out = {"rejection": float(np.mean(clf.confident_of(z, h, st)))}
     out["paper nearest"] = float(np.mean(clf.paper_confident(clf.distance_of_logits(z))))
     for reading in PAPER_READINGS[1:]:
         out[f"paper {reading}"] = float(np.mean(
@@ -60,7 +60,7 @@ def evaluate(clf, X, y) -> dict:
         ``confident`` (share of images accepted by the rejection), ``n`` (images).
     """
     y = np.asarray(y)
-    z, h = clf.logits_and_hidden(X)
+    z, h, st = clf.rejection_inputs(X)
     classes = clf.classes_
     pred_i = z.argmax(1)
     true_i = np.searchsorted(classes, y)
@@ -68,7 +68,7 @@ def evaluate(clf, X, y) -> dict:
     conf = np.bincount(true_i * n + pred_i, minlength=n * n).reshape(n, n)
     per_class = {str(c): float(conf[i, i] / conf[i].sum()) for i, c in enumerate(classes)
                  if conf[i].sum()}
-    confident = clf.confident_of(h, z)
+    confident = clf.confident_of(z, h, st)
     return {"accuracy": float(np.mean(pred_i == true_i)), "per_class": per_class,
             "confusion": conf, "classes": [str(c) for c in classes],
             "confident": float(confident.mean()), "n": int(len(y))}
@@ -82,6 +82,27 @@ def evaluate_optics(clf, X, y, seed: int = 0) -> dict[str, dict]:
     rng = np.random.default_rng(seed)
     return {name: evaluate(clf, micrograph(X, psf, TEST_NOISE, rng), y)
             for name, psf in TEST_OPTICS.items()}
+
+
+#: Widths, relative to a model's own, at which :func:`evaluate_resolution` measures it.
+RESOLUTION_FACTORS = (0.75, 1.0, 1.25)
+
+
+def evaluate_resolution(clf, X, y, seed=0) -> dict[str, dict]:
+    """:func:`evaluate` of a model trained for a point-spread function of
+    ``clf.psf_sigma`` px on renders of the lattice images (X, y)
+    (:func:`napari_hamiltonian.optics.render_training_set`) at that width and at
+    :data:`RESOLUTION_FACTORS` times it, each binarised at the physical level and by
+    Otsu's threshold. Keys: "sigma S px, physical" etc."""
+    from .optics import render_training_set
+
+    out = {}
+    for factor in RESOLUTION_FACTORS:
+        sigma = clf.psf_sigma * factor
+        for binarisation in ("physical", "otsu"):
+            images = render_training_set(X, sigma, seed, binarisation=binarisation)
+            out[f"sigma {sigma:g} px, {binarisation}"] = evaluate(clf, images, y)
+    return out
 
 
 def optics_markdown(results: dict[str, dict]) -> str:
@@ -111,14 +132,19 @@ def _percent(value) -> str:
 def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
                command: str, datasets: dict[str, dict] | None = None,
                optics: dict[str, dict] | None = None, notes: str | None = None,
-               rejection: dict[str, dict] | None = None) -> str:
+               rejection: dict[str, dict] | None = None,
+               resolution: dict[str, dict] | None = None,
+               file_size: int | None = None) -> str:
     """Markdown model card of a trained classifier: data, training, accuracy (also through
-    the optical systems of :func:`evaluate_optics`, if given), limits, hand-written
-    ``notes`` (Markdown, if given) and the commands that reproduce it."""
+    the optical systems of :func:`evaluate_optics`, or at the resolutions of
+    :func:`evaluate_resolution`, if given), limits, hand-written ``notes`` (Markdown, if
+    given) and the commands that reproduce it."""
     info = clf.training_info_
     params = clf.get_params()
+    sigma = getattr(clf, "psf_sigma", 0.0)
     lines = [
-        "# Model card: napari-hamiltonian seven-class CNN",
+        "# Model card: napari-hamiltonian seven-class CNN"
+        + (f" for a point-spread function of {sigma:g} px" if sigma else ""),
         "",
         f"Classifies a binary {clf.window_}x{clf.window_} domain image by the Hamiltonian "
         "that drew it (Basak et al. 2022): symmetry reduction, then the CNN (32@5x5, pool, 64@5x5, "
@@ -136,6 +162,14 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         f"{info.get('n_outliers_train', 0)} / {info.get('n_outliers_validation', 0)} of "
         "none. No image appears twice.",
     ]
+    if sigma:
+        lines.append(
+            f"- Rendered (`optics.render_training_set`): every image of the data sets, "
+            f"classes and none alike, is seen through a Gaussian point-spread function "
+            f"of {sigma:g} px; intensities drawn per image (insulator in [0, 2), "
+            "contrast in [0.5, 3)), white noise with signal to noise log-uniform in "
+            "[3, 20], then the physical threshold halfway between the two intensities. "
+            "The model reads images binarised the same way.")
     if test_meta is not None:
         lines.append(
             f"- Test set: `make_dataset(n_per_class={test_meta.get('n_per_class')}, "
@@ -152,10 +186,11 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         f"{info['torch_threads']} torch threads, torch {info['torch_version']}, "
         f"napari-hamiltonian {info['package_version']}.",
         "- Outlier exposure: the images of none of the classes are trained towards equal "
-        "probabilities of all classes (weight 0.5). The rejection (`rejection.py`: "
-        "Mahalanobis distance of the dense-layer features, energy of the logits, and a "
-        "small network trained on the features of the training split's images of the "
-        "classes against its images of none) is calibrated to reject "
+        "probabilities of all classes (weight 0.5). The rejection (`rejection.py`: the "
+        "likelihood of the image's pattern statistics (`correlations.py`) under each "
+        "class's Gaussian mixture, and a small network trained on the dense-layer "
+        "features and statistics of the training split's images of the classes against "
+        "its images of none) is calibrated to reject "
         f"{clf.false_rejection:.0%} of the held-out validation images of the classes.",
         "",
         "Accuracy per epoch (Fig. 5 of the paper; training accuracy over the epoch's "
@@ -167,7 +202,11 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             zip(clf.training_scores_ or [None] * len(clf.validation_scores_),
                 clf.validation_scores_), 1)],
         "",
-        "Validation confusion matrix (last epoch):",
+        (f"Kept: the weights after epoch {info['kept_epoch']}, the best validation "
+         "accuracy (`keep_best_epoch`)." if params.get("keep_best_epoch")
+         and "kept_epoch" in info else "Kept: the weights after the last epoch."),
+        "",
+        "Validation confusion matrix (kept weights):",
         "",
         confusion_markdown(clf.validation_confusion_, [str(c) for c in clf.classes_]),
     ]
@@ -182,6 +221,34 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             "",
             confusion_markdown(test["confusion"], test["classes"]),
         ]
+    groups = getattr(clf, "class_groups_", [])
+    if sigma:
+        lines += [
+            "",
+            "## Accuracy by resolution and binarisation",
+            "The test images rendered at this width and at "
+            + ", ".join(f"{f:g}x" for f in RESOLUTION_FACTORS if f != 1)
+            + " of it, binarised at the physical level and by Otsu's threshold "
+            "(`report.evaluate_resolution`).",
+            "",
+            optics_markdown(resolution or {}) if resolution else "(no test set)",
+            "",
+            "Classes it cannot tell apart (validation images; a pair is one group when "
+            "more than 20 % of the pair's images get the other's label; outputs name the "
+            "group): " + ("; ".join(" or ".join(g) for g in groups) if groups else "none")
+            + ".",
+        ]
+        for name, r in (resolution or {}).items():
+            if name.startswith(f"sigma {sigma:g} px"):
+                lines += ["", f"Confusion, {name}:", "",
+                          confusion_markdown(r["confusion"], r["classes"])]
+    if file_size:
+        lines += ["", f"Model file: {file_size / 1e6:.1f} MB, weights stored as "
+                  f"{getattr(clf, 'storage', 'float32')}"
+                  + (" (rounded before the rejection and the clusters were computed, so "
+                     "the file is the model measured here; half the size keeps the "
+                     "package with its four models under 80 MB)"
+                     if getattr(clf, "storage", "float32") == "float16" else "") + "."]
     if optics:
         from .optics import TEST_NOISE
         lines += [
@@ -410,8 +477,10 @@ UNLIKE_EVERY_CLASS = (
     "this image is unlike every training class ('none of these'): {share:.0%} of its "
     "windows were drawn by none of the seven models as far as the model can tell. If the "
     "microscope's point-spread function spans several pixels, the lattice-scale model "
-    "cannot read the image (see the model card's Limits); otherwise its domains come from "
-    "none of the seven Hamiltonians, or from parameters outside their ranges")
+    "cannot read the image: use the model for its resolution (psf_sigma, --psf-sigma or "
+    "the widget's PSF sigma; estimate_psf_sigma estimates it from the grey image). "
+    "Otherwise its domains come from none of the seven Hamiltonians, or from parameters "
+    "outside their ranges")
 
 
 def unlike_message(results, frames=None) -> str:
@@ -432,10 +501,31 @@ def unlike_message(results, frames=None) -> str:
     return f"{which}: " + UNLIKE_EVERY_CLASS.format(share=max(s for _, s in unlike))
 
 
+def chance_message(accuracy: float, n_classes: int) -> str:
+    """A warning when a trained model's validation accuracy is within twice the chance
+    level ``1 / n_classes`` ("" otherwise, or without a validation accuracy)."""
+    chance = 1.0 / max(n_classes, 1)
+    if not np.isfinite(accuracy) or accuracy > 2 * chance:
+        return ""
+    return (f"validation accuracy {accuracy:.1%} is near chance ({chance:.1%} for "
+            f"{n_classes} classes): the model has not learned to tell the classes apart; "
+            "train on more images per class or for more epochs before using it")
+
+
+def groups_message(groups) -> str:
+    """Plain words for the classes a model cannot tell apart ("" if it can tell all)."""
+    if not groups:
+        return ""
+    return ("at this resolution the model cannot tell apart "
+            + "; ".join(" and ".join(g) for g in groups)
+            + ": windows of these classes are named by their group ("
+            + "; ".join(" or ".join(g) for g in groups) + ")")
+
+
 def frame_summary(result) -> dict:
-    """One CSV row for a WindowResult: shares per class, confident shares, majority
-    class and the proximity-to-criticality distance (needs the classifier's clusters:
-    see :func:`criticality_distance`)."""
+    """One CSV row for a WindowResult: shares per class, confident shares and the
+    majority class (its group, "P-2D or P*", where the model cannot tell its members
+    apart)."""
     fr = result.fractions()
     row = {}
     for c, (f, cf) in fr.items():
@@ -445,8 +535,7 @@ def frame_summary(result) -> dict:
     row["none of these"] = round(result.rejected(), 6)
     if result.paper_confident is not None:
         row["paper k-sigma confident"] = round(float(result.paper_confident.mean()), 6)
-    row["majority"] = result.classes[int(np.bincount(result.labels.ravel(),
-                                                     minlength=len(result.classes)).argmax())]
+    row["majority"] = result.majority()
     return row
 
 

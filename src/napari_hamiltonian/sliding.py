@@ -27,6 +27,7 @@ import torch
 
 from ._binary import binarize
 from .classes import standard_order
+from .correlations import window_statistics
 from .rejection import SCORES
 from .symmetry import window_operations
 from .wholeimage import variant_logits, whole_image_cnn
@@ -54,11 +55,14 @@ class WindowResult:
         Class names: ``napari_hamiltonian.CLASSES`` for the seven-class models.
     stride, window : int
         Window step and side (pixels).
-    scores : ndarray of float, shape (ny, nx, 3)
+    scores : ndarray of float, shape (ny, nx, 2)
         The rejection's scores (:data:`napari_hamiltonian.rejection.SCORES`; NaN without
         a rejection rule).
     paper_confident : ndarray of bool, shape (ny, nx)
         The paper's k-sigma rule (nearest-point reading), reported beside the rejection.
+    groups : tuple of tuple of str
+        Classes the model cannot tell apart (``clf.class_groups_``): a window of one of
+        them reads as the group ("P-2D or P*"), see :meth:`majority`.
     """
 
     labels: np.ndarray
@@ -70,6 +74,7 @@ class WindowResult:
     window: int
     scores: np.ndarray | None = None
     paper_confident: np.ndarray | None = None
+    groups: tuple = ()
 
     def fractions(self) -> dict:
         """{class: (share of windows, share of windows that are of this class and
@@ -81,13 +86,22 @@ class WindowResult:
             out[c] = (float(mask.sum() / n), float((mask & self.confident).sum() / n))
         return out
 
+    def majority(self) -> str:
+        """The most frequent class over the windows, named as its group if the model
+        cannot tell it from others ("RF-2D or RF-3D")."""
+        from .classes import group_name
+
+        k = int(np.bincount(self.labels.ravel(), minlength=len(self.classes)).argmax())
+        return group_name(self.classes[k], self.groups)
+
     def rejected(self) -> float:
         """Share of windows that are none of the classes ("none of these")."""
         return float(1.0 - np.mean(self.confident))
 
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
-                  tile: int = 1024) -> Generator[tuple, None, WindowResult]:
+                  tile: int = 1024, psf_sigma: float | None = None
+                  ) -> Generator[tuple, None, WindowResult]:
     """Classify every window of an image, yielding progress; returns a WindowResult.
 
     The one implementation behind :func:`classify_image`, the command line and the
@@ -101,7 +115,7 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     image : array_like, shape (H, W)
         Binary image, or grayscale with ``threshold``.
     clf : HamiltonianClassifier, optional
-        Fitted classifier; default the shipped model.
+        Fitted classifier; default the shipped model for ``psf_sigma``.
     stride : int
         Window step (pixels).
     threshold : None, float or "otsu"
@@ -111,10 +125,12 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
         Which side of the threshold is metal (up, 1).
     tile : int
         Windows per tile side; bounds memory for very large images.
+    psf_sigma : float, optional
+        Without ``clf``: the point-spread function (Gaussian sigma, px) of the image;
+        the shipped model nearest to it classifies
+        (:func:`~napari_hamiltonian.load_pretrained`).
     """
-    if clf is None:
-        from .pretrained import load_pretrained
-        clf = load_pretrained()
+    clf = resolve_model(clf, psf_sigma)
     n = clf.window_
     b = binarize(image, threshold, metal, min_side=n)
     check_stride(stride)
@@ -128,14 +144,23 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     work = [(t, op) for t in tiles
             for op in np.unique(ops[t[0]:t[0] + tile, t[1]:t[1] + tile])]
     yield ("progress", 0, len(work))
+    statistics, current = None, None
     with torch.no_grad():
         for done, ((i, j), op) in enumerate(work, 1):
             sub = ops[i:i + tile, j:j + tile]
-            iy, ix = np.nonzero(sub == op)
-            iy, ix = iy + i, ix + j
+            if current != (i, j):  # the pattern statistics of every window of the tile
+                current = (i, j)
+                ty, tx = np.meshgrid(np.arange(sub.shape[0]) * stride,
+                                     np.arange(sub.shape[1]) * stride, indexing="ij")
+                region = b[i * stride:i * stride + int(ty[-1, 0]) + n,
+                           j * stride:j * stride + int(tx[0, -1]) + n]
+                statistics = window_statistics(region, n, ty.ravel(), tx.ravel()
+                                               ).reshape(*sub.shape, -1)
+            ty, tx = np.nonzero(sub == op)
+            iy, ix = ty + i, tx + j
             z, hidden = variant_logits(net, b, int(op), iy * stride, ix * stride)
             logits[iy, ix] = z
-            scores[iy, ix] = clf.rejection_scores_of(hidden, z)
+            scores[iy, ix] = clf.rejection_scores_of(hidden, statistics[ty, tx])
             yield ("progress", done, len(work))
     flat = logits.reshape(-1, len(classes))
     dist = clf.distance_of_logits(flat).reshape(ny, nx)
@@ -145,7 +170,19 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
                         confident=clf.accepts(scores, dist),
                         logits=np.ascontiguousarray(logits[..., order]), distance=dist,
                         classes=tuple(classes[k] for k in order), stride=stride, window=n,
-                        scores=scores, paper_confident=clf.paper_confident(dist))
+                        scores=scores, paper_confident=clf.paper_confident(dist),
+                        groups=tuple(getattr(clf, "class_groups_", ())))
+
+
+def resolve_model(clf, psf_sigma):
+    """``clf``, or the shipped model for ``psf_sigma``; ValueError for both at once."""
+    if clf is None:
+        from .pretrained import load_pretrained
+        return load_pretrained(psf_sigma)
+    if psf_sigma is not None:
+        raise ValueError("pass a classifier or psf_sigma, not both: psf_sigma selects a "
+                         "shipped model")
+    return clf
 
 
 def check_stride(stride) -> int:
@@ -156,7 +193,7 @@ def check_stride(stride) -> int:
 
 
 def classify_image(image, clf=None, stride: int = 1, threshold=None,
-                   metal: str = "bright") -> WindowResult:
+                   metal: str = "bright", psf_sigma: float | None = None) -> WindowResult:
     """Classify every window of one image (see :func:`iter_classify` for parameters).
 
     Returns
@@ -164,7 +201,7 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
     WindowResult
         ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``.
     """
-    return exhaust(iter_classify(image, clf, stride, threshold, metal))
+    return exhaust(iter_classify(image, clf, stride, threshold, metal, psf_sigma=psf_sigma))
 
 
 def exhaust(gen):

@@ -17,7 +17,14 @@ import numpy as np
 from ._binary import apply_threshold, check_metal, check_threshold, resolve_threshold
 from .classes import standard_order
 from .rejection import SCORES
-from .sliding import WindowResult, check_stride, exhaust, iter_classify, n_windows
+from .sliding import (
+    WindowResult,
+    check_stride,
+    exhaust,
+    iter_classify,
+    n_windows,
+    resolve_model,
+)
 
 
 @functools.cache
@@ -90,7 +97,8 @@ class StackResult:
             self.scores[t])
         return WindowResult(labels=labels, confident=conf, logits=logits, distance=dist,
                             classes=self.classes, stride=self.stride, window=self.window,
-                            scores=scores, paper_confident=self.clf.paper_confident(dist))
+                            scores=scores, paper_confident=self.clf.paper_confident(dist),
+                            groups=tuple(getattr(self.clf, "class_groups_", ())))
 
 
 def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, int]:
@@ -169,7 +177,7 @@ def _overlap_chunks(chunks: tuple[int, ...], window: int) -> tuple[int, ...]:
 
 
 def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
-                   client=None) -> StackResult:
+                   client=None, psf_sigma: float | None = None) -> StackResult:
     """Classify every window of every frame of a stack, lazily with Dask.
 
     Parameters
@@ -179,7 +187,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         cross chunk borders are computed from overlapping chunks (``dask.array.overlap``
         with a trailing depth of ``window - 1``), so results do not depend on the
         chunking.
-    clf, stride, threshold, metal
+    clf, stride, threshold, metal, psf_sigma
         As in :func:`classify_image`. A threshold (a number or ``"otsu"``) is resolved
         on each whole frame, however the frame is chunked, exactly as
         :func:`classify_image` does: the same labels from every path.
@@ -210,9 +218,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         raise ValueError(f"stack must hold numbers, got dtype {stack.dtype}")
     if stack.shape[0] == 0:
         raise ValueError("the stack has no frames (T = 0)")
-    if clf is None:
-        from .pretrained import load_pretrained
-        clf = load_pretrained()
+    clf = resolve_model(clf, psf_sigma)
     if isinstance(client, str):
         from distributed import Client
         client = Client(client)

@@ -1,4 +1,4 @@
-"""Sample data contributions (File > Open Sample > napari-hamiltonian)."""
+"""Sample data contributions (File > Open Sample > Hamiltonian classifier)."""
 
 from __future__ import annotations
 

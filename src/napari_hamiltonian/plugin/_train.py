@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from magicgui.widgets import Container, FileEdit, Label, PushButton, SpinBox
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..classes import CLASSES
@@ -92,9 +92,14 @@ class TrainWidget(QWidget):
 
     def _on_returned(self, clf) -> None:
         self.model = clf
-        acc = clf.validation_scores_[-1] if clf.validation_scores_ else float("nan")
-        self.status.value = f"saved {self.out.value}: validation accuracy {acc:.2%}"
-        show_info(self.status.value)
+        from ..report import chance_message
+
+        acc = (clf.validation_scores_[clf.training_info_.get("kept_epoch", 0) - 1]
+               if clf.validation_scores_ else float("nan"))
+        warning = chance_message(acc, len(clf.classes_))
+        self.status.value = f"saved {self.out.value}: validation accuracy {acc:.2%}" + (
+            f". Warning: {warning}" if warning else "")
+        (show_warning if warning else show_info)(self.status.value)
 
     def _on_finished(self) -> None:
         self.worker = None

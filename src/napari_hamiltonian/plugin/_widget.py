@@ -8,22 +8,43 @@ and all of them only on *Run all frames*.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info
 from napari.viewer import Viewer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..classes import NONE_NAME, class_color
-from ..report import bar_chart, criticality_distance, frame_summary, unlike_message
+from ..report import (
+    bar_chart,
+    criticality_distance,
+    frame_summary,
+    groups_message,
+    unlike_message,
+)
 from ..sliding import iter_classify
 from ._layers import label_colors, label_placement, legend_html, window_label_values
 from ._worker import GeneratorRun
 
-THRESHOLDS = ("none (binary)", "value", "otsu")
+THRESHOLDS = ("none (binary)", "value", "otsu", "switching (stack)")
+#: How the classes layer is drawn: opaque class colours (the legend's colours whatever
+#: the pixels below), class outlines over the image, or not at all.
+OVERLAYS = ("classes (opaque)", "outlines", "image only")
+#: Resolution of the in-dock progress bar.
+PROGRESS_STEPS = 1000
 
 
 def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
@@ -43,7 +64,7 @@ class ResultChart(QWidget):
     """Matplotlib canvas: class shares of the current frame and, for stacks, the
     proximity-to-criticality curve with the current frame marked."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, theme: str = "dark"):
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -55,11 +76,47 @@ class ResultChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
         self.frame = None  # frame shown, for tests
+        self.theme = theme
+        self.hide()  # no blank chart before there is something to show
+
+    def _colours(self) -> tuple[str, str]:
+        """(background, text) of napari's current theme."""
+        from napari.utils.theme import get_theme
+
+        try:
+            t = get_theme(self.theme)
+        except (KeyError, ValueError):
+            t = get_theme("dark")
+        return t.background.as_hex(), t.text.as_hex()
+
+    def _follow_theme(self) -> None:
+        """Paint the drawn chart in the theme's colours (default-black text only)."""
+        from matplotlib.colors import to_hex
+        from matplotlib.text import Text
+
+        background, text = self._colours()
+        self.figure.set_facecolor(background)
+        for ax in self.figure.axes:
+            ax.set_facecolor(background)
+            ax.tick_params(colors=text, which="both")
+            for spine in ax.spines.values():
+                spine.set_color(text)
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.get_frame().set_facecolor(background)
+        for item in self.figure.findobj(Text):
+            if to_hex(item.get_color()) == "#000000":
+                item.set_color(text)
 
     def show_frame(self, t, result, curve: dict | None) -> None:
-        """Redraw for frame ``t`` (result None: not classified yet)."""
+        """Redraw for frame ``t`` (result None: not classified yet; hidden while nothing
+        at all has been classified)."""
         self.figure.clear()
         self.frame = t
+        if result is None and not curve:
+            self.hide()
+            return
+        self.show()
         ax1 = self.figure.add_subplot(2 if curve else 1, 1, 1)
         if result is None:
             ax1.text(0.5, 0.5, f"frame {t}: not classified yet\n(press Run)", ha="center",
@@ -81,6 +138,9 @@ class ResultChart(QWidget):
             ax2.set_title("proximity to criticality (majority class)", fontsize=9)
             ax2.set_ylim(bottom=0)
             ax2.legend(fontsize=7, frameon=False)
+            if len(ts) == 1:  # one point: no meaningless tick range around it
+                ax2.set_xticks(ts)
+        self._follow_theme()
         self.canvas.draw_idle()
 
 
@@ -98,21 +158,41 @@ class ClassifyWidget(QWidget):
         self.preview_button = PushButton(text="Show binary preview")
         self.model_choice = ComboBox(label="model", choices=["shipped", "model file"])
         self.model_file = FileEdit(label="model file", filter="*.safetensors", visible=False)
+        self.psf_sigma = FloatSpinBox(
+            label="PSF sigma (px)", min=0.0, max=50.0, step=0.1, value=0.0,
+            tooltip="Gaussian sigma of the microscope's point-spread function in pixels; "
+            "picks the shipped model for that resolution (0: sharp images, the "
+            "lattice-scale model)")
+        self.fwhm_nm = FloatSpinBox(label="resolution FWHM (nm)", min=0.0, max=1e6,
+                                    step=10.0, value=0.0,
+                                    tooltip="with the pixel size, sets PSF sigma")
+        self.pixel_nm = FloatSpinBox(label="pixel size (nm)", min=0.0, max=1e6, step=1.0,
+                                     value=0.0, tooltip="read from the layer's scale or "
+                                     "OME metadata when they give it")
+        self.estimate_button = PushButton(text="Estimate PSF sigma from the image")
         self.stride = SpinBox(label="stride (px)", min=1, max=100, value=4)
         self.confidence_k = FloatSpinBox(label="k (confidence)", min=0.0, max=1000.0,
                                          step=0.1, value=1.0)
+        self.overlay = ComboBox(label="show", choices=OVERLAYS,
+                                tooltip="opaque classes keep the legend's colours; "
+                                "outlines leave the image visible")
         self.run_button = PushButton(text="Run (displayed frame)")
         self.run_all_button = PushButton(text="Run all frames")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.save_button = PushButton(text="Save results...")
+        self.progress = ProgressBar(label="progress", min=0, max=PROGRESS_STEPS, value=0,
+                                    visible=False)
         self.status = Label(value="")
         self.legend = Label(value=legend_html())
         self.controls = Container(widgets=[
             self.layer_box, self.threshold_mode, self.threshold_value, self.metal,
-            self.preview_button, self.model_choice, self.model_file, self.stride, self.confidence_k,
+            self.preview_button, self.model_choice, self.model_file, self.psf_sigma,
+            self.fwhm_nm, self.pixel_nm, self.estimate_button, self.stride, self.confidence_k,
+            self.overlay,
             self.run_button, self.run_all_button, self.cancel_button, self.save_button,
-            self.status, self.legend])
-        self.chart = ResultChart(self)
+            self.progress, self.status, self.legend])
+        self.chart = ResultChart(self, theme=str(self.viewer.theme))
+        self.viewer.events.theme.connect(self._on_theme)
         layout = QVBoxLayout(self)
         layout.addWidget(self.controls.native)
         layout.addWidget(self.chart)
@@ -122,6 +202,9 @@ class ClassifyWidget(QWidget):
         self.worker = None
         self._pending = None
         self._key = None
+        self._run_layer = None  # the image layer the results belong to
+        self._cancelled = False
+        self._progress_state = [0.0, 1, 0]
         self._clf = None
         self._clf_source = None
         self._follow = False
@@ -130,8 +213,12 @@ class ClassifyWidget(QWidget):
         for w in (self.threshold_mode, self.threshold_value, self.metal):
             w.changed.connect(self._update_preview)  # the preview follows the settings
         self.confidence_k.changed.connect(self._on_confidence_k)
-        self.model_choice.changed.connect(
-            lambda v: setattr(self.model_file, "visible", v == "model file"))
+        self.model_choice.changed.connect(self._on_model_choice)
+        self.fwhm_nm.changed.connect(self._on_resolution)
+        self.pixel_nm.changed.connect(self._on_resolution)
+        self.estimate_button.clicked.connect(self.estimate_psf)
+        self.overlay.changed.connect(self._apply_overlay)
+        self.layer_box.changed.connect(self._on_layer)
         self.preview_button.clicked.connect(self.show_preview)
         self.run_button.clicked.connect(lambda: self.run(all_frames=False))
         self.run_all_button.clicked.connect(lambda: self.run(all_frames=True))
@@ -139,7 +226,13 @@ class ClassifyWidget(QWidget):
         self.save_button.clicked.connect(self._save_dialog)
         self.viewer.layers.events.inserted.connect(self.layer_box.reset_choices)
         self.viewer.layers.events.removed.connect(self.layer_box.reset_choices)
+        self.viewer.layers.events.removed.connect(self._on_removed)
         self.viewer.dims.events.current_step.connect(self._on_step)
+        self._on_layer(self.layer_box.value)
+
+    def _on_theme(self, event=None) -> None:
+        self.chart.theme = str(self.viewer.theme)
+        self._refresh_chart()
 
     # ------------------------------------------------------------------ inputs
     def _image_layers(self, _=None):
@@ -148,11 +241,58 @@ class ClassifyWidget(QWidget):
     def _on_threshold_mode(self, mode):
         self.threshold_value.visible = mode == "value"
 
+    def _on_model_choice(self, choice):
+        shipped = choice == "shipped"
+        self.model_file.visible = not shipped
+        for w in (self.psf_sigma, self.fwhm_nm, self.pixel_nm, self.estimate_button):
+            w.visible = shipped
+
+    def _on_layer(self, layer=None):
+        """A new image: its pixel size from the layer's scale or OME metadata."""
+        from ._layers import ome_physical_size, pixel_size_nm
+
+        if layer is None:
+            return
+        units = [str(u) for u in getattr(layer, "units", ())] or None
+        metadata = dict(layer.metadata)
+        path = getattr(layer.source, "path", None)
+        if path and str(path).lower().endswith((".tif", ".tiff")):
+            metadata = {**ome_physical_size(path), **metadata}
+        size = pixel_size_nm(tuple(layer.scale), units, metadata)
+        if size is not None:
+            self.pixel_nm.value = size
+
+    def _on_resolution(self, _=None):
+        """Resolution (FWHM, nm) and pixel size (nm) give the PSF sigma in pixels."""
+        from ..optics import FWHM_PER_SIGMA
+
+        if self.fwhm_nm.value > 0 and self.pixel_nm.value > 0:
+            self.psf_sigma.value = round(self.fwhm_nm.value
+                                         / (FWHM_PER_SIGMA * self.pixel_nm.value), 2)
+
+    def estimate_psf(self) -> float | None:
+        """Suggest the PSF sigma of the displayed frame (grey images) in the sigma box."""
+        from ..optics import estimate_psf_sigma
+
+        layer = self.layer_box.value
+        if layer is None:
+            show_error("no image layer to estimate the point-spread function from")
+            return None
+        try:
+            sigma = estimate_psf_sigma(self._frame_getter(layer)(self.current_frame()))
+        except ValueError as err:
+            show_error(f"cannot estimate the point-spread function: {err}")
+            return None
+        self.psf_sigma.value = round(sigma, 2)
+        self.status.value = (f"estimated PSF sigma: {sigma:.2f} px (from frame "
+                             f"{self.current_frame()}); the model for it is used on Run")
+        return sigma
+
     def settings(self) -> dict:
         """Current settings as keyword arguments of iter_classify (plus the layer)."""
         mode = self.threshold_mode.value
-        threshold = {"none (binary)": None, "otsu": "otsu"}.get(mode,
-                                                             float(self.threshold_value.value))
+        threshold = {"none (binary)": None, "otsu": "otsu", "switching (stack)": "switching"
+                     }.get(mode, float(self.threshold_value.value))
         return {"layer": self.layer_box.value, "threshold": threshold,
                 "metal": self.metal.value, "stride": int(self.stride.value)}
 
@@ -161,6 +301,19 @@ class ClassifyWidget(QWidget):
         if layer.ndim == 2:
             return lambda t: np.asarray(data)
         return lambda t: np.asarray(data[t])
+
+    def _binary_getter(self, s):
+        """(frame getter, threshold, metal) for iter_classify: for the switching
+        binarisation the whole stack is binarised once (each pixel by its history)."""
+        layer = s["layer"]
+        if s["threshold"] != "switching":
+            return self._frame_getter(layer), s["threshold"], s["metal"]
+        key = (id(layer), s["metal"])
+        if getattr(self, "_switching", (None,))[0] != key:
+            from ..switching import binarize_stack
+            self._switching = (key, binarize_stack(np.asarray(layer.data), metal=s["metal"]))
+        maps = self._switching[1]
+        return (lambda t: maps[t]), None, "bright"
 
     def current_frame(self) -> int:
         layer = self.layer_box.value
@@ -171,12 +324,15 @@ class ClassifyWidget(QWidget):
 
     def classifier(self):
         """The selected classifier with the widget's k (loaded once per source)."""
-        source = ("shipped" if self.model_choice.value == "shipped"
-                  else str(self.model_file.value))
+        from ..pretrained import nearest_shipped
+
+        shipped = self.model_choice.value == "shipped"
+        source = (f"shipped, PSF {nearest_shipped(float(self.psf_sigma.value)):g} px"
+                  if shipped else str(self.model_file.value))
         if self._clf is None or self._clf_source != source:
-            if source == "shipped":
+            if shipped:
                 from ..pretrained import load_pretrained
-                self._clf = load_pretrained()
+                self._clf = load_pretrained(nearest_shipped(float(self.psf_sigma.value)))
             else:
                 path = Path(source)
                 if not path.is_file():
@@ -196,13 +352,17 @@ class ClassifyWidget(QWidget):
         layer = s["layer"]
         if layer is None:
             raise ValueError("no image layer: open an image or a stack first (File > Open "
-                             "Sample > napari-hamiltonian)")
+                             "Sample > Hamiltonian classifier)")
         if layer.rgb or layer.ndim not in (2, 3):
             raise ValueError(f"layer {layer.name!r} has shape {layer.data.shape}: use a 2D "
                              "grayscale/binary image or a (T, Y, X) stack")
+        switching = s["threshold"] == "switching"
+        if switching and (layer.ndim != 3 or layer.data.shape[0] < 2):
+            raise ValueError("the switching binarisation needs a stack of frames in sweep "
+                             "order; for one image choose otsu or a grey level")
         clf = self.classifier()
-        binarize(self._frame_getter(layer)(self.current_frame()), s["threshold"],
-                 s["metal"], min_side=clf.window_)
+        binarize(self._frame_getter(layer)(self.current_frame()),
+                 "otsu" if switching else s["threshold"], s["metal"], min_side=clf.window_)
         return s, clf
 
     def _on_confidence_k(self, confidence_k) -> None:
@@ -234,7 +394,9 @@ class ClassifyWidget(QWidget):
             return
         layer = s["layer"]
         args = (s["threshold"], s["metal"])
-        if layer.ndim == 2:
+        if s["threshold"] == "switching":
+            data = self._binary_getter(s)[0](slice(None))
+        elif layer.ndim == 2:
             data = binarize(np.asarray(layer.data), *args)
         else:
             stack = da.from_array(layer.data, chunks=(1,) + tuple(layer.data.shape[1:]))
@@ -259,6 +421,7 @@ class ClassifyWidget(QWidget):
             self.results.clear()
             self.curve.clear()
             self._key = key
+        self._run_layer = s["layer"]
         layer = s["layer"]
         n_frames = 1 if layer.ndim == 2 else layer.data.shape[0]
         current = self.current_frame()
@@ -276,22 +439,25 @@ class ClassifyWidget(QWidget):
         self._start(s, clf, frames)
 
     def _start(self, s, clf, frames) -> None:
-        layer = s["layer"]
+        get_frame, threshold, metal = self._binary_getter(s)
         self.worker = GeneratorRun(
-            _classify_frames, (self._frame_getter(layer), frames, clf, s["stride"],
-                               s["threshold"], s["metal"]),
+            _classify_frames, (get_frame, frames, clf, s["stride"], threshold, metal),
             total=len(frames), desc="classifying windows",
             on_yield=lambda msg, s=s, clf=clf: self._on_yield(msg, s, clf),
             on_error=lambda err: show_error(f"classification failed: {err}"),
             on_finish=self._on_finished)
         self.cancel_button.enabled = True
-        self.status.value = f"classifying {len(frames)} frame(s)..."
+        self.status.value = f"classifying {len(frames)} frame(s) ({self._clf_source})..."
+        self._progress_state = [time.perf_counter(), len(frames), 0]  # start, frames, done
+        self.progress.value = 0
+        self.progress.visible = True
         self.worker.start()
 
     def cancel(self) -> None:
         """Stop the running classification at its next unit of work."""
         self._pending = None
         if self.worker is not None:
+            self._cancelled = True
             self.worker.quit()
             self.status.value = "cancelling..."
 
@@ -300,8 +466,13 @@ class ClassifyWidget(QWidget):
         self.cancel_button.enabled = False
         frames = sorted(self.results)
         message = unlike_message([self.results[t] for t in frames], frames)
-        self.status.value = f"{len(frames)} frame(s) classified" + (
-            f". {message[0].upper()}{message[1:]}" if message else "")
+        groups = groups_message(getattr(self._clf, "class_groups_", []))
+        head = (f"cancelled; {len(frames)} frame(s) classified before" if self._cancelled
+                else f"{len(frames)} frame(s) classified")
+        self._cancelled = False
+        self.progress.visible = False
+        self.status.value = head + "".join(
+            f". {m[0].upper()}{m[1:]}" for m in (message, groups) if m)
         if self._pending is not None:
             s, clf, frames = self._pending
             self._pending = None
@@ -312,11 +483,14 @@ class ClassifyWidget(QWidget):
             _, t, done, total = msg
             if self.worker is not None:
                 self.worker.progress.set_description(f"frame {t}: {done}/{total} parts")
+            self._show_progress(t, done / max(total, 1))
             return
         _, t, result = msg
-        if self._pending is not None:
-            return  # results of a run being replaced: not shown
+        if self._pending is not None or s["layer"] is not self._run_layer:
+            return  # results of a run being replaced, or of a closed image: not shown
         self.results[t] = result
+        self._progress_state[2] += 1
+        self._show_progress(t, 0.0)
         if self._follow:
             self.curve[t] = (criticality_distance(clf, result),
                              frame_summary(result)["majority"])
@@ -324,21 +498,53 @@ class ClassifyWidget(QWidget):
         if self.worker is not None:
             self.worker.progress.update(1)
 
+    def _show_progress(self, t: int, within: float) -> None:
+        """Advance the in-dock bar: frames done plus the share ``within`` of frame ``t``,
+        with the time left extrapolated from the time so far."""
+        start, n_frames, n_done = self._progress_state
+        share = min((n_done + within) / max(n_frames, 1), 1.0)
+        self.progress.value = int(round(share * PROGRESS_STEPS))
+        elapsed = time.perf_counter() - start
+        left = elapsed * (1 - share) / share if share > 0 else None
+        self.status.value = (f"frame {t}: {n_done} of {n_frames} frame(s) done, "
+                             f"{share:.0%}" + (f", about {left:.0f} s left"
+                                               if left is not None else ""))
+
     def _on_step(self, _event=None) -> None:
-        layer = self.layer_box.value
-        if layer is None or self._key is None:
+        """The slider moved: show the frame's results, classifying it first if the
+        classified layer is the one selected (runs follow only that layer)."""
+        layer = self._run_layer
+        if layer is None or self._key is None or self.layer_box.value is not layer \
+                or layer not in self.viewer.layers:
             return
         t = self.current_frame()
+        if self.results and f"{layer.name} classes" not in self.viewer.layers:
+            for k, r in sorted(self.results.items()):  # the user deleted it: draw again
+                self._show_result(layer, k, r, self._clf)
         self._refresh_chart()
         if self._follow and t not in self.results and self.worker is None:
             self.run(all_frames=False)
+
+    def _on_removed(self, event) -> None:
+        """An image deleted: its results go with it (their layer, the chart)."""
+        if event.value is not self._run_layer:
+            return
+        self._pending = None
+        if self.worker is not None:
+            self.worker.quit()
+        self.results.clear()
+        self.curve.clear()
+        self._key = self._run_layer = None
+        name = f"{event.value.name} classes"
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        self.chart.show_frame(0, None, None)
+        self.status.value = f"{event.value.name} was closed; its results with it"
 
     # ------------------------------------------------------------------ output
     def _layers(self, layer, result):
         """The classes Labels layer for ``layer`` (created on first use): value k + 1 is
         class k, ``len(classes) + 1`` is "none of these" (grey), 0 not computed."""
-        from napari.utils.colormaps import DirectLabelColormap
-
         name = f"{layer.name} classes"
         ny, nx = result.labels.shape
         stack = layer.ndim == 3
@@ -352,15 +558,36 @@ class ClassifyWidget(QWidget):
             self.viewer.layers.remove(name)
         values = {k + 1: c for k, c in enumerate(result.classes)}
         values[len(result.classes) + 1] = NONE_NAME
+        labels = self._add_labels(name, shape, scale, translate, result, values)
+        # the new layer must not take the selection (and show its paint tools)
+        self.viewer.layers.selection.active = layer
+        return labels
+
+    def _add_labels(self, name, shape, scale, translate, result, values):
+        from napari.utils.colormaps import DirectLabelColormap
+
         return self.viewer.add_labels(
             np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
-            opacity=0.55, colormap=DirectLabelColormap(color_dict=label_colors(result.classes)),
+            opacity=1.0, colormap=DirectLabelColormap(color_dict=label_colors(result.classes)),
             metadata={"classes": list(result.classes), "logits": {}, "distance": {},
                       "scores": {}, "stride": result.stride, "window": result.window,
                       "label_values": values})
 
+    def _apply_overlay(self, _=None) -> None:
+        """Draw the classes layer as :data:`OVERLAYS` says."""
+        layer = self._run_layer
+        name = None if layer is None else f"{layer.name} classes"
+        if name is None or name not in self.viewer.layers:
+            return
+        classes = self.viewer.layers[name]
+        mode = self.overlay.value
+        classes.visible = mode != "image only"
+        classes.opacity = 1.0
+        classes.contour = 1 if mode == "outlines" else 0
+
     def _show_result(self, layer, t, result, clf) -> None:
         classes = self._layers(layer, result)
+        self._apply_overlay()
         values = window_label_values(result)
         if layer.ndim == 3:
             classes.data[t] = values
@@ -405,9 +632,16 @@ class ClassifyWidget(QWidget):
 
 
 def classify_selected_layer(viewer: Viewer) -> None:
-    """Layer-menu command: open the widget with the selected image layer chosen."""
-    _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
-                                                     "Classify Hamiltonian")
+    """Layer-menu command: the Classify dock (the open one, whichever menu opened it;
+    a new one only if none is open) with the selected image layer chosen."""
+    widget = next((w for w in viewer.window.dock_widgets.values()
+                   if isinstance(w, ClassifyWidget)), None)
+    if widget is None:
+        _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
+                                                         "Classify Hamiltonian")
+    else:
+        widget.parent().show()
+        widget.parent().raise_()
     active = viewer.layers.selection.active
     if isinstance(active, Image):
         widget.layer_box.value = active

@@ -7,7 +7,9 @@ category is a generator; parameters are drawn per image from the ranges below.
 * The seven models outside their Table I ranges, by 10 % or more (within 10 % either
   answer is acceptable, so nothing there is used): ordered and hot clean Ising in 2D
   and in 3D slices, random-field Ising with much weaker or much stronger disorder in 2D
-  and 3D.
+  and 3D. Half of each category's images are drawn in the quarter of its range next
+  to Table I (:data:`NEAR_SHARE`, :data:`NEAR_SPAN`), where they are hardest to tell
+  from the classes; the rest over the whole range.
 * Patterns no lattice model of the seven makes: level sets of smooth Gaussian random
   fields (correlation lengths of 1 to 8 pixels, any level), stripes (any period,
   orientation and duty cycle, with some defects), checkerboards and nearly uniform
@@ -35,6 +37,9 @@ OUT_OF_RANGE: dict[str, tuple[str, str, tuple[float, float]]] = {
     "RF-3D weak disorder": ("rfim3d", "disorder", (1.5, 2.02)),
     "RF-3D strong disorder": ("rfim3d", "disorder", (2.52, 4.0)),
 }
+#: Share of each out-of-range category drawn next to its Table I range, and the part of
+#: the category's range (from the end nearest Table I) that counts as next to it.
+NEAR_SHARE, NEAR_SPAN = 0.5, 0.25
 #: Categories of patterns no lattice model of the seven makes.
 PATTERNS = ("smooth field", "stripes", "checkerboard", "uniform")
 #: Point-spread functions (Gaussian sigma, px) of the blurred renders, and their noise.
@@ -42,14 +47,29 @@ BLUR_SIGMA, BLUR_NOISE = (1.0, 3.5), (0.05, 0.3)
 
 
 def out_of_range(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
-    """``n`` images of one of the seven models outside its range (:data:`OUT_OF_RANGE`)."""
+    """``n`` images of one of the seven models outside its range (:data:`OUT_OF_RANGE`):
+    ``round(n * NEAR_SHARE)`` next to the Table I range, the rest over the whole range.
+
+    Returns
+    -------
+    ndarray, uint8, shape (n, size, size)
+    """
+    from .dataset import CLASS_TABLE
     from .ising import sample_ising
     from .rfim import sample_rfim
 
-    kind, _, rng = OUT_OF_RANGE[category]
-    if kind.startswith("ising"):
-        return sample_ising(n, size, rng, 3 if kind == "ising3d" else 2, seed)[0]
-    return sample_rfim(n, size, rng, 3 if kind == "rfim3d" else 2, seed)[0]
+    n = check_count(n)
+    kind, _, (low, high) = OUT_OF_RANGE[category]
+    table = next(r for k, _, r in CLASS_TABLE.values() if k == kind)
+    step = (high - low) * NEAR_SPAN
+    near = (low, low + step) if low >= table[1] else (high - step, high)
+    sample = sample_ising if kind.startswith("ising") else sample_rfim
+    dim = 3 if kind.endswith("3d") else 2
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    k = int(round(n * NEAR_SHARE))
+    parts = [sample(m, size, r, dim, s)[0]
+             for m, r, s in zip((k, n - k), (near, (low, high)), seq.spawn(2)) if m]
+    return np.concatenate(parts) if parts else np.empty((0, size, size), np.uint8)
 
 
 def pattern(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
