@@ -22,10 +22,12 @@ from .modelfile import file_sha256
 SHIPPED: dict[float, tuple[str, str]] = {
     0.0: ("hamiltonian-cnn.safetensors",
           "c3fe93533112f5950eeaba91a6319ab8a3d348089ba722bf390dfc15d29c2f2f"),
-    2.0: ("hamiltonian-cnn-psf2.safetensors",
-          "73037e3fb52483ad98c7ab2f966c7f9a16b2016cd22ca091f7d7552063dd28f5"),
     1.0: ("hamiltonian-cnn-psf1.safetensors",
           "30637db4c9d2c4ceb3234229147d06c65a672571d3b0ed75f56cf2c2010e9111"),
+    2.0: ("hamiltonian-cnn-psf2.safetensors",
+          "73037e3fb52483ad98c7ab2f966c7f9a16b2016cd22ca091f7d7552063dd28f5"),
+    3.0: ("hamiltonian-cnn-psf3.safetensors",
+          "24717da3dca47ae8c64ae21acbd1404caceb5f74d1291b967d1ecf084b410253"),
 }
 #: The lattice-scale model's file and hash (``SHIPPED[0.0]``).
 PRETRAINED_FILE, PRETRAINED_SHA256 = SHIPPED[0.0]
