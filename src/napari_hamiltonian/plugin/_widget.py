@@ -191,6 +191,8 @@ class ClassifyWidget(QWidget):
             self.overlay,
             self.run_button, self.run_all_button, self.cancel_button, self.save_button,
             self.progress, self.status, self.legend])
+        for label in (self.status, self.legend):  # long messages wrap, not widen the dock
+            label.native.setWordWrap(True)
         self.chart = ResultChart(self, theme=str(self.viewer.theme))
         self.viewer.events.theme.connect(self._on_theme)
         layout = QVBoxLayout(self)
@@ -500,7 +502,10 @@ class ClassifyWidget(QWidget):
 
     def _show_progress(self, t: int, within: float) -> None:
         """Advance the in-dock bar: frames done plus the share ``within`` of frame ``t``,
-        with the time left extrapolated from the time so far."""
+        with the time left extrapolated from the time so far (nothing once the run has
+        finished: its summary stays)."""
+        if self.worker is None:
+            return
         start, n_frames, n_done = self._progress_state
         share = min((n_done + within) / max(n_frames, 1), 1.0)
         self.progress.value = int(round(share * PROGRESS_STEPS))
