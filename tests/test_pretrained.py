@@ -76,8 +76,11 @@ def test_shipped_model_says_none_of_these():
     rng = np.random.default_rng(2027)
     for name, images in {
         "ordered C-2D": out_of_range("C-2D ordered", 20, seed=2027),
+        "hot C-2D": out_of_range("C-2D hot", 20, seed=2027),
         "smooth field": pattern("smooth field", 20, seed=2027),
+        "stripes": pattern("stripes", 20, seed=2027),
         "uniform": np.zeros((3, 100, 100), np.uint8),
+        "blurred, sigma 1": micrograph(X[:40], 1.0, 0.1, rng),
         "blurred, sigma 2": micrograph(X[:40], 2.0, 0.1, rng),
     }.items():
         assert clf.score_confidence(images).mean() <= 0.2, name
