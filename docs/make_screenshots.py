@@ -27,6 +27,15 @@ def wait(widget, app, timeout=900):
         time.sleep(0.05)
 
 
+def settle(viewer, widget, app):
+    """Wait for the widget's run, fit the view and let the canvas draw."""
+    wait(widget, app)
+    viewer.reset_view()
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.05)
+
+
 def main():
     viewer = napari.Viewer(show=True)
     app = QApplication.instance()
@@ -38,10 +47,7 @@ def main():
     widget.run(all_frames=True)
     wait(widget, app)
     viewer.dims.set_current_step(0, 3)
-    viewer.reset_view()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
+    settle(viewer, widget, app)
     viewer.screenshot(str(HERE / "overlay.png"), canvas_only=True, flash=False)
     viewer.screenshot(str(HERE / "window.png"), canvas_only=False, flash=False)
     widget.chart.grab().save(str(HERE / "chart.png"))
@@ -57,11 +63,7 @@ def main():
     widget.estimate_psf()
     widget.stride.value = 4
     widget.run()
-    wait(widget, app)
-    viewer.reset_view()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
+    settle(viewer, widget, app)
     viewer.screenshot(str(HERE / "overlay_gray.png"), canvas_only=False, flash=False)
     viewer.close()
 
@@ -76,11 +78,7 @@ def main():
     widget.stride.value = 4
     widget.overlay.value = "outlines"
     widget.run()
-    wait(widget, app)
-    viewer.reset_view()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
+    settle(viewer, widget, app)
     viewer.screenshot(str(HERE / "overlay_760.png"), canvas_only=True, flash=False)
     viewer.close()
 
