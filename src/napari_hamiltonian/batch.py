@@ -353,11 +353,10 @@ def _read_frame(f: Path, clf) -> WindowResult:
         raise ValueError(f"{f} holds rejection scores of another version of "
                          "napari-hamiltonian; rerun classify with --overwrite to compute "
                          "them again")
-    return WindowResult(labels=logits.argmax(-1).astype(np.int16),
-                        confident=clf.accepts(scores, dist), logits=logits, distance=dist,
-                        classes=classes, stride=stride, window=window, scores=scores,
-                        paper_confident=clf.paper_confident(dist),
-                        groups=tuple(getattr(clf, "class_groups_", ())))
+    return WindowResult.of(clf, labels=logits.argmax(-1).astype(np.int16),
+                           confident=clf.accepts(scores, dist), logits=logits,
+                           distance=dist, classes=classes, stride=stride, window=window,
+                           scores=scores)
 
 
 def _loads(f: Path) -> bool:

@@ -244,10 +244,16 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         binary, _ = as_binary(arr, "X")
         return binary.reshape(len(arr), side, side)
 
-    def _prepare(self, X) -> np.ndarray:
+    def _prepare(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The validated 0/1 images (N, w, w) and what the network reads (reduced if
+        ``symmetry_reduction``)."""
         check_is_fitted(self)
         b = self._images(X, reset=False)
-        return symmetry_reduce(b) if self.symmetry_reduction else b
+        return b, (symmetry_reduce(b) if self.symmetry_reduction else b)
+
+    def _network_outputs(self, data: np.ndarray, hidden: bool = False):
+        return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device,
+                                  hidden=hidden)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
@@ -399,14 +405,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         ndarray, float32, shape (N, n_classes)
             Columns in ``classes_`` order.
         """
-        return self.logits_and_hidden(X)[0]
-
-    def logits_and_hidden(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Last-layer values (N, n_classes) and the first dense layer's output
-        (N, hidden) after ReLU, from one pass of the network."""
-        data = self._prepare(X)
-        return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device,
-                                  hidden=True)
+        return self._network_outputs(self._prepare(X)[1])
 
     def decision_function(self, X) -> np.ndarray:
         """Last-layer values (before softmax).
@@ -436,12 +435,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         """What the decision reads, from one pass of the network: last-layer values
         (N, n_classes), the first dense layer's output after ReLU (N, hidden) and the
         pattern statistics (N, n_statistics, :mod:`napari_hamiltonian.correlations`)."""
-        check_is_fitted(self)
-        b = self._images(X, reset=False)
-        data = symmetry_reduce(b) if self.symmetry_reduction else b
-        logits, hidden = cnn.predict_logits(self.model_, data,
-                                            next(self.model_.parameters()).device,
-                                            hidden=True)
+        b, data = self._prepare(X)
+        logits, hidden = self._network_outputs(data, hidden=True)
         return logits, hidden, pattern_statistics(b)
 
     def rejection_scores(self, X) -> np.ndarray:

@@ -166,10 +166,13 @@ class Rejection:
         quad = (y ** 2).reshape(len(z), *self.means.shape).sum(-1).double()
         return torch.logsumexp(torch.from_numpy(self._log_norm) - 0.5 * quad, -1).numpy()
 
-    def _probe_input(self, features: np.ndarray, statistics: np.ndarray) -> np.ndarray:
+    def _probe_input(self, features: np.ndarray, statistics: np.ndarray,
+                     log_likelihoods: np.ndarray | None = None) -> np.ndarray:
+        """(N, hidden + n_statistics + n_classes) float64: what the probe reads."""
         z = (np.asarray(statistics, np.float64) - self.center) / self.scale
-        ll = np.maximum(self.log_likelihoods(statistics), LOG_LIKELIHOOD_FLOOR)
-        return np.hstack([np.asarray(features, np.float64), z, ll])
+        ll = self.log_likelihoods(statistics) if log_likelihoods is None else log_likelihoods
+        return np.hstack([np.asarray(features, np.float64), z,
+                          np.maximum(ll, LOG_LIKELIHOOD_FLOOR)])
 
     def scores(self, features: np.ndarray, statistics: np.ndarray) -> np.ndarray:
         """(N, 2) float64: the scores :data:`SCORES`.
@@ -186,10 +189,8 @@ class Rejection:
         # longer with them)
         ll = self.log_likelihoods(statistics)
         if self._probe is not None:
-            x = torch.from_numpy(np.hstack([
-                np.asarray(features, np.float32),
-                ((np.asarray(statistics, np.float64) - self.center) / self.scale),
-                np.maximum(ll, LOG_LIKELIHOOD_FLOOR)]).astype(np.float32))
+            x = torch.from_numpy(self._probe_input(features, statistics, ll)
+                                 .astype(np.float32))
             w1, b1, w2, b2 = (torch.from_numpy(v) for v in self._probe)
             a = (torch.relu(x @ w1 + b1) @ w2 + b2)[:, 0].double().numpy()
             none = 1.0 / (1.0 + np.exp(-np.clip(a, -60, 60)))

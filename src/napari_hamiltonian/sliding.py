@@ -86,6 +86,13 @@ class WindowResult:
             out[c] = (float(mask.sum() / n), float((mask & self.confident).sum() / n))
         return out
 
+    @classmethod
+    def of(cls, clf, **fields) -> WindowResult:
+        """A WindowResult of ``clf``'s outputs (``fields``: every attribute but the two
+        the classifier itself gives, the paper's rule of ``distance`` and its groups)."""
+        return cls(**fields, paper_confident=clf.paper_confident(fields["distance"]),
+                   groups=tuple(getattr(clf, "class_groups_", ())))
+
     def majority(self) -> str:
         """The most frequent class over the windows, named as its group if the model
         cannot tell it from others ("RF-2D or RF-3D")."""
@@ -165,13 +172,12 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     flat = logits.reshape(-1, len(classes))
     dist = clf.distance_of_logits(flat).reshape(ny, nx)
     order = standard_order(classes)
-    return WindowResult(labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
-                        .astype(np.int16),
-                        confident=clf.accepts(scores, dist),
-                        logits=np.ascontiguousarray(logits[..., order]), distance=dist,
-                        classes=tuple(classes[k] for k in order), stride=stride, window=n,
-                        scores=scores, paper_confident=clf.paper_confident(dist),
-                        groups=tuple(getattr(clf, "class_groups_", ())))
+    return WindowResult.of(clf, labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
+                           .astype(np.int16),
+                           confident=clf.accepts(scores, dist),
+                           logits=np.ascontiguousarray(logits[..., order]), distance=dist,
+                           classes=tuple(classes[k] for k in order), stride=stride,
+                           window=n, scores=scores)
 
 
 def resolve_model(clf, psf_sigma):

@@ -61,13 +61,13 @@ class StackResult:
         Index into ``classes``.
     confident : dask array, bool, shape (T, ny, nx)
         The rejection: True where a window is confidently of its class.
-    scores : dask array, float64, shape (T, ny, nx, 3)
-        The rejection's scores.
+    scores : dask array, float64, shape (T, ny, nx, len(SCORES))
+        The rejection's scores (:data:`napari_hamiltonian.rejection.SCORES`).
     classes : tuple of str
     stride, window : int
     client : dask.distributed.Client or None
     clf : HamiltonianClassifier
-        The classifier (for the paper's rule beside the rejection).
+        The classifier (for the paper's rule beside the rejection and its class groups).
     """
 
     logits: object
@@ -95,10 +95,9 @@ class StackResult:
         logits, dist, labels, conf, scores = self.compute(
             self.logits[t], self.distance[t], self.labels[t], self.confident[t],
             self.scores[t])
-        return WindowResult(labels=labels, confident=conf, logits=logits, distance=dist,
-                            classes=self.classes, stride=self.stride, window=self.window,
-                            scores=scores, paper_confident=self.clf.paper_confident(dist),
-                            groups=tuple(getattr(self.clf, "class_groups_", ())))
+        return WindowResult.of(self.clf, labels=labels, confident=conf, logits=logits,
+                               distance=dist, classes=self.classes, stride=self.stride,
+                               window=self.window, scores=scores)
 
 
 def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, int]:

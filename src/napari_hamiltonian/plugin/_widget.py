@@ -207,6 +207,7 @@ class ClassifyWidget(QWidget):
         self._run_layer = None  # the image layer the results belong to
         self._cancelled = False
         self._progress_state = [0.0, 1, 0]
+        self._switching = (None, None)  # (layer and metal, its switching maps)
         self._clf = None
         self._clf_source = None
         self._follow = False
@@ -311,7 +312,7 @@ class ClassifyWidget(QWidget):
         if s["threshold"] != "switching":
             return self._frame_getter(layer), s["threshold"], s["metal"]
         key = (id(layer), s["metal"])
-        if getattr(self, "_switching", (None,))[0] != key:
+        if self._switching[0] != key:
             from ..switching import binarize_stack
             self._switching = (key, binarize_stack(np.asarray(layer.data), metal=s["metal"]))
         maps = self._switching[1]
@@ -329,12 +330,12 @@ class ClassifyWidget(QWidget):
         from ..pretrained import nearest_shipped
 
         shipped = self.model_choice.value == "shipped"
-        source = (f"shipped, PSF {nearest_shipped(float(self.psf_sigma.value)):g} px"
-                  if shipped else str(self.model_file.value))
+        sigma = nearest_shipped(float(self.psf_sigma.value))
+        source = f"shipped, PSF {sigma:g} px" if shipped else str(self.model_file.value)
         if self._clf is None or self._clf_source != source:
             if shipped:
                 from ..pretrained import load_pretrained
-                self._clf = load_pretrained(nearest_shipped(float(self.psf_sigma.value)))
+                self._clf = load_pretrained(sigma)
             else:
                 path = Path(source)
                 if not path.is_file():
