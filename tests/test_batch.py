@@ -352,3 +352,25 @@ def test_a_model_at_chance_level_is_called_so():
     assert "near chance (14.3% for 7 classes)" in report.chance_message(0.125, 7)
     assert report.chance_message(0.95, 7) == ""
     assert report.chance_message(float("nan"), 7) == ""
+
+
+def test_frames_with_an_earlier_rejections_scores_are_refused_by_name(model, stack,
+                                                                     tmp_path, capsys):
+    """Results written before the rejection changed hold three score columns: the
+    report names the file and the fix instead of deciding from the wrong columns."""
+    path, clf = model
+    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+    assert main(["classify", str(tmp_path / "s.tif"), "--out", str(tmp_path / "o"),
+                 "--model", str(path), "--stride", "4"]) == 0
+    frame = tmp_path / "o" / "s" / "frames" / "t00001.npz"
+    with np.load(frame) as d:
+        old = {k: d[k] for k in d.files}
+    old["scores"] = np.zeros(old["distance"].shape + (3,))
+    np.savez_compressed(frame, **old)
+    before = frame.read_bytes()
+    with pytest.raises(ValueError, match=r"t00001\.npz holds rejection scores of another "
+                                         r"version.*--overwrite"):
+        batch.load_frames(tmp_path / "o" / "s", clf)
+    assert main(["report", str(tmp_path / "o" / "s"), "--model", str(path)]) == 2
+    assert "t00001.npz" in capsys.readouterr().err
+    assert frame.read_bytes() == before  # the user's results are left as they were
