@@ -314,12 +314,14 @@ def run(job: Job, clf, client=None, progress: bool = True,
 def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshold=None,
                   metal: str = "bright", client=None, temperatures=None,
                   overwrite: bool = False, progress: bool = True,
-                  xlabel: str = "temperature") -> Path:
-    """Classify every frame of one file into ``out_dir/<name>/`` (see the module doc)."""
+                  xlabel: str = "temperature") -> Job:
+    """Classify every frame of one file into ``out_dir/<name>/`` (see the module doc).
+    Returns the finished :class:`Job` (its ``folder`` and its ``frames``' results)."""
     folder = Path(out_dir) / output_names([path])[Path(path)]
     job = plan(path, folder, clf, model_hash, stride, threshold, metal, temperatures,
                overwrite)
-    return run(job, clf, client, progress, xlabel)
+    run(job, clf, client, progress, xlabel)
+    return job
 
 
 def _frame_files(frames_dir: Path) -> dict[int, Path]:

@@ -144,7 +144,7 @@ def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .batch import output_names, plan, run
-    from .report import groups_message, unlike_message
+    from .report import groups_message
 
     clf, digest = _model(args)
     temps = _temperatures(args.temperatures)
@@ -166,9 +166,7 @@ def _classify(args: argparse.Namespace) -> int:
             args.kept.append(job.folder)
             folder = run(job, clf, client)
             print(f"{job.path}: results in {folder}")
-            message = unlike_message(job.frames)
-            if message:
-                print(f"{job.path}, {message}")
+            _say_if_unlike(job)
         groups = groups_message(getattr(clf, "class_groups_", []))
         if groups:
             print(f"note: {groups}")
@@ -176,6 +174,15 @@ def _classify(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     return 0
+
+
+def _say_if_unlike(job) -> None:
+    """Print, in words, which frames of a finished job are mostly "none of these"."""
+    from .report import unlike_message
+
+    message = unlike_message(job.frames)
+    if message:
+        print(f"{job.path}, {message}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -196,10 +203,11 @@ def _demo(args: argparse.Namespace) -> int:
     path = sample_path("rf2d_stack.tif")
     args.kept.append(args.out)
     fields = json.loads(sample_path("rf2d_stack_fields.json").read_text())["fields_H"]
-    folder = classify_file(path, args.out, clf, digest, args.stride, None, "bright",
-                           None, fields, args.overwrite, xlabel="applied field H (J)")
+    job = classify_file(path, args.out, clf, digest, args.stride, None, "bright",
+                        None, fields, args.overwrite, xlabel="applied field H (J)")
     print(f"classified the bundled RF-2D field-sweep stack ({path.name}) with the shipped "
-          f"model: see {folder}/fractions.csv and the PNGs in {folder}")
+          f"model: see {job.folder}/fractions.csv and the PNGs in {job.folder}")
+    _say_if_unlike(job)
     return 0
 
 
