@@ -10,6 +10,7 @@ import zarr
 import napari_hamiltonian as nh
 from napari_hamiltonian import batch, report
 from napari_hamiltonian.cli import main
+from napari_hamiltonian.labelfile import label_values
 from napari_hamiltonian.samples import field_sweep_stack, microscope_view
 from napari_hamiltonian.sliding import classify_image
 
@@ -44,9 +45,10 @@ def test_classify_writes_labels_csv_and_pngs(model, stack, tmp_path):
     folder = out / "s"
     labels = tifffile.imread(folder / "labels.tif")
     conf = tifffile.imread(folder / "confident.tif")
-    for t in range(3):
+    for t in range(3):  # the layer's values: class k + 1, 8 for "none of these"
         ref = classify_image(stack[t], clf, stride=2)
-        np.testing.assert_array_equal(labels[t], ref.labels)
+        np.testing.assert_array_equal(labels[t], np.where(ref.confident, ref.labels + 1,
+                                                          len(nh.CLASSES) + 1))
         np.testing.assert_array_equal(conf[t], ref.confident)
     rows = read_csv(folder / "fractions.csv")
     assert [int(r["frame"]) for r in rows] == [0, 1, 2]
@@ -187,7 +189,7 @@ def test_inputs_with_the_same_name_get_their_own_folders(model, stack, tmp_path)
     for name, frames in expected.items():
         labels = _labels(out / name)
         for t, frame in enumerate(frames):
-            np.testing.assert_array_equal(labels[t], classify_image(frame, clf, 4).labels)
+            np.testing.assert_array_equal(labels[t], label_values(classify_image(frame, clf, 4)))
     # another input of the same name later, into the same folder: refused
     np.save(tmp_path / "day1" / "run.a.npy", stack)
     assert _classify([tmp_path / "day1" / "run.a.npy"], out, path) == 2
@@ -204,11 +206,49 @@ def test_a_replaced_input_is_recomputed(model, stack, tmp_path, capsys):
     assert _classify([src], tmp_path / "o", path) == 0
     assert "changed" in capsys.readouterr().out
     np.testing.assert_array_equal(_labels(tmp_path / "o" / "s")[0],
-                                  classify_image(stack[2], clf, 4).labels)
+                                  label_values(classify_image(stack[2], clf, 4)))
     frame = tmp_path / "o" / "s" / "frames" / "t00000.npz"
     before = frame.stat().st_mtime_ns
     assert _classify([src], tmp_path / "o", path, "--overwrite") == 0
     assert frame.stat().st_mtime_ns != before  # --overwrite always recomputes
+
+
+def test_saved_frames_of_a_stack_keep_their_numbers_and_placement(model, stack, tmp_path):
+    """A save of frames 0 and 2 of a 3-frame stack: labels.tif has the stack's 3 frames
+    (0 = not classified), the CSV and charts the stack's frame numbers as integers, and
+    the file's description places it over the image and names every value."""
+    from napari_hamiltonian.labelfile import read_labels
+
+    _, clf = model
+    res = {t: classify_image(stack[t], clf, stride=4) for t in (0, 2)}
+    source = {"n_frames": 3, "scale": [1.0, 0.5, 0.25], "translate": [0.0, 10.0, 20.0],
+              "units": ["s", "um", "um"]}
+    folder = batch.save_results(tmp_path / "save", res, clf, source)
+    rows = read_csv(folder / "fractions.csv")
+    assert [r["frame"] for r in rows] == ["0", "2"]
+    assert sorted(p.name for p in (folder / "bars").iterdir()) == ["t00000.png", "t00002.png"]
+    data, kw = read_labels(folder / "labels.tif")
+    assert data.shape == (3,) + res[0].labels.shape and not data[1].any()
+    assert set(np.unique(data[2])) <= set(range(1, 9))
+    assert kw["metadata"]["label_values"][1] == nh.CLASSES[0]
+    assert kw["metadata"]["label_values"][8] == "none of these"
+    assert kw["metadata"]["frames"] == [0, 2]
+    half = (clf.window_ - 1) / 2
+    assert kw["scale"] == [1.0, 2.0, 1.0]  # stride 4 times the image's pixel size
+    assert kw["translate"] == [0.0, 10.0 + 0.5 * half, 20.0 + 0.25 * half]
+    # saving again into it replaces the earlier save: frame 2 gone, frame 1 there
+    batch.save_results(folder, {1: res[2]}, clf, source)
+    assert [r["frame"] for r in read_csv(folder / "fractions.csv")] == ["1"]
+    assert not read_labels(folder / "labels.tif")[0][2].any()
+    # a folder with the user's own files is refused, and left as it was
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="did not write"):
+        batch.save_results(other, res, clf, source)
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+    with pytest.raises(ValueError, match="nothing to save"):
+        batch.save_results(tmp_path / "empty", {}, clf, source)
 
 
 def test_files_the_tool_did_not_write_are_not_overwritten(model, stack, tmp_path):
@@ -282,7 +322,7 @@ def test_results_folders_survive_damage_strays_and_shorter_reruns(model, stack, 
     assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 0
     labels = _labels(folder)
     assert labels.shape[0] == 3  # the stray copy is not a frame
-    np.testing.assert_array_equal(labels[1], classify_image(stack[1], clf, 4).labels)
+    np.testing.assert_array_equal(labels[1], label_values(classify_image(stack[1], clf, 4)))
     rows = read_csv(folder / "fractions.csv")
     assert [float(r["temperature"]) for r in rows] == [2.1, 2.2, 2.3]  # kept on rerun
     # a shorter input replaces a longer one: no stale charts of frame 2 remain
@@ -334,8 +374,8 @@ def test_switching_binarises_the_stack_as_a_whole(model, tmp_path):
                  "--model", str(path), "--stride", "4", "--threshold", "switching"]) == 0
     maps = nh.binarize_stack(grey)
     got = batch.load_frames(tmp_path / "o" / "sweep", clf)
-    assert len(got) == len(frames)
-    for t, result in enumerate(got):
+    assert list(got) == list(range(len(frames)))
+    for t, result in got.items():
         np.testing.assert_array_equal(result.labels, classify_image(maps[t], clf, 4).labels)
     one = tmp_path / "one.tif"
     tifffile.imwrite(one, grey[:1], photometric="minisblack")

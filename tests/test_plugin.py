@@ -9,7 +9,7 @@ import tifffile  # noqa: E402
 
 import napari_hamiltonian as nh  # noqa: E402
 from napari_hamiltonian import HamiltonianClassifier  # noqa: E402
-from napari_hamiltonian.plugin import _widget  # noqa: E402
+from napari_hamiltonian.plugin import _status, _widget  # noqa: E402
 from napari_hamiltonian.plugin._worker import NOTHREADS  # noqa: E402
 from napari_hamiltonian.samples import sample_path  # noqa: E402
 
@@ -28,7 +28,7 @@ def no_threads(request, monkeypatch):
 def errors(monkeypatch):
     """Messages shown as napari error notifications by the widget."""
     shown = []
-    monkeypatch.setattr(_widget, "show_error", shown.append)
+    monkeypatch.setattr(_status, "show_error", shown.append)
     return shown
 
 
@@ -150,6 +150,10 @@ def test_bad_input_shows_a_notification_and_leaves_layers(make_napari_viewer, er
     w.threshold_mode.value = "otsu"
     w.run()
     assert "smaller than" in errors[-1]
+    # the whole message, fix included, stays in the dock (the toast elides it)
+    import html
+
+    assert html.escape(errors[-1]) in w.status.value
     assert [layer.name for layer in viewer.layers] == names
     assert w.worker is None
 
@@ -184,13 +188,47 @@ def test_threshold_preview_and_grayscale_run(make_napari_viewer, qtbot):
     assert "unlike every training class" in w.status.value
 
 
-def test_save_writes_tiff_csv_and_png(widget, qtbot, tmp_path):
-    widget.run()
-    wait_idle(qtbot, widget)
+def test_saved_labels_reopen_over_the_image_with_the_layers_values(widget, qtbot,
+                                                                   tmp_path):
+    """Frames 2 and 5 classified, saved, reopened with the plugin's reader: the same
+    values, scale, translate and class names as the classes layer; CSV frames 2 and 5."""
+    import csv
+
+    viewer = widget.viewer
+    image = viewer.layers["RF-2D field sweep"]
+    image.scale = (1.0, 0.05, 0.05)  # a microscope's micrometres per pixel
+    image.translate = (0.0, 3.0, -1.0)
+    for t in (2, 5):
+        viewer.dims.set_current_step(0, t)
+        widget.run()
+        wait_idle(qtbot, widget)
     widget.save(tmp_path / "out")
     for name in ("labels.tif", "confident.tif", "fractions.csv", "criticality.png",
-                 "distribution.png", "bars/t00000.png"):
+                 "distribution.png", "bars/t00005.png"):
         assert (tmp_path / "out" / name).is_file(), name
+    with open(tmp_path / "out" / "fractions.csv") as f:
+        assert [r["frame"] for r in csv.DictReader(f)] == ["2", "5"]
+    classes = viewer.layers["RF-2D field sweep classes"]
+    (opened,) = viewer.open(tmp_path / "out" / "labels.tif", plugin=PLUGIN)
+    assert opened.data.shape == classes.data.shape
+    np.testing.assert_array_equal(np.asarray(opened.data), np.asarray(classes.data))
+    assert not np.asarray(opened.data[0]).any() and np.asarray(opened.data[5]).all()
+    np.testing.assert_allclose(opened.scale, classes.scale)
+    np.testing.assert_allclose(opened.translate, classes.translate)
+    assert opened.metadata["label_values"] == classes.metadata["label_values"]
+    value = int(np.asarray(opened.data[5])[0, 0])
+    np.testing.assert_allclose(opened.colormap.map(value), classes.colormap.map(value))
+
+
+def test_save_with_nothing_classified_says_so_before_asking_where(widget, errors,
+                                                                  monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: asked.append(a) or ""))
+    widget.save_button.clicked.emit()
+    assert not asked and "nothing to save" in errors[-1]
 
 
 def test_changing_k_updates_the_papers_rule_without_recomputing(widget, qtbot):
@@ -393,7 +431,7 @@ def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
     assert classes.opacity == 1.0 and classes.contour == 0 and classes.visible
     # opaque: a drawn window shows its class colour exactly, as the legend's swatch
     from napari_hamiltonian.classes import class_color
-    from napari_hamiltonian.plugin._layers import label_colors
+    from napari_hamiltonian.labelfile import label_colors
 
     value = int(np.asarray(classes.data[0])[5, 5])
     names = list(widget.results[0].classes)
@@ -403,3 +441,14 @@ def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
     assert classes.contour == 1 and classes.visible
     widget.overlay.value = "image only"
     assert not classes.visible
+
+
+def test_both_docks_fit_a_1080p_screen(make_napari_viewer):
+    """Controls and chart scroll inside the Classify dock: with the training dock open
+    too, the two need less than a 1080p screen's height."""
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    _, tw = viewer.window.add_plugin_dock_widget(PLUGIN, "Generate training data and train")
+    w.chart.show_frame(0, None, None, running=True)  # the chart in view, as after Run
+    needed = w.minimumSizeHint().height() + tw.minimumSizeHint().height()
+    assert needed < 1080 - 200  # menus, title bars and the status bar take the rest

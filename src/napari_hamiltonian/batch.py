@@ -5,9 +5,12 @@ Layout of ``OUT/<name>/`` (``<name>``: see :func:`output_names`)::
     settings.json          source file (path, bytes, SHA-256), model hash and settings
     report.json            the x axis of the criticality curve (temperatures, if given)
     frames/t00000.npz      per-frame results, written atomically (a rerun skips them)
-    labels.tif             (T, ny, nx) int16 class index per window (CLASSES order)
+    labels.tif             (T, ny, nx) uint8 label per window, as on the napari layer:
+                           class k + 1 (CSV column order), 8 "none of these", 0 not
+                           classified; its description holds the class table and the
+                           placement over the image (:mod:`.labelfile`)
     confident.tif          (T, ny, nx) uint8, 1 where the window is confidently of its
-                           class, 0 where it is "none of these" (the rejection)
+                           class, 0 where it is "none of these" or not classified
     fractions.csv          per frame: shares per class, confident shares, "none of
                            these", the paper's k-sigma share, criticality
     bars/t00000.png        per frame: the bar chart of Figs. 7/9 (with a "none" bar)
@@ -204,7 +207,7 @@ class Job:
     recompute: bool
     temperatures: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    frames: list = field(default_factory=list)
+    frames: dict = field(default_factory=dict)
 
 
 def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
@@ -289,7 +292,7 @@ def run(job: Job, clf, client=None, progress: bool = True,
             f.unlink()
     atomic_write(folder / _SETTINGS, json.dumps(job.settings, indent=1).encode())
     if job.temperatures is not None:
-        _save_axis(folder, job.temperatures, xlabel)
+        _save_report_info(folder, xlabel=xlabel, x=[float(v) for v in job.temperatures])
     n_frames = job.stack.shape[0]
     done = {t for t, f in _frame_files(frames_dir).items() if t < n_frames and _loads(f)}
     todo = [t for t in range(n_frames) if t not in done]
@@ -369,72 +372,115 @@ def _loads(f: Path) -> bool:
         return False
 
 
-def load_frames(folder, clf) -> list[WindowResult]:
-    """Read the per-frame results of a results folder as WindowResults, with the
-    confidence decision of the fitted classifier ``clf``.
+def load_frames(folder, clf) -> dict[int, WindowResult]:
+    """Read the per-frame results of a results folder, {frame number: WindowResult},
+    with the confidence decision of the fitted classifier ``clf``.
 
-    Frames must be ``frames/t00000.npz``, ``t00001.npz``, ... without gaps (other file
-    names are ignored); a damaged file raises a ValueError that names it.
+    Frames are ``frames/t<frame number>.npz`` (other file names are ignored). A folder
+    written by ``classify`` holds every frame of its stack: a gap raises a ValueError, as
+    does a damaged file (naming it). A folder saved from the widget may hold some frames
+    of a stack (its ``report.json`` gives the stack's length).
     """
-    files = _frame_files(Path(folder) / "frames")
+    folder = Path(folder)
+    files = _frame_files(folder / "frames")
     if not files:
         raise ValueError(f"{folder} holds no frames (frames/t*.npz); run classify first")
-    missing = sorted(set(range(max(files) + 1)) - set(files))
-    if missing:
-        raise ValueError(f"{folder}: frames {missing[:5]} are missing; rerun classify to "
-                         "compute them")
-    return [_read_frame(files[t], clf) for t in range(len(files))]
+    if "n_frames" not in _report_info(folder):
+        missing = sorted(set(range(max(files) + 1)) - set(files))
+        if missing:
+            raise ValueError(f"{folder}: frames {missing[:5]} are missing; rerun classify "
+                             "to compute them")
+    return {t: _read_frame(files[t], clf) for t in sorted(files)}
 
 
-def _save_axis(folder: Path, x, xlabel: str) -> None:
-    atomic_write(folder / _REPORT, json.dumps(
-        {"xlabel": xlabel, "x": [float(v) for v in x]}, indent=1).encode())
-
-
-def _axis(folder: Path, n: int):
-    """The stored x axis of the criticality curve: (x, label), or frames."""
+def _report_info(folder: Path) -> dict:
+    """The contents of ``report.json`` ({} if there is none or it does not read)."""
     try:
-        info = json.loads((folder / _REPORT).read_text())
-        if len(info["x"]) == n:
-            return np.asarray(info["x"], float), str(info["xlabel"])
-    except (OSError, ValueError, KeyError, TypeError):
+        info = json.loads((Path(folder) / _REPORT).read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _save_report_info(folder: Path, **info) -> None:
+    """Update ``report.json`` with ``info`` (the x axis, the source's placement)."""
+    atomic_write(folder / _REPORT, json.dumps({**_report_info(folder), **info},
+                                              indent=1).encode())
+
+
+def _axis(folder: Path, frames: list[int]):
+    """The stored x axis of the criticality curve for ``frames``: (x, label), or
+    (None, "frame") when none is stored for them."""
+    info = _report_info(folder)
+    try:
+        x = np.asarray(info["x"], float)
+        if len(x) == len(frames):
+            return x, str(info["xlabel"])
+    except (KeyError, TypeError, ValueError):
         pass
     return None, "frame"
 
 
-def write_report(folder, clf, temperatures=None, xlabel: str = "temperature"
-                 ) -> list[WindowResult]:
-    """Write label TIFFs, the CSV and the PNGs of a results folder from its frames.
+def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
+                 source: dict | None = None) -> dict[int, WindowResult]:
+    """Write ``labels.tif``, ``confident.tif``, the CSV and the PNGs of a results folder
+    from its frames.
 
-    ``temperatures`` (one per frame, named ``xlabel``) is the x axis of the criticality
-    curve; it is stored in ``report.json`` and used by later reports. Without it the
-    stored axis is used, or the frame index. Returns the frames' results.
+    Parameters
+    ----------
+    folder : path-like
+        A results folder (``frames/`` filled by ``classify`` or the widget).
+    clf : HamiltonianClassifier
+        The model that made the frames (it decides "none of these").
+    temperatures : sequence of float, optional
+        One per frame (``xlabel``): the x axis of the criticality curve, stored in
+        ``report.json`` for later reports. Without it the stored axis is used, or the
+        frame numbers.
+    source : dict, optional
+        The image the frames come from, stored for later reports: ``n_frames`` (frames
+        of the stack, None for one image) and napari's ``scale``, ``translate`` and
+        ``units`` of the image, which place ``labels.tif`` over it
+        (:func:`napari_hamiltonian.labelfile.write_labels`). Default: a stack of the
+        frames present, one unit per pixel.
+
+    Returns
+    -------
+    dict of int -> WindowResult
+        The frames' results by frame number.
     """
     from . import report
+    from .labelfile import write_labels
 
     folder = Path(folder)
-    frames = load_frames(folder, clf)
+    if source is not None:  # a new save: its axis and placement replace earlier ones
+        atomic_write(folder / _REPORT, json.dumps(source, indent=1).encode())
+    results = load_frames(folder, clf)
+    frames = sorted(results)
     if temperatures is not None:
         if len(temperatures) != len(frames):
             raise ValueError(f"{len(temperatures)} temperatures for {len(frames)} frames; "
                              "give one per frame")
         x = np.asarray(temperatures, float)
-        _save_axis(folder, x, xlabel)
+        _save_report_info(folder, xlabel=xlabel, x=[float(v) for v in x])
     else:
-        x, xlabel = _axis(folder, len(frames))
+        x, xlabel = _axis(folder, frames)
     with_x = x is not None
     if not with_x:
-        x = np.arange(len(frames))
-    _write_tiff(folder / "labels.tif", np.stack([f.labels for f in frames]))
-    _write_tiff(folder / "confident.tif",
-                np.stack([f.confident for f in frames]).astype(np.uint8))
+        x = np.asarray(frames, float)
+    info = _report_info(folder)
+    values = write_labels(folder / "labels.tif", results, info.get("n_frames", frames[-1] + 1),
+                          info.get("scale"), info.get("translate"), info.get("units"))
+    ordered = [results[t] for t in frames]
+    accepted = (values > 0) & (values <= len(ordered[0].classes))
+    _write_tiff(folder / "confident.tif", accepted.astype(np.uint8))
     rows, dists = [], []
-    for t, f in enumerate(frames):
+    for t, x_t in zip(frames, x):
+        f = results[t]
         d = report.criticality_distance(clf, f)
         dists.append(d)
-        row = {"frame": t, xlabel: x[t]} if with_x else {"frame": t}
+        row = {"frame": int(t), xlabel: x_t} if with_x else {"frame": int(t)}
         rows.append({**row, **report.frame_summary(f), "criticality distance": round(d, 4)})
-        fig = report.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x[t]:g}: "
+        fig = report.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x_t:g}: "
                                "windows per class (confident share in brackets)")
         if f.rejected() > 0.5:
             fig.text(0.5, 0.01, report.unlike_message([f], [t]), ha="center",
@@ -442,23 +488,63 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature"
         report.save_figure(fig, folder / "bars" / f"t{t:05d}.png")
         report.save_figure(report.distribution_plot(
             clf, f.logits, f.confident, names=f.classes, max_points=1500,
-            title=f"{folder.name}, {xlabel} {x[t]:g}: last-layer values"),
+            title=f"{folder.name}, {xlabel} {x_t:g}: last-layer values"),
             folder / "distributions" / f"t{t:05d}.png")
-    for sub in ("bars", "distributions"):  # charts of a longer earlier run
+    for sub in ("bars", "distributions"):  # charts of frames no longer in the folder
         for old in (folder / sub).glob("t*.png"):
             m = re.fullmatch(r"t(\d{5})\.png", old.name)
-            if m and int(m.group(1)) >= len(frames):
+            if m and int(m.group(1)) not in results:
                 old.unlink()
     report.write_csv(folder / "fractions.csv", rows)
-    logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in frames])
-    conf = np.concatenate([f.confident.ravel() for f in frames])
-    report.save_figure(report.distribution_plot(clf, logits, conf, names=frames[0].classes,
+    logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in ordered])
+    conf = np.concatenate([f.confident.ravel() for f in ordered])
+    report.save_figure(report.distribution_plot(clf, logits, conf, names=ordered[0].classes,
                                                 title=f"{folder.name}: last-layer values"),
                        folder / "distribution.png")
     report.save_figure(report.criticality_curve(x, dists, [r["confident"] for r in rows],
                                                 [r["majority"] for r in rows], xlabel),
                        folder / "criticality.png")
-    return frames
+    return results
+
+
+def save_results(folder, results: dict, clf, source: dict) -> Path:
+    """Save results computed elsewhere (the widget) as a results folder.
+
+    Parameters
+    ----------
+    folder : path-like
+        Empty or missing, or a folder written by an earlier save (its frames are
+        replaced). A folder with other files, or the results of ``classify``, is
+        refused, so nothing of the user's is overwritten.
+    results : dict of int -> WindowResult
+        Frames by their frame number in the source stack.
+    clf : HamiltonianClassifier
+        The model that made them.
+    source : dict
+        ``n_frames`` (None for one image), ``scale``, ``translate``, ``units`` of the
+        image (see :func:`write_report`).
+
+    Raises
+    ------
+    ValueError
+        Nothing to save, or a folder that must not be written into (naming the fix).
+    """
+    if not results:
+        raise ValueError("nothing to save yet: press Run first")
+    folder = check_writable(folder)
+    names = {p.name for p in folder.iterdir()}
+    ours = {_REPORT, "frames", "bars", "distributions", "labels.tif", "confident.tif",
+            "fractions.csv", "distribution.png", "criticality.png"}
+    if names and (_SETTINGS in names or _REPORT not in names or names - ours):
+        what = "classify results" if _SETTINGS in names else \
+            f"files napari-hamiltonian did not write ({', '.join(sorted(names - ours)[:5])})"
+        raise ValueError(f"{folder} holds {what}; choose an empty or new folder")
+    for f in _frame_files(folder / "frames").values():  # an earlier save's frames
+        f.unlink()
+    for t, result in results.items():
+        save_frame(folder / "frames" / f"t{int(t):05d}.npz", result)
+    write_report(folder, clf, source=source)
+    return folder
 
 
 def check_model_of(folder, model_hash: str) -> None:

@@ -55,6 +55,13 @@ def standard_order(classes: Sequence[str]) -> list[int]:
     return list(range(len(classes)))
 
 
+def standard_names(classes: Sequence[str]) -> tuple[str, ...]:
+    """A model's class names in the order of results, layers and files: :data:`CLASSES`
+    order for the seven-class models (see :func:`standard_order`)."""
+    names = [str(c) for c in classes]
+    return tuple(names[k] for k in standard_order(names))
+
+
 #: Two classes are declared one group when more than this share of the validation
 #: images of the pair are given the other's label: at that rate, naming one of them is
 #: a guess (a coin would swap half).

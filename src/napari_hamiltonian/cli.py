@@ -180,7 +180,7 @@ def _say_if_unlike(job) -> None:
     """Print, in words, which frames of a finished job are mostly "none of these"."""
     from .report import unlike_message
 
-    message = unlike_message(job.frames)
+    message = unlike_message(list(job.frames.values()), list(job.frames))
     if message:
         print(f"{job.path}, {message}")
 

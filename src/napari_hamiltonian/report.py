@@ -357,7 +357,7 @@ def bar_chart(fractions: dict, title: str = "", ax=None):
                     fontsize=7)
     ax.text(len(names), none + 1.5, f"{none:.0f}%", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(list(x) + [len(names)], names + ["none"])
-    ax.set_ylim(0, max(100, total.max() + 15))
+    ax.set_ylim(0, 1.3 * max(100, total.max()))  # room for two-line bar labels
     ax.set_ylabel("windows (%)")
     ax.set_title(title or "classification of windows (confident share in brackets)",
                  fontsize=9)

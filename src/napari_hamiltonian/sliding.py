@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ._binary import binarize
-from .classes import standard_order
+from .classes import standard_names, standard_order
 from .correlations import window_statistics
 from .rejection import SCORES
 from .symmetry import window_operations
@@ -176,7 +176,7 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
                            .astype(np.int16),
                            confident=clf.accepts(scores, dist),
                            logits=np.ascontiguousarray(logits[..., order]), distance=dist,
-                           classes=tuple(classes[k] for k in order), stride=stride,
+                           classes=standard_names(classes), stride=stride,
                            window=n, scores=scores)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._binary import apply_threshold, check_metal, check_threshold, resolve_threshold
-from .classes import standard_order
+from .classes import standard_names
 from .rejection import SCORES
 from .sliding import (
     WindowResult,
@@ -254,8 +254,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     scores = columns[..., -_EXTRA:-2]
     distance = columns[..., -2]
     confident = columns[..., -1] > 0.5
-    order = standard_order(classes)  # the blocks' columns are already in this order
-    labels = logits.argmax(axis=3).astype(np.int16)
+    labels = logits.argmax(axis=3).astype(np.int16)  # columns already in standard order
     return StackResult(logits=logits, distance=distance, labels=labels, confident=confident,
-                       scores=scores, classes=tuple(classes[k] for k in order),
+                       scores=scores, classes=standard_names(classes),
                        stride=stride, window=n, client=client, clf=clf)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 from magicgui.widgets import Container, FileEdit, Label, PushButton, SpinBox
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info, show_warning
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..classes import CLASSES
+from . import _status
 from ._worker import GeneratorRun
 
 
@@ -56,6 +57,9 @@ class TrainWidget(QWidget):
         self.go.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
 
+    def _error(self, message: str) -> None:
+        _status.show_problem(self.status, message)
+
     def start(self) -> None:
         """Start simulating and training in a background thread."""
         if self.worker is not None:
@@ -63,14 +67,14 @@ class TrainWidget(QWidget):
             return
         out = Path(self.out.value)
         if out.suffix != ".safetensors" or not out.parent.is_dir():
-            show_error(f"model file {out} must end in .safetensors, in an existing folder")
+            self._error(f"model file {out} must end in .safetensors, in an existing folder")
             return
         self.worker = GeneratorRun(
             _generate_and_train, (int(self.n_per_class.value), int(self.seed.value),
                                   int(self.epochs.value), int(self.hidden.value), out),
             total=len(CLASSES) + 1, desc="simulating", on_yield=self._on_yield,
             on_return=self._on_returned,
-            on_error=lambda err: show_error(f"training failed: {err}"),
+            on_error=lambda err: self._error(f"training failed: {err}"),
             on_finish=self._on_finished)
         self.cancel_button.enabled = True
         self.worker.start()

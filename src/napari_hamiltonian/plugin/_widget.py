@@ -23,11 +23,13 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_info
 from napari.viewer import Viewer
-from qtpy.QtWidgets import QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent, QSize, Qt, QTimer
+from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
-from ..classes import NONE_NAME, class_color
+from ..classes import class_color, standard_names
+from ..labelfile import label_colors, label_names, label_placement, label_values
 from ..report import (
     bar_chart,
     criticality_distance,
@@ -35,20 +37,30 @@ from ..report import (
     groups_message,
     unlike_message,
 )
-from ..sliding import iter_classify
-from ._layers import label_colors, label_placement, legend_html, window_label_values
+from ..sliding import iter_classify, n_windows
+from . import _status
+from ._layers import legend_html
 from ._worker import GeneratorRun
 
 THRESHOLDS = ("none (binary)", "value", "otsu", "switching (stack)")
 #: How the classes layer is drawn: opaque class colours (the legend's colours whatever
 #: the pixels below), class outlines over the image, or not at all.
 OVERLAYS = ("classes (opaque)", "outlines", "image only")
+#: Height (px) below which the dock's contents scroll.
+MIN_DOCK_HEIGHT = 300
+#: Pause (ms) before the chart is rendered after a change.
+RENDER_DELAY_MS = 40
+#: Height of the results chart in the dock (px).
+CHART_HEIGHT = 400
 #: Resolution of the in-dock progress bar.
 PROGRESS_STEPS = 1000
 
 
 def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
-    """Worker body: yields ("progress", t, done, total) and ("frame", t, WindowResult)."""
+    """Worker body: yields ("ready",) once napari's label colours are compiled, then
+    ("progress", t, done, total) and ("frame", t, WindowResult)."""
+    _warm_label_colormap(standard_names(clf.classes_))
+    yield ("ready",)
     for t in frames:
         gen = iter_classify(get_frame(t), clf, stride, threshold, metal)
         while True:
@@ -60,6 +72,22 @@ def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
             yield ("progress", t, done, total)
 
 
+def _label_metadata(classes, stride: int, window: int) -> dict:
+    """Metadata of a classes layer for a window grid (per-frame outputs are added as
+    frames are drawn)."""
+    return {"classes": list(classes), "logits": {}, "distance": {}, "scores": {},
+            "stride": stride, "window": window, "label_values": label_names(classes)}
+
+
+def _warm_label_colormap(classes) -> None:
+    """Map a few label values through a class colormap once, so that napari compiles
+    its label-texture code here (in the worker) rather than when the first classes layer
+    is drawn on the GUI thread (0.8 s)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    DirectLabelColormap(color_dict=label_colors(classes)).map(np.zeros((2, 2), np.uint8))
+
+
 class ResultChart(QWidget):
     """Matplotlib canvas: class shares of the current frame and, for stacks, the
     proximity-to-criticality curve with the current frame marked."""
@@ -69,15 +97,23 @@ class ResultChart(QWidget):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=(4.2, 5.4), dpi=90, layout="constrained")
+        # fixed margins, not a layout engine: a redraw (each slider step) costs half
+        self.figure = Figure(figsize=(4.2, 5.4), dpi=90)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(380)
+        # a fixed height: status lines that wrap longer do not resize (redraw) the chart
+        self.canvas.setFixedHeight(CHART_HEIGHT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
         self.frame = None  # frame shown, for tests
         self.theme = theme
         self.hide()  # no blank chart before there is something to show
+        # rendering waits for a pause: not in the same event as the layer updates (one
+        # long freeze), and once for several results arriving together
+        self._render = QTimer(self)
+        self._render.setSingleShot(True)
+        self._render.setInterval(RENDER_DELAY_MS)
+        self._render.timeout.connect(self.canvas.draw_idle)
 
     def _colours(self) -> tuple[str, str]:
         """(background, text) of napari's current theme."""
@@ -108,23 +144,30 @@ class ResultChart(QWidget):
             if to_hex(item.get_color()) == "#000000":
                 item.set_color(text)
 
-    def show_frame(self, t, result, curve: dict | None) -> None:
-        """Redraw for frame ``t`` (result None: not classified yet; hidden while nothing
-        at all has been classified)."""
+    def show_frame(self, t, result, curve: dict | None, running: bool = False) -> None:
+        """Redraw for frame ``t`` (result None: not classified yet, or being classified
+        when ``running``; hidden while nothing at all is classified or running)."""
         self.figure.clear()
         self.frame = t
-        if result is None and not curve:
+        if result is None and not curve and not running:
             self.hide()
             return
         self.show()
+        self.figure.subplots_adjust(left=0.15, right=0.97, top=0.93,
+                                    bottom=0.13 if curve else 0.16, hspace=0.8)
         ax1 = self.figure.add_subplot(2 if curve else 1, 1, 1)
         if result is None:
-            ax1.text(0.5, 0.5, f"frame {t}: not classified yet\n(press Run)", ha="center",
-                     va="center", transform=ax1.transAxes)
+            ax1.text(0.5, 0.5, f"frame {t}: " + ("classifying..." if running else
+                                                  "not classified yet\n(press Run)"),
+                     ha="center", va="center", transform=ax1.transAxes)
             ax1.set_axis_off()
         else:
             bar_chart(result.fractions(), title=f"frame {t}: windows per class "
                       "(confident share in brackets)", ax=ax1)
+            # names slanted: eight of them fit a narrow dock
+            ax1.tick_params(axis="x", labelrotation=35, labelsize=7)
+            for label in ax1.get_xticklabels():
+                label.set_horizontalalignment("right")
         if curve:
             ax2 = self.figure.add_subplot(2, 1, 2)
             ts = sorted(curve)
@@ -141,7 +184,35 @@ class ResultChart(QWidget):
             if len(ts) == 1:  # one point: no meaningless tick range around it
                 ax2.set_xticks(ts)
         self._follow_theme()
-        self.canvas.draw_idle()
+        self._render.start()
+
+
+class _VerticalScroll(QScrollArea):
+    """Scrolls its widget vertically only: as wide as the widget needs (the dock
+    follows), as high as :data:`MIN_DOCK_HEIGHT` at least."""
+
+    def __init__(self, inner: QWidget):
+        super().__init__()
+        self.setWidget(inner)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:  # the widget's needs changed
+            self.updateGeometry()
+        return super().eventFilter(obj, event)
+
+    def _width(self, hint) -> int:
+        return hint.width() + self.verticalScrollBar().sizeHint().width() + 4
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._width(self.widget().minimumSizeHint()), MIN_DOCK_HEIGHT)
+
+    def sizeHint(self) -> QSize:
+        hint = self.widget().sizeHint()
+        return QSize(self._width(hint), hint.height())
 
 
 class ClassifyWidget(QWidget):
@@ -195,9 +266,18 @@ class ClassifyWidget(QWidget):
             label.native.setWordWrap(True)
         self.chart = ResultChart(self, theme=str(self.viewer.theme))
         self.viewer.events.theme.connect(self._on_theme)
+        # controls and chart scroll inside the dock: with the training dock beside it,
+        # both fit a 1080p screen
+        inner = QWidget()
+        column = QVBoxLayout(inner)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.controls.native)
+        column.addWidget(self.chart)
+        column.addStretch(1)
+        scroll = _VerticalScroll(inner)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.controls.native)
-        layout.addWidget(self.chart)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
 
         self.results: dict[int, object] = {}
         self.curve: dict[int, tuple[float, str]] = {}
@@ -206,11 +286,13 @@ class ClassifyWidget(QWidget):
         self._key = None
         self._run_layer = None  # the image layer the results belong to
         self._cancelled = False
+        self._failed = False  # the run ended in an error
         self._progress_state = [0.0, 1, 0]
         self._switching = (None, None)  # (layer and metal, its switching maps)
         self._clf = None
         self._clf_source = None
         self._follow = False
+        self._saver = None  # the background save, while it runs
 
         self.threshold_mode.changed.connect(self._on_threshold_mode)
         for w in (self.threshold_mode, self.threshold_value, self.metal):
@@ -236,6 +318,9 @@ class ClassifyWidget(QWidget):
     def _on_theme(self, event=None) -> None:
         self.chart.theme = str(self.viewer.theme)
         self._refresh_chart()
+
+    def _error(self, message: str) -> None:
+        _status.show_problem(self.status, message)
 
     # ------------------------------------------------------------------ inputs
     def _image_layers(self, _=None):
@@ -279,12 +364,12 @@ class ClassifyWidget(QWidget):
 
         layer = self.layer_box.value
         if layer is None:
-            show_error("no image layer to estimate the point-spread function from")
+            self._error("no image layer to estimate the point-spread function from")
             return None
         try:
             sigma = estimate_psf_sigma(self._frame_getter(layer)(self.current_frame()))
         except ValueError as err:
-            show_error(f"cannot estimate the point-spread function: {err}")
+            self._error(f"cannot estimate the point-spread function: {err}")
             return None
         self.psf_sigma.value = round(sigma, 2)
         self.status.value = (f"estimated PSF sigma: {sigma:.2f} px (from frame "
@@ -393,7 +478,7 @@ class ClassifyWidget(QWidget):
         try:
             s, _ = self._validate()
         except ValueError as err:
-            show_error(str(err))
+            self._error(str(err))
             return
         layer = s["layer"]
         args = (s["threshold"], s["metal"])
@@ -417,7 +502,7 @@ class ClassifyWidget(QWidget):
         try:
             s, clf = self._validate()
         except ValueError as err:
-            show_error(str(err))
+            self._error(str(err))
             return
         key = (id(s["layer"]), s["threshold"], s["metal"], s["stride"], self._clf_source)
         if key != self._key:
@@ -447,7 +532,7 @@ class ClassifyWidget(QWidget):
             _classify_frames, (get_frame, frames, clf, s["stride"], threshold, metal),
             total=len(frames), desc="classifying windows",
             on_yield=lambda msg, s=s, clf=clf: self._on_yield(msg, s, clf),
-            on_error=lambda err: show_error(f"classification failed: {err}"),
+            on_error=self._on_run_error,
             on_finish=self._on_finished)
         self.cancel_button.enabled = True
         self.status.value = f"classifying {len(frames)} frame(s) ({self._clf_source})..."
@@ -455,6 +540,13 @@ class ClassifyWidget(QWidget):
         self.progress.value = 0
         self.progress.visible = True
         self.worker.start()
+        # the chart ("classifying...") appears now, in its own event: neither in this
+        # click's nor in the first result's (the empty classes layer follows on "ready")
+        QTimer.singleShot(0, self._refresh_chart)
+
+    def _on_run_error(self, err) -> None:
+        self._failed = True
+        self._error(f"classification failed: {err}")
 
     def cancel(self) -> None:
         """Stop the running classification at its next unit of work."""
@@ -474,18 +566,25 @@ class ClassifyWidget(QWidget):
                 else f"{len(frames)} frame(s) classified")
         self._cancelled = False
         self.progress.visible = False
-        self.status.value = head + "".join(
-            f". {m[0].upper()}{m[1:]}" for m in (message, groups) if m)
+        if not self._failed:  # an error stays in view, with its fix
+            self.status.value = head + "".join(
+                f". {m[0].upper()}{m[1:]}" for m in (message, groups) if m)
+        self._failed = False
         if self._pending is not None:
             s, clf, frames = self._pending
             self._pending = None
             self._start(s, clf, [t for t in frames if t not in self.results])
 
     def _on_yield(self, msg, s, clf) -> None:
+        if msg[0] == "ready":  # the empty classes layer, in an event of its own
+            if s["layer"] is self._run_layer and s["layer"] in self.viewer.layers:
+                self._layers(s["layer"], standard_names(clf.classes_), s["stride"],
+                             clf.window_)
+            return
         if msg[0] == "progress":
             _, t, done, total = msg
-            if self.worker is not None:
-                self.worker.progress.set_description(f"frame {t}: {done}/{total} parts")
+            if done == 0:  # napari's copy of the progress: once per frame
+                self._later(lambda p: p.set_description(f"frame {t}"))
             self._show_progress(t, done / max(total, 1))
             return
         _, t, result = msg
@@ -498,8 +597,15 @@ class ClassifyWidget(QWidget):
             self.curve[t] = (criticality_distance(clf, result),
                              frame_summary(result)["majority"])
         self._show_result(s["layer"], t, result, clf)
-        if self.worker is not None:
-            self.worker.progress.update(1)
+        self._later(lambda p: p.update(1))
+
+    def _later(self, step) -> None:
+        """Apply ``step`` to the run's napari progress bar after this event: its widget
+        processes pending events when changed, which would run the queued redraws
+        inside this handler and add their time to one freeze."""
+        worker = self.worker
+        if worker is not None:
+            QTimer.singleShot(0, lambda: self.worker is worker and step(worker.progress))
 
     def _show_progress(self, t: int, within: float) -> None:
         """Advance the in-dock bar: frames done plus the share ``within`` of frame ``t``,
@@ -548,36 +654,33 @@ class ClassifyWidget(QWidget):
         self.status.value = f"{event.value.name} was closed; its results with it"
 
     # ------------------------------------------------------------------ output
-    def _layers(self, layer, result):
-        """The classes Labels layer for ``layer`` (created on first use): value k + 1 is
-        class k, ``len(classes) + 1`` is "none of these" (grey), 0 not computed."""
+    def _layers(self, layer, classes, stride: int, window: int):
+        """The classes Labels layer for ``layer`` (created on first use, reset for a new
+        window grid), with the values of :mod:`napari_hamiltonian.labelfile` (those of
+        the saved ``labels.tif``)."""
         name = f"{layer.name} classes"
-        ny, nx = result.labels.shape
         stack = layer.ndim == 3
-        shape = ((layer.data.shape[0],) if stack else ()) + (ny, nx)
+        grid = n_windows(layer.data.shape[-2:], window, stride)
+        shape = ((layer.data.shape[0],) if stack else ()) + grid
         scale, translate = label_placement(tuple(layer.scale), tuple(layer.translate), stack,
-                                           result.stride, result.window)
-        if name in self.viewer.layers and self.viewer.layers[name].data.shape == shape \
-                and tuple(self.viewer.layers[name].scale) == scale:
-            return self.viewer.layers[name]
-        if name in self.viewer.layers:
-            self.viewer.layers.remove(name)
-        values = {k + 1: c for k, c in enumerate(result.classes)}
-        values[len(result.classes) + 1] = NONE_NAME
-        labels = self._add_labels(name, shape, scale, translate, result, values)
+                                           stride, window)
+        metadata = _label_metadata(classes, stride, window)
+        if name in self.viewer.layers:  # a new grid (stride): the same layer, redrawn
+            labels = self.viewer.layers[name]
+            if labels.data.shape != shape or tuple(labels.scale) != scale:
+                labels.data = np.zeros(shape, np.uint8)
+                labels.scale, labels.translate = scale, translate
+                labels.metadata.update(metadata)
+            return labels
+        from napari.utils.colormaps import DirectLabelColormap
+
+        labels = self.viewer.add_labels(
+            np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
+            opacity=1.0, colormap=DirectLabelColormap(color_dict=label_colors(classes)),
+            metadata=metadata)
         # the new layer must not take the selection (and show its paint tools)
         self.viewer.layers.selection.active = layer
         return labels
-
-    def _add_labels(self, name, shape, scale, translate, result, values):
-        from napari.utils.colormaps import DirectLabelColormap
-
-        return self.viewer.add_labels(
-            np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
-            opacity=1.0, colormap=DirectLabelColormap(color_dict=label_colors(result.classes)),
-            metadata={"classes": list(result.classes), "logits": {}, "distance": {},
-                      "scores": {}, "stride": result.stride, "window": result.window,
-                      "label_values": values})
 
     def _apply_overlay(self, _=None) -> None:
         """Draw the classes layer as :data:`OVERLAYS` says."""
@@ -592,9 +695,9 @@ class ClassifyWidget(QWidget):
         classes.contour = 1 if mode == "outlines" else 0
 
     def _show_result(self, layer, t, result, clf) -> None:
-        classes = self._layers(layer, result)
+        classes = self._layers(layer, result.classes, result.stride, result.window)
         self._apply_overlay()
-        values = window_label_values(result)
+        values = label_values(result)
         if layer.ndim == 3:
             classes.data[t] = values
         else:
@@ -608,32 +711,67 @@ class ClassifyWidget(QWidget):
 
     def _refresh_chart(self) -> None:
         t = self.current_frame()
-        self.chart.show_frame(t, self.results.get(t), self.curve if self._follow else None)
+        self.chart.show_frame(t, self.results.get(t), self.curve if self._follow else None,
+                              running=self.worker is not None)
 
     def save(self, folder) -> Path:
-        """Write the classified frames as label TIFFs, CSV and PNG charts to ``folder``."""
-        from ..batch import save_frame, write_report
+        """Write the classified frames to ``folder`` (see :func:`batch.save_results`):
+        ``labels.tif`` that opens over the image, the CSV with the stack's frame numbers
+        and the charts."""
+        from ..batch import save_results
 
-        if not self.results:
+        return save_results(folder, *self._save_args())
+
+    def _save_args(self) -> tuple:
+        """(results, classifier, source) of what is shown, taken on the GUI thread."""
+        layer = self._run_layer
+        if not self.results or layer is None:
             raise ValueError("nothing to save yet: press Run first")
-        folder = Path(folder)
-        frames = sorted(self.results)
-        for k, t in enumerate(frames):
-            save_frame(folder / "frames" / f"t{k:05d}.npz", self.results[t])
-        write_report(folder, self._clf, np.array(frames, float), xlabel="frame")
-        return folder
+        units = getattr(layer, "units", None)
+        source = {"n_frames": int(layer.data.shape[0]) if layer.ndim == 3 else None,
+                  "scale": [float(v) for v in layer.scale],
+                  "translate": [float(v) for v in layer.translate],
+                  "units": [str(u) for u in units] if units is not None else None,
+                  "image": layer.name}
+        return dict(self.results), self._clf, source
 
     def _save_dialog(self) -> None:
+        """Ask for a folder (once there is something to save), then write in the
+        background: charts take a second or more to draw."""
         from qtpy.QtWidgets import QFileDialog
 
+        from ..batch import save_results
+
+        try:
+            args = self._save_args()
+        except ValueError as err:
+            self._error(str(err))
+            return
         folder = QFileDialog.getExistingDirectory(self, "Folder for the results")
         if not folder:
             return
-        try:
-            self.save(folder)
-        except (ValueError, OSError) as err:
-            show_error(str(err))
-            return
+
+        def work():
+            yield ("saving",)
+            return save_results(folder, *args)
+
+        self.save_button.enabled = False
+        self.status.value = f"saving to {folder}..."
+        # held until it has finished: Qt keeps only weak references to its callbacks
+        self._saver = GeneratorRun(
+            work, (), total=0, desc="saving results", on_yield=lambda _: None,
+            on_return=self._on_saved,
+            on_error=lambda err: self._error(f"results not saved: {err}"),
+            on_finish=self._on_save_finished)
+        self._saver.start()
+
+    def _on_save_finished(self) -> None:
+        self._saver = None
+        self.save_button.enabled = True
+
+    def _on_saved(self, folder) -> None:
+        self.status.value = (f"results written to {folder}; open its labels.tif with the "
+                             "Hamiltonian classifier reader to see them over the image")
         show_info(f"results written to {folder}")
 
 

@@ -9,6 +9,7 @@ non-empty value other than ``0`` (deterministic widget tests, debugging). Either
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 
@@ -17,6 +18,25 @@ from napari.utils import progress
 
 #: Environment variable that runs widget work without threads.
 NOTHREADS = "NAPARI_HAMILTONIAN_NOTHREADS"
+
+
+_FROZEN = [0]  # background runs under way that keep the heap frozen
+
+
+def _freeze_heap() -> None:
+    """Keep the objects that exist now out of the garbage collector's full collections
+    while background work runs: the allocations of a run trigger full collections, and
+    one over napari's heap holds every thread, the GUI's too, for 0.2-0.5 s. The objects
+    go back to the collector when the last run ends (:func:`_thaw_heap`)."""
+    if _FROZEN[0] == 0:
+        gc.freeze()
+    _FROZEN[0] += 1
+
+
+def _thaw_heap() -> None:
+    _FROZEN[0] = max(_FROZEN[0] - 1, 0)
+    if _FROZEN[0] == 0:
+        gc.unfreeze()
 
 
 def threads_off() -> bool:
@@ -52,6 +72,7 @@ class GeneratorRun:
         self.progress = progress(total=total, desc=desc)
         self._quit = False
         self._worker = None
+        self._thaw = False  # whether this run froze the heap (threaded runs)
 
     def start(self) -> None:
         """Start the run (in a thread unless :func:`threads_off`)."""
@@ -65,6 +86,8 @@ class GeneratorRun:
         if self._on_error is not None:
             self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._finish)
+        _freeze_heap()
+        self._thaw = True
         self._worker.start()
 
     def _run_here(self) -> None:
@@ -93,6 +116,9 @@ class GeneratorRun:
             self._worker.quit()
 
     def _finish(self) -> None:
+        if self._thaw:
+            self._thaw = False
+            _thaw_heap()
         self.progress.close()
         if self._on_finish is not None:
             self._on_finish()
