@@ -6,6 +6,8 @@ frame at stride 4 with the shipped model from the widget, and saves:
 * ``docs/overlay.png``: the canvas, class labels over the image ("none of these" windows grey);
 * ``docs/window.png``: the whole window with the widget and its chart;
 * ``docs/chart.png``: the chart alone;
+* ``docs/geometry_chart.png``: the displayed frame's cluster geometry against the
+  seven classes' references;
 * ``docs/overlay_gray.png``: the grayscale sample stack (blurred 1.5 px, noisy), binarised
   by switching frame, PSF sigma estimated in the widget, the model for it;
 * ``docs/overlay_760.png``: a 760x760 RF-2D frame at stride 4, class outlines over it.
@@ -51,6 +53,12 @@ def main():
     viewer.screenshot(str(HERE / "overlay.png"), canvas_only=True, flash=False)
     viewer.screenshot(str(HERE / "window.png"), canvas_only=False, flash=False)
     widget.chart.grab().save(str(HERE / "chart.png"))
+    widget.measure_geometry()
+    while widget._jobs:
+        app.processEvents()
+        time.sleep(0.05)
+    settle(viewer, widget, app)
+    widget.geometry_chart.grab().save(str(HERE / "geometry_chart.png"))
     viewer.close()
 
     viewer = napari.Viewer(show=True)

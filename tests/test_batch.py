@@ -419,3 +419,44 @@ def test_frames_with_an_earlier_rejections_scores_are_refused_by_name(model, sta
     assert main(["report", str(tmp_path / "o" / "s"), "--model", str(path)]) == 2
     assert "t00001.npz" in capsys.readouterr().err
     assert frame.read_bytes() == before  # the user's results are left as they were
+
+
+def test_classify_reports_the_cluster_geometry_beside_the_cnn(model, stack, tmp_path):
+    """geometry.csv and geometry.png beside the CNN's report: each frame's measures, the
+    classes they fit and whether that agrees with the CNN's majority, in words."""
+    from napari_hamiltonian import geometry
+
+    path, _ = model
+    frames = np.stack([nh.simulate.percolation(1, size=200, p=0.5927, seed=s)[0]
+                       for s in (1, 2)])
+    np.save(tmp_path / "p.npy", frames)
+    assert _classify([tmp_path / "p.npy"], tmp_path / "o", path, "--min-size", "12") == 0
+    folder = tmp_path / "o" / "p"
+    rows = read_csv(folder / "geometry.csv")
+    assert [r["frame"] for r in rows] == ["0", "1"]
+    direct = geometry.measure(frames[1], 12)
+    assert float(rows[1]["hull"]) == pytest.approx(direct.values["hull"], abs=1e-4)
+    assert rows[1]["min size"] == "12"
+    assert all("P-2D" in r["consistent with"].split() for r in rows)  # what drew them
+    for r in rows:  # the words follow the CNN's majority and the consistent classes
+        agrees = any(c in r["consistent with"].split() for c in
+                     r["CNN majority"].split(" or "))
+        assert r["verdict"].startswith("the cluster geometry agrees") == agrees
+    assert (folder / "geometry.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_geometry_command_measures_images_without_the_cnn(tmp_path, capsys):
+    from napari_hamiltonian.simulate.percolation import PC_2D
+
+    frames = nh.simulate.percolation(2, size=200, p=PC_2D, seed=4)
+    tifffile.imwrite(tmp_path / "perc.tif", frames, photometric="minisblack")
+    assert main(["geometry", str(tmp_path / "perc.tif"), "--out", str(tmp_path / "g")]) == 0
+    out = capsys.readouterr().out
+    assert "frame 1:" in out and "consistent with:" in out
+    rows = read_csv(tmp_path / "g" / "perc" / "geometry.csv")
+    assert [r["frame"] for r in rows] == ["0", "1"]
+    assert (tmp_path / "g" / "perc" / "geometry.png").read_bytes()[:4] == b"\x89PNG"
+    grey = np.random.default_rng(0).random((120, 120))
+    np.save(tmp_path / "grey.npy", grey)
+    assert main(["geometry", str(tmp_path / "grey.npy")]) == 2  # grey needs a threshold
+    assert "threshold" in capsys.readouterr().err

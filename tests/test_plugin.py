@@ -452,3 +452,30 @@ def test_both_docks_fit_a_1080p_screen(make_napari_viewer):
     w.chart.show_frame(0, None, None, running=True)  # the chart in view, as after Run
     needed = w.minimumSizeHint().height() + tw.minimumSizeHint().height()
     assert needed < 1080 - 200  # menus, title bars and the status bar take the rest
+
+
+def test_cluster_geometry_of_the_displayed_frame_beside_the_cnn(widget, qtbot):
+    """The button measures the binary frame the classifier sees, draws it against the
+    seven references and says in words whether it agrees with the CNN's majority."""
+    from napari_hamiltonian import geometry
+
+    w = widget
+    w.viewer.dims.set_current_step(0, 4)
+    w.run()
+    wait_idle(qtbot, w)
+    w.min_cluster.value = 12
+    w.geometry_button.clicked.emit()
+    qtbot.waitUntil(lambda: not w._jobs, timeout=60_000)
+    assert not w.geometry_chart.isHidden() and w.geometry_chart.frame == 4
+    assert len(w.geometry_chart.figure.axes) == len(geometry.MEASURES)
+    frame = np.asarray(w.viewer.layers["RF-2D field sweep"].data[4])
+    direct = geometry.measure(frame, 12)
+    measured = [line for ax in w.geometry_chart.figure.axes for line in ax.containers]
+    assert measured  # the error bars of the frame's values
+    for ax, m in zip(w.geometry_chart.figure.axes, geometry.MEASURES):
+        drawn = ax.containers[0].lines[0].get_ydata()[0]
+        assert drawn == pytest.approx(direct.values[m], nan_ok=True), m
+    assert np.isfinite(direct.values["tau"])
+    assert "frame 4, cluster geometry" in w.status.value
+    assert ("agrees with the CNN" in w.status.value
+            or "disagree" in w.status.value or "matches none" in w.status.value)

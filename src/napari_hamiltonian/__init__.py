@@ -28,14 +28,17 @@ _LAZY = {
     "symmetry_reduce": ".symmetry",
 }
 
+#: Public submodules, loaded on first use: the simulators and the cluster geometry.
+_MODULES = ("simulate", "geometry")
+
 __all__ = ["CLASSES", "HamiltonianClassifier", "Instrument", "__version__",
            "binarize_stack", "classify_image", "classify_stack", "estimate_psf_sigma",
-           "load_pretrained", "simulate", "symmetry_reduce"]
+           "geometry", "load_pretrained", "simulate", "symmetry_reduce"]
 
 
 def __getattr__(name: str):
-    if name == "simulate":
-        module = importlib.import_module(".simulate", __name__)
+    if name in _MODULES:
+        module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
     if name in _LAZY:

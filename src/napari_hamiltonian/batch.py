@@ -276,8 +276,10 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
 
 
 def run(job: Job, clf, client=None, progress: bool = True,
-        xlabel: str = "temperature") -> Path:
-    """Classify the frames of a planned job that are not done yet, then write the report.
+        xlabel: str = "temperature", min_size: int | None = None) -> Path:
+    """Classify the frames of a planned job that are not done yet, measure their cluster
+    geometry (clusters of at least ``min_size`` pixels; default that of the geometry
+    references for the model's resolution), then write the report.
 
     A frame file that does not load (damaged, cut short) is computed again.
     """
@@ -310,20 +312,68 @@ def run(job: Job, clf, client=None, progress: bool = True,
             save_frame(frames_dir / f"t{t:05d}.npz", res.frame(t))
             bar.update(1)
         bar.close()
+    if min_size is None:
+        min_size = _references(clf).min_size
+    _measure_geometry(job, min_size)
     job.frames = write_report(folder, clf)
     return folder
+
+
+def _measure_geometry(job: Job, min_size: int) -> None:
+    """The cluster geometry of each frame's binary image (``geometry/t00000.json``), for
+    frames without it or measured with another ``min_size``."""
+    from .geometry import measure
+
+    s = job.settings
+    maps = None
+    for t in range(job.stack.shape[0]):
+        path = job.folder / "geometry" / f"t{t:05d}.json"
+        try:
+            if json.loads(path.read_text())["min_size"] == min_size and not job.recompute:
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if s["threshold"] == "switching":
+            if maps is None:
+                from .switching import binarize_stack
+                maps = binarize_stack(np.asarray(job.stack), metal=s["metal"])
+            binary = maps[t]
+        else:
+            binary = binarize(np.asarray(job.stack[t]), s["threshold"], s["metal"])
+        atomic_write(path, json.dumps(measure(binary, min_size).as_dict()).encode())
+
+
+def _references(clf):
+    """The geometry references for the resolution of the model ``clf``."""
+    from .geometry import References
+
+    return References.load(psf_sigma=float(getattr(clf, "psf_sigma", 0.0)))
+
+
+def _load_geometry(folder: Path, frames: list[int]) -> list | None:
+    """The frames' Geometry from ``geometry/`` (None unless every frame has one)."""
+    from .geometry import Geometry
+
+    out = []
+    for t in frames:
+        try:
+            out.append(Geometry(**json.loads(
+                (folder / "geometry" / f"t{t:05d}.json").read_text())))
+        except (OSError, ValueError, TypeError):
+            return None
+    return out
 
 
 def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1, threshold=None,
                   metal: str = "bright", client=None, temperatures=None,
                   overwrite: bool = False, progress: bool = True,
-                  xlabel: str = "temperature") -> Job:
+                  xlabel: str = "temperature", min_size: int | None = None) -> Job:
     """Classify every frame of one file into ``out_dir/<name>/`` (see the module doc).
     Returns the finished :class:`Job` (its ``folder`` and its ``frames``' results)."""
     folder = Path(out_dir) / output_names([path])[Path(path)]
     job = plan(path, folder, clf, model_hash, stride, threshold, metal, temperatures,
                overwrite)
-    run(job, clf, client, progress, xlabel)
+    run(job, clf, client, progress, xlabel, min_size)
     return job
 
 
@@ -496,6 +546,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
             if m and int(m.group(1)) not in results:
                 old.unlink()
     report.write_csv(folder / "fractions.csv", rows)
+    _write_geometry(folder, frames, x, xlabel, rows, _references(clf))
     logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in ordered])
     conf = np.concatenate([f.confident.ravel() for f in ordered])
     report.save_figure(report.distribution_plot(clf, logits, conf, names=ordered[0].classes,
@@ -505,6 +556,54 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
                                                 [r["majority"] for r in rows], xlabel),
                        folder / "criticality.png")
     return results
+
+
+def _write_geometry(folder: Path, frames: list[int], x, xlabel: str, rows: list[dict],
+                    refs) -> None:
+    """``geometry.csv`` and ``geometry.png``: each frame's cluster measures, the classes
+    whose references they fit, and whether that agrees with the CNN's majority class
+    (nothing when the frames' geometry was not measured, e.g. a save from the widget)."""
+    from . import report
+    from .geometry import MEASURES, agreement_message, verdict
+
+    measures = _load_geometry(folder, frames)
+    if measures is None:
+        return
+    out = []
+    for t, x_t, g, row in zip(frames, x, measures, rows):
+        v = verdict(g, refs)
+        line = {"frame": int(t)} if xlabel == "frame" else {"frame": int(t), xlabel: x_t}
+        for m in MEASURES:
+            line[m] = round(g.values[m], 4)
+            line[f"{m} error"] = round(g.errors[m], 4)
+        line.update({"clusters": g.n_clusters, "edge clusters left out": g.n_edge,
+                     "min size": g.min_size, "consistent with": " ".join(v.consistent),
+                     "CNN majority": row["majority"],
+                     "verdict": agreement_message(row["majority"], v)})
+        out.append(line)
+    report.write_csv(folder / "geometry.csv", out)
+    report.save_figure(report.geometry_plot(x, measures, refs, xlabel,
+                                            f"{folder.name}: cluster geometry against the "
+                                            "references (bands: +- one spread)"),
+                       folder / "geometry.png")
+
+
+def geometry_disagreements(folder) -> str:
+    """Plain words for the frames whose geometry disagrees with the CNN ("" if none do
+    or no geometry was measured)."""
+    import csv
+
+    try:
+        with open(Path(folder) / "geometry.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return ""
+    bad = [r for r in rows if r["verdict"].startswith("the CNN and the cluster geometry")]
+    if not bad:
+        return ""
+    first = bad[0]
+    more = f" (and {len(bad) - 1} more frames)" if len(bad) > 1 else ""
+    return f"frame {first['frame']}: {first['verdict']}{more}; see geometry.csv"
 
 
 def save_results(folder, results: dict, clf, source: dict) -> Path:

@@ -1,4 +1,5 @@
-"""Command line: ``napari-hamiltonian generate|train|classify|report|demo``."""
+"""Command line: ``napari-hamiltonian generate|train|classify|geometry|geometry-references|
+report|demo``."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ def _classify(args: argparse.Namespace) -> int:
             for note in job.notes:
                 print(note)
             args.kept.append(job.folder)
-            folder = run(job, clf, client)
+            folder = run(job, clf, client, min_size=args.min_size)
             print(f"{job.path}: results in {folder}")
             _say_if_unlike(job)
         groups = groups_message(getattr(clf, "class_groups_", []))
@@ -178,11 +179,15 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _say_if_unlike(job) -> None:
     """Print, in words, which frames of a finished job are mostly "none of these"."""
+    from .batch import geometry_disagreements
     from .report import unlike_message
 
     message = unlike_message(list(job.frames.values()), list(job.frames))
     if message:
         print(f"{job.path}, {message}")
+    disagree = geometry_disagreements(job.folder)
+    if disagree:
+        print(f"{job.path}, {disagree}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -192,6 +197,62 @@ def _report(args: argparse.Namespace) -> int:
     check_model_of(args.folder, digest)
     write_report(args.folder, clf, _temperatures(args.temperatures))
     print(f"wrote the report in {args.folder}")
+    return 0
+
+
+def _geometry(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from . import report
+    from ._binary import binarize
+    from .batch import read_stack
+    from .geometry import MEASURES, References, measure, verdict
+
+    refs = References.load(psf_sigma=args.psf_sigma)
+    min_size = refs.min_size if args.min_size is None else args.min_size
+    for path in args.inputs:
+        stack = read_stack(path)
+        rows, measures = [], []
+        for t in range(stack.shape[0]):
+            binary = binarize(np.asarray(stack[t]), args.threshold, args.metal)
+            g = measure(binary, min_size, args.phases)
+            v = verdict(g, refs)
+            measures.append(g)
+            cells = "  ".join(f"{m} {g.values[m]:.3f}+-{g.errors[m]:.3f}" for m in MEASURES)
+            print(f"{path} frame {t}: {cells}  ({g.n_clusters} clusters, {g.n_edge} at the "
+                  f"edge left out); consistent with: {', '.join(v.consistent) or 'none'}")
+            rows.append({"frame": t, **{m: g.values[m] for m in MEASURES},
+                         **{f"{m} error": g.errors[m] for m in MEASURES},
+                         "consistent with": " ".join(v.consistent)})
+        if args.out:
+            out = Path(args.out) / Path(path).stem
+            report.write_csv(out / "geometry.csv", rows)
+            report.save_figure(report.geometry_plot(np.arange(len(measures)), measures,
+                                                    refs), out / "geometry.png")
+            print(f"wrote {out}/geometry.csv and geometry.png")
+    return 0
+
+
+def _geometry_references(args: argparse.Namespace) -> int:
+    import time
+
+    from .geometry import build_references, reference_file
+
+    if args.out and len(args.psf_sigma) != 1:
+        raise ValueError("--out names one file: give one --psf-sigma with it")
+    start = time.time()
+    built = build_references(args.n_per_class, args.size, args.seed, args.psf_sigma,
+                             None if args.min_size is None else
+                             [args.min_size] * len(args.psf_sigma), args.lattices)
+    for refs in built:
+        refs.info.update(seconds=round(time.time() - start),
+                         command="napari-hamiltonian " + " ".join(args.argv))
+        out = args.out or reference_file(refs.info["psf_sigma"])
+        refs.save(out)
+        print(f"wrote the references of {len(refs.mean)} classes at PSF sigma "
+              f"{refs.info['psf_sigma']:g} px to {out}")
     return 0
 
 
@@ -304,7 +365,48 @@ def build_parser() -> argparse.ArgumentParser:
                     "model)")
     cl.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     cl.add_argument("--temperatures", help="text file, one temperature per frame")
+    cl.add_argument("--min-size", type=int, default=None, metavar="PX",
+                    help="smallest cluster (pixels) in the cluster-geometry measures "
+                    "(default: that of the references for the model's resolution, 10 "
+                    "for sharp images)")
     cl.set_defaults(func=_classify)
+
+    ge = sub.add_parser(
+        "geometry", help="cluster geometry of binary images against the seven classes",
+        description="Cluster-size exponent tau, hull and volume fractal dimensions and "
+        "pair-connectivity exponent of each frame, and the classes whose references "
+        "they are consistent with.")
+    ge.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
+    ge.add_argument("--threshold", type=_threshold, default=None,
+                    help="'otsu' or a grey level; omit for binary images")
+    ge.add_argument("--metal", choices=("bright", "dark"), default="bright")
+    ge.add_argument("--min-size", type=int, default=None, metavar="PX",
+                    help="smallest cluster (pixels) measured (default: that of the "
+                    "references, 10 for sharp images)")
+    ge.add_argument("--psf-sigma", type=float, default=0.0, metavar="S",
+                    help="point-spread function (Gaussian sigma, px): compare with the "
+                    "references measured through it (default 0: sharp)")
+    ge.add_argument("--phases", choices=("both", "1", "0"), default="both",
+                    help="clusters of both phases (default) or of one")
+    ge.add_argument("--out", help="folder for <name>/geometry.csv and geometry.png")
+    ge.set_defaults(func=_geometry)
+
+    gr = sub.add_parser(
+        "geometry-references", help="measure the seven classes' cluster geometry",
+        description="Simulate images of each class over its Table I range and store the "
+        "mean and spread of each cluster measure (the shipped references).")
+    gr.add_argument("--n-per-class", type=int, default=26)
+    gr.add_argument("--size", type=int, default=384)
+    gr.add_argument("--seed", type=int, default=0)
+    gr.add_argument("--lattices", type=int, default=10,
+                    help="independent lattices per 3D class (default 10)")
+    gr.add_argument("--min-size", type=int, default=None, metavar="PX",
+                    help="default: 10 px, or the area of a disc of radius 2 sigma")
+    gr.add_argument("--psf-sigma", type=float, nargs="+", default=[0.0], metavar="S",
+                    help="resolutions: each image is also rendered through the "
+                    "microscope of the models of that resolution (default 0: sharp)")
+    gr.add_argument("--out", help="JSON file (default: the package's references)")
+    gr.set_defaults(func=_geometry_references)
 
     rp = sub.add_parser("report", help="redraw the CSV and charts of a results folder",
                         description="Rewrite labels, CSV and PNGs of OUT/<name> from its "

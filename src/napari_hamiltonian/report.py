@@ -562,3 +562,48 @@ def write_csv(path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(Path(path), buf.getvalue().encode())
+
+
+def geometry_plot(x, measures, references, xlabel: str = "frame", title: str = "",
+                  fig=None):
+    """Each cluster measure of each frame against the seven classes' reference ranges.
+
+    Parameters
+    ----------
+    x : array_like, shape (T,)
+        Frame numbers or temperatures.
+    measures : sequence of napari_hamiltonian.geometry.Geometry
+        One per frame.
+    references : napari_hamiltonian.geometry.References
+        Mean and spread of each measure per class (bands of +- one spread).
+    fig : matplotlib Figure, optional
+        Drawn into (the widget's); a new one by default.
+    """
+    from .geometry import MEASURE_NAMES, MEASURES
+
+    fig = _figure(9, 6.2) if fig is None else fig
+    axes = fig.subplots(2, 2).ravel()
+    x = np.asarray(x, float)
+    span = (x.min() - 0.5, x.max() + 0.5) if len(x) else (0, 1)
+    for ax, m in zip(axes, MEASURES):
+        for k, c in enumerate(references.mean):
+            mu, sd = references.mean[c][m], references.spread[c][m]
+            if np.isfinite(mu) and np.isfinite(sd):
+                ax.axhspan(mu - sd, mu + sd, color=class_color(c, k), alpha=0.25, lw=0)
+                ax.axhline(mu, color=class_color(c, k), lw=1)
+                ax.text(span[1], mu, f" {c}", color=class_color(c, k), fontsize=6,
+                        va="center", ha="left", clip_on=False)
+        v = np.array([g.values[m] for g in measures])
+        e = np.array([g.errors[m] for g in measures])
+        ax.errorbar(x, v, yerr=e, fmt="o", color="black", ms=4, capsize=2, zorder=3,
+                    label="measured")
+        ax.set_xlim(*span)
+        ax.set_xlabel(xlabel)
+        ax.set_title(MEASURE_NAMES[m], fontsize=9)
+        if xlabel == "frame":
+            from matplotlib.ticker import MaxNLocator
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize=7, frameon=False, loc="upper left")
+    fig.suptitle(title or "cluster geometry against the seven classes' references "
+                 "(bands: +- one spread)", fontsize=9)
+    return fig

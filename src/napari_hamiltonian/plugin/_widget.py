@@ -34,6 +34,7 @@ from ..report import (
     bar_chart,
     criticality_distance,
     frame_summary,
+    geometry_plot,
     groups_message,
     unlike_message,
 )
@@ -52,6 +53,8 @@ MIN_DOCK_HEIGHT = 300
 RENDER_DELAY_MS = 40
 #: Height of the results chart in the dock (px).
 CHART_HEIGHT = 400
+#: Height of the cluster-geometry chart (px).
+GEOMETRY_HEIGHT = 420
 #: Resolution of the in-dock progress bar.
 PROGRESS_STEPS = 1000
 
@@ -88,24 +91,23 @@ def _warm_label_colormap(classes) -> None:
     DirectLabelColormap(color_dict=label_colors(classes)).map(np.zeros((2, 2), np.uint8))
 
 
-class ResultChart(QWidget):
-    """Matplotlib canvas: class shares of the current frame and, for stacks, the
-    proximity-to-criticality curve with the current frame marked."""
+class _Chart(QWidget):
+    """A matplotlib canvas in the dock: fixed height, napari's theme, rendered after a
+    pause (not in the event that changed it), hidden until there is something to show."""
 
-    def __init__(self, parent=None, theme: str = "dark"):
+    def __init__(self, parent=None, theme: str = "dark", height: int = 400):
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
         # fixed margins, not a layout engine: a redraw (each slider step) costs half
-        self.figure = Figure(figsize=(4.2, 5.4), dpi=90)
+        self.figure = Figure(figsize=(4.2, height / 75), dpi=90)
         self.canvas = FigureCanvasQTAgg(self.figure)
         # a fixed height: status lines that wrap longer do not resize (redraw) the chart
-        self.canvas.setFixedHeight(CHART_HEIGHT)
+        self.canvas.setFixedHeight(height)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
-        self.frame = None  # frame shown, for tests
         self.theme = theme
         self.hide()  # no blank chart before there is something to show
         # rendering waits for a pause: not in the same event as the layer updates (one
@@ -143,6 +145,20 @@ class ResultChart(QWidget):
         for item in self.figure.findobj(Text):
             if to_hex(item.get_color()) == "#000000":
                 item.set_color(text)
+
+    def _drawn(self) -> None:
+        """The figure is complete: theme colours, render after the pause."""
+        self._follow_theme()
+        self._render.start()
+
+
+class ResultChart(_Chart):
+    """Class shares of the current frame and, for stacks, the proximity-to-criticality
+    curve with the current frame marked."""
+
+    def __init__(self, parent=None, theme: str = "dark"):
+        super().__init__(parent, theme, CHART_HEIGHT)
+        self.frame = None  # frame shown, for tests
 
     def show_frame(self, t, result, curve: dict | None, running: bool = False) -> None:
         """Redraw for frame ``t`` (result None: not classified yet, or being classified
@@ -183,8 +199,33 @@ class ResultChart(QWidget):
             ax2.legend(fontsize=7, frameon=False)
             if len(ts) == 1:  # one point: no meaningless tick range around it
                 ax2.set_xticks(ts)
-        self._follow_theme()
-        self._render.start()
+        self._drawn()
+
+
+class GeometryChart(_Chart):
+    """The cluster measures of one frame against the seven classes' references."""
+
+    def __init__(self, parent=None, theme: str = "dark"):
+        super().__init__(parent, theme, GEOMETRY_HEIGHT)
+        self.frame = None  # frame shown, for tests
+
+    def show_geometry(self, t: int, geometry, references) -> None:
+        """Draw frame ``t``'s measures (a Geometry) against ``references``."""
+        self.figure.clear()
+        self.frame = t
+        self.show()
+        geometry_plot([t], [geometry], references, title=f"frame {t}: cluster "
+                      "geometry (dots) against the classes' references (bands)",
+                      fig=self.figure)
+        self.figure.subplots_adjust(left=0.1, right=0.86, top=0.9, bottom=0.09,
+                                    hspace=0.55, wspace=0.45)
+        self.figure.axes[0].get_legend().remove()  # the title says what the dot is
+        for ax in self.figure.axes:
+            ax.tick_params(labelsize=7)
+            ax.set_xlabel("")
+            ax.set_xticks([])
+            ax.title.set_fontsize(8)
+        self._drawn()
 
 
 class _VerticalScroll(QScrollArea):
@@ -251,6 +292,11 @@ class ClassifyWidget(QWidget):
         self.run_all_button = PushButton(text="Run all frames")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.save_button = PushButton(text="Save results...")
+        self.min_cluster = SpinBox(label="min cluster (px)", min=1, max=10**7, value=10,
+                                   tooltip="smallest cluster in the geometry measures; "
+                                   "follows the PSF sigma (its core's area), as the "
+                                   "references for that resolution were measured")
+        self.geometry_button = PushButton(text="Cluster geometry (displayed frame)")
         self.progress = ProgressBar(label="progress", min=0, max=PROGRESS_STEPS, value=0,
                                     visible=False)
         self.status = Label(value="")
@@ -261,6 +307,7 @@ class ClassifyWidget(QWidget):
             self.fwhm_nm, self.pixel_nm, self.estimate_button, self.stride, self.confidence_k,
             self.overlay,
             self.run_button, self.run_all_button, self.cancel_button, self.save_button,
+            self.min_cluster, self.geometry_button,
             self.progress, self.status, self.legend])
         for label in (self.status, self.legend):  # long messages wrap, not widen the dock
             label.native.setWordWrap(True)
@@ -273,6 +320,8 @@ class ClassifyWidget(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.controls.native)
         column.addWidget(self.chart)
+        self.geometry_chart = GeometryChart(self, theme=str(self.viewer.theme))
+        column.addWidget(self.geometry_chart)
         column.addStretch(1)
         scroll = _VerticalScroll(inner)
         layout = QVBoxLayout(self)
@@ -292,7 +341,7 @@ class ClassifyWidget(QWidget):
         self._clf = None
         self._clf_source = None
         self._follow = False
-        self._saver = None  # the background save, while it runs
+        self._jobs: dict = {}  # one-shot background work (save, geometry) while it runs
 
         self.threshold_mode.changed.connect(self._on_threshold_mode)
         for w in (self.threshold_mode, self.threshold_value, self.metal):
@@ -300,6 +349,7 @@ class ClassifyWidget(QWidget):
         self.confidence_k.changed.connect(self._on_confidence_k)
         self.model_choice.changed.connect(self._on_model_choice)
         self.fwhm_nm.changed.connect(self._on_resolution)
+        self.psf_sigma.changed.connect(self._on_psf_sigma)
         self.pixel_nm.changed.connect(self._on_resolution)
         self.estimate_button.clicked.connect(self.estimate_psf)
         self.overlay.changed.connect(self._apply_overlay)
@@ -309,6 +359,7 @@ class ClassifyWidget(QWidget):
         self.run_all_button.clicked.connect(lambda: self.run(all_frames=True))
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._save_dialog)
+        self.geometry_button.clicked.connect(self.measure_geometry)
         self.viewer.layers.events.inserted.connect(self.layer_box.reset_choices)
         self.viewer.layers.events.removed.connect(self.layer_box.reset_choices)
         self.viewer.layers.events.removed.connect(self._on_removed)
@@ -316,8 +367,10 @@ class ClassifyWidget(QWidget):
         self._on_layer(self.layer_box.value)
 
     def _on_theme(self, event=None) -> None:
-        self.chart.theme = str(self.viewer.theme)
+        self.chart.theme = self.geometry_chart.theme = str(self.viewer.theme)
         self._refresh_chart()
+        if not self.geometry_chart.isHidden():
+            self.geometry_chart._drawn()
 
     def _error(self, message: str) -> None:
         _status.show_problem(self.status, message)
@@ -349,6 +402,13 @@ class ClassifyWidget(QWidget):
         size = pixel_size_nm(tuple(layer.scale), units, metadata)
         if size is not None:
             self.pixel_nm.value = size
+
+    def _on_psf_sigma(self, sigma) -> None:
+        """A new resolution: the geometry's smallest cluster follows (the PSF's core),
+        as its references were measured."""
+        from ..geometry import default_min_size
+
+        self.min_cluster.value = default_min_size(float(sigma))
 
     def _on_resolution(self, _=None):
         """Resolution (FWHM, nm) and pixel size (nm) give the PSF sigma in pixels."""
@@ -653,6 +713,67 @@ class ClassifyWidget(QWidget):
         self.chart.show_frame(0, None, None)
         self.status.value = f"{event.value.name} was closed; its results with it"
 
+    # ------------------------------------------------------------------ geometry
+    def measure_geometry(self) -> None:
+        """The displayed frame's cluster geometry (:mod:`napari_hamiltonian.geometry`),
+        measured in the background on the binary image the classifier sees, drawn
+        against the seven classes' references and compared with the CNN in words."""
+        from .._binary import binarize
+
+        try:
+            s, _ = self._validate()
+        except ValueError as err:
+            self._error(str(err))
+            return
+        get_frame, threshold, metal = self._binary_getter(s)
+        t, min_size = self.current_frame(), int(self.min_cluster.value)
+
+        sigma = float(getattr(self._clf, "psf_sigma", 0.0))  # the model's resolution
+
+        def work():
+            from ..geometry import References, measure
+
+            binary = binarize(get_frame(t), threshold, metal)
+            return t, measure(binary, min_size), References.load(psf_sigma=sigma)
+
+        self._in_background(self.geometry_button, "cluster geometry", work,
+                            self._on_geometry,
+                            f"measuring the cluster geometry of frame {t}...")
+
+    def _in_background(self, button, desc: str, work, on_return, status: str) -> None:
+        """Run ``work()`` in a worker with ``button`` disabled until it ends, then
+        ``on_return(its value)`` on the GUI thread; errors shown with ``desc``. The run
+        is held in ``self._jobs[desc]`` while it lasts (Qt keeps only weak references to
+        its callbacks)."""
+        def gen():
+            yield (desc,)
+            return work()
+
+        def finished():
+            self._jobs.pop(desc, None)
+            button.enabled = True
+
+        button.enabled = False
+        self.status.value = status
+        self._jobs[desc] = GeneratorRun(
+            gen, (), total=0, desc=desc, on_yield=lambda _: None, on_return=on_return,
+            on_error=lambda err: self._error(f"{desc} failed: {err}"), on_finish=finished)
+        self._jobs[desc].start()
+
+    def _on_geometry(self, out) -> None:
+        from ..geometry import agreement_message, verdict
+
+        t, geometry, references = out
+        v = verdict(geometry, references)
+        self.geometry_chart.show_geometry(t, geometry, references)
+        result = self.results.get(t) if self._run_layer is self.layer_box.value else None
+        words = (agreement_message(frame_summary(result)["majority"], v) if result
+                 is not None else f"consistent with: {', '.join(v.consistent) or 'none'}"
+                 " (press Run to compare with the CNN)")
+        self.status.value = (f"frame {t}, cluster geometry ({geometry.n_clusters} "
+                             f"clusters of >= {geometry.min_size} px; {geometry.n_edge} "
+                             f"touching the edge left out): {words}")
+
     # ------------------------------------------------------------------ output
     def _layers(self, layer, classes, stride: int, window: int):
         """The classes Labels layer for ``layer`` (created on first use, reset for a new
@@ -751,23 +872,9 @@ class ClassifyWidget(QWidget):
         if not folder:
             return
 
-        def work():
-            yield ("saving",)
-            return save_results(folder, *args)
-
-        self.save_button.enabled = False
-        self.status.value = f"saving to {folder}..."
-        # held until it has finished: Qt keeps only weak references to its callbacks
-        self._saver = GeneratorRun(
-            work, (), total=0, desc="saving results", on_yield=lambda _: None,
-            on_return=self._on_saved,
-            on_error=lambda err: self._error(f"results not saved: {err}"),
-            on_finish=self._on_save_finished)
-        self._saver.start()
-
-    def _on_save_finished(self) -> None:
-        self._saver = None
-        self.save_button.enabled = True
+        self._in_background(self.save_button, "saving results",
+                            lambda: save_results(folder, *args), self._on_saved,
+                            f"saving to {folder}...")
 
     def _on_saved(self, folder) -> None:
         self.status.value = (f"results written to {folder}; open its labels.tif with the "
