@@ -20,23 +20,26 @@ from napari.utils import progress
 NOTHREADS = "NAPARI_HAMILTONIAN_NOTHREADS"
 
 
-_FROZEN = [0]  # background runs under way that keep the heap frozen
+_HELD = [0, None]  # background runs under way; the collector's thresholds before them
 
 
-def _freeze_heap() -> None:
-    """Keep the objects that exist now out of the garbage collector's full collections
-    while background work runs: the allocations of a run trigger full collections, and
-    one over napari's heap holds every thread, the GUI's too, for 0.2-0.5 s. The objects
-    go back to the collector when the last run ends (:func:`_thaw_heap`)."""
-    if _FROZEN[0] == 0:
-        gc.freeze()
-    _FROZEN[0] += 1
+def _hold_full_collections() -> None:
+    """No full garbage collection while background work runs: one over napari's heap
+    holds every thread, the GUI's too, for 0.2-0.5 s, and a run's allocations trigger
+    them. Young objects are still collected (generations 0 and 1); the oldest
+    generation's threshold is put back when the last run ends
+    (:func:`_release_full_collections`), and the collector then goes on as before."""
+    if _HELD[0] == 0:
+        _HELD[1] = gc.get_threshold()
+        gc.set_threshold(_HELD[1][0], _HELD[1][1], 2**31 - 1)
+    _HELD[0] += 1
 
 
-def _thaw_heap() -> None:
-    _FROZEN[0] = max(_FROZEN[0] - 1, 0)
-    if _FROZEN[0] == 0:
-        gc.unfreeze()
+def _release_full_collections() -> None:
+    _HELD[0] = max(_HELD[0] - 1, 0)
+    if _HELD[0] == 0 and _HELD[1] is not None:
+        gc.set_threshold(*_HELD[1])
+        _HELD[1] = None
 
 
 def threads_off() -> bool:
@@ -72,7 +75,7 @@ class GeneratorRun:
         self.progress = progress(total=total, desc=desc)
         self._quit = False
         self._worker = None
-        self._thaw = False  # whether this run froze the heap (threaded runs)
+        self._release = False  # whether this run holds full collections (threaded)
 
     def start(self) -> None:
         """Start the run (in a thread unless :func:`threads_off`)."""
@@ -86,8 +89,8 @@ class GeneratorRun:
         if self._on_error is not None:
             self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._finish)
-        _freeze_heap()
-        self._thaw = True
+        _hold_full_collections()
+        self._release = True
         self._worker.start()
 
     def _run_here(self) -> None:
@@ -116,9 +119,9 @@ class GeneratorRun:
             self._worker.quit()
 
     def _finish(self) -> None:
-        if self._thaw:
-            self._thaw = False
-            _thaw_heap()
+        if self._release:
+            self._release = False
+            _release_full_collections()
         self.progress.close()
         if self._on_finish is not None:
             self._on_finish()
