@@ -344,20 +344,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true",
                        help="replace results made with other settings or another model")
 
+    def image_options(p, threshold_help: str):
+        p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
+        p.add_argument("--threshold", type=_threshold, default=None, help=threshold_help)
+        p.add_argument("--metal", choices=("bright", "dark"), default="bright",
+                       help="which side of the threshold is metal (default bright)")
+
     cl = sub.add_parser(
         "classify", help="classify every 100x100 window of image stacks",
         description="Classify every window of each frame of TIFF (single or multi-page), "
         ".npy or zarr stacks; write label maps, a CSV of class fractions and PNG charts "
         "to OUT/<name>/. Interrupted runs resume where they stopped.")
-    cl.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
+    image_options(cl, "'otsu' (each frame), a grey level, or 'switching' (the stack as a "
+                  "whole: each pixel metal from the frame its intensity switches, as the "
+                  "paper's optical data); omit for binary images")
     cl.add_argument("--out", required=True, help="results folder")
     window_options(cl, 1)
-    cl.add_argument("--threshold", type=_threshold, default=None,
-                    help="'otsu' (each frame), a grey level, or 'switching' (the stack "
-                    "as a whole: each pixel metal from the frame its intensity switches, "
-                    "as the paper's optical data); omit for binary images")
-    cl.add_argument("--metal", choices=("bright", "dark"), default="bright",
-                    help="which side of the threshold is metal (default bright)")
     cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
     cl.add_argument("--psf-sigma", type=float, metavar="S",
                     help="point-spread function of the images (Gaussian sigma, pixels): "
@@ -376,10 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cluster-size exponent tau, hull and volume fractal dimensions and "
         "pair-connectivity exponent of each frame, and the classes whose references "
         "they are consistent with.")
-    ge.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
-    ge.add_argument("--threshold", type=_threshold, default=None,
-                    help="'otsu' or a grey level; omit for binary images")
-    ge.add_argument("--metal", choices=("bright", "dark"), default="bright")
+    image_options(ge, "'otsu' or a grey level; omit for binary images")
     ge.add_argument("--min-size", type=int, default=None, metavar="PX",
                     help="smallest cluster (pixels) measured (default: that of the "
                     "references, 10 for sharp images)")
