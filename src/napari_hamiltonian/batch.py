@@ -298,14 +298,12 @@ def run(job: Job, clf, client=None, progress: bool = True,
     n_frames = job.stack.shape[0]
     done = {t for t, f in _frame_files(frames_dir).items() if t < n_frames and _loads(f)}
     todo = [t for t in range(n_frames) if t not in done]
+    source = None
     if todo:
-        s = job.settings
-        stack, threshold, metal = job.stack, s["threshold"], s["metal"]
-        if threshold == "switching":  # binarised as a whole: each pixel by its history
-            from .switching import binarize_stack
-            stack, threshold, metal = binarize_stack(np.asarray(stack), metal=metal), None, \
-                "bright"
-        res = classify_stack(stack, clf, s["stride"], threshold, metal, client=client)
+        source = _classifier_input(job)
+        stack, threshold, metal = source
+        res = classify_stack(stack, clf, job.settings["stride"], threshold, metal,
+                             client=client)
         bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
                    desc=job.path.name, disable=not progress)
         for t in todo:
@@ -314,18 +312,27 @@ def run(job: Job, clf, client=None, progress: bool = True,
         bar.close()
     if min_size is None:
         min_size = _references(clf).min_size
-    _measure_geometry(job, min_size)
+    _measure_geometry(job, min_size, source)
     job.frames = write_report(folder, clf)
     return folder
 
 
-def _measure_geometry(job: Job, min_size: int) -> None:
+def _classifier_input(job: Job) -> tuple:
+    """(stack, threshold, metal) as the classifier reads the input: as it is, or for the
+    switching binarisation the stack binarised as a whole (each pixel by its history)."""
+    s = job.settings
+    if s["threshold"] != "switching":
+        return job.stack, s["threshold"], s["metal"]
+    from .switching import binarize_stack
+    return binarize_stack(np.asarray(job.stack), metal=s["metal"]), None, "bright"
+
+
+def _measure_geometry(job: Job, min_size: int, source: tuple | None = None) -> None:
     """The cluster geometry of each frame's binary image (``geometry/t00000.json``), for
-    frames without it or measured with another ``min_size``."""
+    frames without it or measured with another ``min_size``; ``source`` is the
+    classifier's input if already made (:func:`_classifier_input`)."""
     from .geometry import measure
 
-    s = job.settings
-    maps = None
     for t in range(job.stack.shape[0]):
         path = job.folder / "geometry" / f"t{t:05d}.json"
         try:
@@ -333,13 +340,9 @@ def _measure_geometry(job: Job, min_size: int) -> None:
                 continue
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        if s["threshold"] == "switching":
-            if maps is None:
-                from .switching import binarize_stack
-                maps = binarize_stack(np.asarray(job.stack), metal=s["metal"])
-            binary = maps[t]
-        else:
-            binary = binarize(np.asarray(job.stack[t]), s["threshold"], s["metal"])
+        source = source or _classifier_input(job)
+        stack, threshold, metal = source
+        binary = binarize(np.asarray(stack[t]), threshold, metal)
         atomic_write(path, json.dumps(measure(binary, min_size).as_dict()).encode())
 
 
@@ -458,10 +461,9 @@ def _save_report_info(folder: Path, **info) -> None:
                                               indent=1).encode())
 
 
-def _axis(folder: Path, frames: list[int]):
-    """The stored x axis of the criticality curve for ``frames``: (x, label), or
-    (None, "frame") when none is stored for them."""
-    info = _report_info(folder)
+def _axis(info: dict, frames: list[int]):
+    """The x axis of the criticality curve stored in ``info`` (``report.json``) for
+    ``frames``: (x, label), or (None, "frame") when none is stored for them."""
     try:
         x = np.asarray(info["x"], float)
         if len(x) == len(frames):
@@ -512,12 +514,12 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
                              "give one per frame")
         x = np.asarray(temperatures, float)
         _save_report_info(folder, xlabel=xlabel, x=[float(v) for v in x])
-    else:
-        x, xlabel = _axis(folder, frames)
+    info = _report_info(folder)
+    if temperatures is None:
+        x, xlabel = _axis(info, frames)
     with_x = x is not None
     if not with_x:
         x = np.asarray(frames, float)
-    info = _report_info(folder)
     values = write_labels(folder / "labels.tif", results, info.get("n_frames", frames[-1] + 1),
                           info.get("scale"), info.get("translate"), info.get("units"))
     ordered = [results[t] for t in frames]
@@ -564,7 +566,7 @@ def _write_geometry(folder: Path, frames: list[int], x, xlabel: str, rows: list[
     whose references they fit, and whether that agrees with the CNN's majority class
     (nothing when the frames' geometry was not measured, e.g. a save from the widget)."""
     from . import report
-    from .geometry import MEASURES, agreement_message, verdict
+    from .geometry import agreement_message, table_row, verdict
 
     measures = _load_geometry(folder, frames)
     if measures is None:
@@ -573,14 +575,8 @@ def _write_geometry(folder: Path, frames: list[int], x, xlabel: str, rows: list[
     for t, x_t, g, row in zip(frames, x, measures, rows):
         v = verdict(g, refs)
         line = {"frame": int(t)} if xlabel == "frame" else {"frame": int(t), xlabel: x_t}
-        for m in MEASURES:
-            line[m] = round(g.values[m], 4)
-            line[f"{m} error"] = round(g.errors[m], 4)
-        line.update({"clusters": g.n_clusters, "edge clusters left out": g.n_edge,
-                     "min size": g.min_size, "consistent with": " ".join(v.consistent),
-                     "CNN majority": row["majority"],
-                     "verdict": agreement_message(row["majority"], v)})
-        out.append(line)
+        out.append({**line, **table_row(g, v), "CNN majority": row["majority"],
+                    "verdict": agreement_message(row["majority"], v)})
     report.write_csv(folder / "geometry.csv", out)
     report.save_figure(report.geometry_plot(x, measures, refs, xlabel,
                                             f"{folder.name}: cluster geometry against the "

@@ -208,7 +208,7 @@ def _geometry(args: argparse.Namespace) -> int:
     from . import report
     from ._binary import binarize
     from .batch import read_stack
-    from .geometry import MEASURES, References, measure, verdict
+    from .geometry import MEASURES, References, measure, table_row, verdict
 
     refs = References.load(psf_sigma=args.psf_sigma)
     min_size = refs.min_size if args.min_size is None else args.min_size
@@ -223,9 +223,7 @@ def _geometry(args: argparse.Namespace) -> int:
             cells = "  ".join(f"{m} {g.values[m]:.3f}+-{g.errors[m]:.3f}" for m in MEASURES)
             print(f"{path} frame {t}: {cells}  ({g.n_clusters} clusters, {g.n_edge} at the "
                   f"edge left out); consistent with: {', '.join(v.consistent) or 'none'}")
-            rows.append({"frame": t, **{m: g.values[m] for m in MEASURES},
-                         **{f"{m} error": g.errors[m] for m in MEASURES},
-                         "consistent with": " ".join(v.consistent)})
+            rows.append({"frame": t, **table_row(g, v)})
         if args.out:
             out = Path(args.out) / Path(path).stem
             report.write_csv(out / "geometry.csv", rows)

@@ -229,26 +229,31 @@ def _pair_connectivity(labels: np.ndarray, distances: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pair_exponent(labels: np.ndarray, rng) -> tuple[float, float]:
-    side = min(labels.shape)
-    distances = np.unique(np.round(np.geomspace(2, max(side // 8, 3), 10)).astype(int))
+def _eta(labels: np.ndarray, distances: np.ndarray) -> float:
+    """Decay exponent of g(r) over ``distances`` (log-log least squares; NaN where g
+    vanishes or fewer than three distances fit in the image)."""
+    distances = distances[distances < min(labels.shape)]
     if len(distances) < 3:
-        return float("nan"), float("nan")
+        return float("nan")
     g = _pair_connectivity(labels, distances).mean(0)
     if not np.all(g > 0):
+        return float("nan")
+    return -float(np.polyfit(np.log(distances), np.log(g), 1)[0])
+
+
+def _pair_exponent(labels: np.ndarray) -> tuple[float, float]:
+    """eta over distances 2 to a side / 8, with an uncertainty from the image's halves
+    (top, bottom, left, right) measured as independent samples."""
+    side = min(labels.shape)
+    distances = np.unique(np.round(np.geomspace(2, max(side // 8, 3), 10)).astype(int))
+    eta = _eta(labels, distances)
+    if not np.isfinite(eta):
         return float("nan"), float("nan")
-    eta = -float(np.polyfit(np.log(distances), np.log(g), 1)[0])
-    # uncertainty: the image's halves (rows / columns) as independent samples
-    parts = [labels[: labels.shape[0] // 2], labels[labels.shape[0] // 2:],
-             labels[:, : labels.shape[1] // 2], labels[:, labels.shape[1] // 2:]]
-    etas = []
-    for part in parts:
-        gp = _pair_connectivity(part, distances[distances < min(part.shape) // 2])
-        gp = gp.mean(0)
-        if len(gp) >= 3 and np.all(gp > 0):
-            etas.append(-np.polyfit(np.log(distances[: len(gp)]), np.log(gp), 1)[0])
-    err = float(np.std(etas) / np.sqrt(max(len(etas) - 1, 1))) if len(etas) > 1 else \
-        float("nan")
+    h, w = labels.shape
+    parts = [labels[: h // 2], labels[h // 2:], labels[:, : w // 2], labels[:, w // 2:]]
+    etas = [e for e in (_eta(p, distances[distances < min(p.shape) // 2]) for p in parts)
+            if np.isfinite(e)]
+    err = float(np.std(etas) / np.sqrt(len(etas) - 1)) if len(etas) > 1 else float("nan")
     return eta, err
 
 
@@ -289,7 +294,7 @@ def measure(binary: np.ndarray, min_size: int = MIN_SIZE, phases: str = "both",
         values["hull"], errors["hull"] = _slope_and_error(rg[chosen], hull, rng)
         values["volume"], errors["volume"] = _slope_and_error(rg[chosen], size[chosen], rng)
     if np.count_nonzero(inside) >= MIN_CLUSTERS:  # not one spanning cluster and dust
-        values["pair"], errors["pair"] = _pair_exponent(labels, rng)
+        values["pair"], errors["pair"] = _pair_exponent(labels)
     return Geometry(values={k: float(v) for k, v in values.items()},
                     errors={k: float(v) for k, v in errors.items()},
                     n_clusters=int(len(chosen)), n_edge=int(edge.sum()),
@@ -476,6 +481,19 @@ def verdict(geometry: Geometry, references: References | None = None) -> Verdict
     total = sum(weights.values()) or 1.0
     return Verdict(chi2=chi2, n_measures=n_used, consistent=consistent,
                    likelihood={c: w / total for c, w in weights.items()})
+
+
+def table_row(geometry: Geometry, v: Verdict) -> dict:
+    """A frame's measures as CSV columns: each measure and its error (4 decimals), the
+    clusters used and left out at the edge, the smallest cluster, the consistent
+    classes (space-separated)."""
+    row = {}
+    for m in MEASURES:
+        row[m] = round(geometry.values[m], 4)
+        row[f"{m} error"] = round(geometry.errors[m], 4)
+    row.update({"clusters": geometry.n_clusters, "edge clusters left out": geometry.n_edge,
+                "min size": geometry.min_size, "consistent with": " ".join(v.consistent)})
+    return row
 
 
 def cnn_agrees(cnn_class: str, v: Verdict) -> bool:
