@@ -479,3 +479,14 @@ def test_cluster_geometry_of_the_displayed_frame_beside_the_cnn(widget, qtbot):
     assert "frame 4, cluster geometry" in w.status.value
     assert ("agrees with the CNN" in w.status.value
             or "disagree" in w.status.value or "matches none" in w.status.value)
+
+
+def test_min_cluster_follows_the_references_the_geometry_is_compared_with(widget):
+    """A PSF sigma between shipped ones: the nearest references are used, so their
+    smallest cluster, not one computed from the typed sigma."""
+    from napari_hamiltonian import geometry
+
+    widget.psf_sigma.value = 1.44
+    assert widget.min_cluster.value == geometry.References.load(psf_sigma=1.0).min_size
+    widget.psf_sigma.value = 2.0
+    assert widget.min_cluster.value == geometry.default_min_size(2.0)

@@ -584,7 +584,9 @@ def geometry_plot(x, measures, references, xlabel: str = "frame", title: str = "
     fig = _figure(9, 6.2) if fig is None else fig
     axes = fig.subplots(2, 2).ravel()
     x = np.asarray(x, float)
-    span = (x.min() - 0.5, x.max() + 0.5) if len(x) else (0, 1)
+    # half a frame each side, or 5 % of a temperature or field range
+    pad = 0.5 if xlabel == "frame" or len(x) < 2 or np.ptp(x) == 0 else 0.05 * np.ptp(x)
+    span = (x.min() - pad, x.max() + pad) if len(x) else (0, 1)
     for ax, m in zip(axes, MEASURES):
         for k, c in enumerate(references.mean):
             mu, sd = references.mean[c][m], references.spread[c][m]

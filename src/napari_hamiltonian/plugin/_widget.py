@@ -95,8 +95,11 @@ class _Chart(QWidget):
     """A matplotlib canvas in the dock: fixed height, napari's theme, rendered after a
     pause (not in the event that changed it), hidden until there is something to show."""
 
-    def __init__(self, parent=None, theme: str = "dark", height: int = 400):
+    height_px = CHART_HEIGHT  # of the canvas
+
+    def __init__(self, parent=None, theme: str = "dark"):
         super().__init__(parent)
+        height = self.height_px
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
@@ -109,6 +112,7 @@ class _Chart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
         self.theme = theme
+        self.frame = None  # frame shown, for tests
         self.hide()  # no blank chart before there is something to show
         # rendering waits for a pause: not in the same event as the layer updates (one
         # long freeze), and once for several results arriving together
@@ -156,10 +160,6 @@ class ResultChart(_Chart):
     """Class shares of the current frame and, for stacks, the proximity-to-criticality
     curve with the current frame marked."""
 
-    def __init__(self, parent=None, theme: str = "dark"):
-        super().__init__(parent, theme, CHART_HEIGHT)
-        self.frame = None  # frame shown, for tests
-
     def show_frame(self, t, result, curve: dict | None, running: bool = False) -> None:
         """Redraw for frame ``t`` (result None: not classified yet, or being classified
         when ``running``; hidden while nothing at all is classified or running)."""
@@ -179,7 +179,7 @@ class ResultChart(_Chart):
             ax1.set_axis_off()
         else:
             bar_chart(result.fractions(), title=f"frame {t}: windows per class "
-                      "(confident share in brackets)", ax=ax1)
+                      "(confident share)", ax=ax1)
             # names slanted: eight of them fit a narrow dock
             ax1.tick_params(axis="x", labelrotation=35, labelsize=7)
             for label in ax1.get_xticklabels():
@@ -205,9 +205,7 @@ class ResultChart(_Chart):
 class GeometryChart(_Chart):
     """The cluster measures of one frame against the seven classes' references."""
 
-    def __init__(self, parent=None, theme: str = "dark"):
-        super().__init__(parent, theme, GEOMETRY_HEIGHT)
-        self.frame = None  # frame shown, for tests
+    height_px = GEOMETRY_HEIGHT
 
     def show_geometry(self, t: int, geometry, references) -> None:
         """Draw frame ``t``'s measures (a Geometry) against ``references``."""
@@ -404,11 +402,11 @@ class ClassifyWidget(QWidget):
             self.pixel_nm.value = size
 
     def _on_psf_sigma(self, sigma) -> None:
-        """A new resolution: the geometry's smallest cluster follows (the PSF's core),
-        as its references were measured."""
-        from ..geometry import default_min_size
+        """A new resolution: the geometry's smallest cluster follows, as the references
+        of the nearest shipped resolution (the ones compared with) were measured."""
+        from ..geometry import References
 
-        self.min_cluster.value = default_min_size(float(sigma))
+        self.min_cluster.value = References.load(psf_sigma=float(sigma)).min_size
 
     def _on_resolution(self, _=None):
         """Resolution (FWHM, nm) and pixel size (nm) give the PSF sigma in pixels."""
