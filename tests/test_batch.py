@@ -440,7 +440,7 @@ def test_classify_reports_the_cluster_geometry_beside_the_cnn(model, stack, tmp_
     assert all("P-2D" in r["consistent with"].split() for r in rows)  # what drew them
     for r in rows:  # the words follow the CNN's majority and the consistent classes
         agrees = any(c in r["consistent with"].split() for c in
-                     r["CNN majority"].split(" or "))
+                     r["CNN answer"].split(" or "))
         assert r["verdict"].startswith("the cluster geometry agrees") == agrees
     assert (folder / "geometry.png").read_bytes()[:4] == b"\x89PNG"
 

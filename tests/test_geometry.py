@@ -106,3 +106,18 @@ def test_references_of_the_nearest_resolution_with_their_smallest_cluster():
     assert sharp.info["psf_sigma"] == 0 and sharp.min_size == g.MIN_SIZE
     assert blurred.info["psf_sigma"] == 2 and blurred.min_size == g.default_min_size(2)
     assert g.default_min_size(2) == 50  # pi (2 sigma)^2
+
+
+def test_an_image_the_cnn_rejects_is_never_said_to_agree():
+    """The geometry is no rejection: a pattern can fit a class's exponents. When the
+    CNN finds the image unlike every class, the words say that, not "agrees"."""
+    from napari_hamiltonian.classes import NONE_NAME
+
+    fits = g.Verdict(chi2={"RF-2D": 1.0}, n_measures=4, consistent=["RF-2D"],
+                     likelihood={"RF-2D": 1.0})
+    words = g.agreement_message(NONE_NAME, fits)
+    assert "unlike every class" in words and "agrees" not in words
+    assert not g.cnn_agrees(NONE_NAME, fits)
+    none = g.Verdict(chi2={"RF-2D": 99.0}, n_measures=4, consistent=[], likelihood={})
+    assert "none of the seven references either" in g.agreement_message(NONE_NAME, none)
+    assert "agrees with the CNN" in g.agreement_message("RF-2D", fits)

@@ -37,6 +37,7 @@ import numpy as np
 
 from ._binary import binarize, check_metal, check_threshold
 from ._files import atomic_write, check_writable
+from .classes import NONE_NAME
 from .modelfile import file_sha256
 from .rejection import SCORES
 from .sliding import WindowResult, check_stride
@@ -534,7 +535,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
         rows.append({**row, **report.frame_summary(f), "criticality distance": round(d, 4)})
         fig = report.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x_t:g}: "
                                "windows per class (confident share in brackets)")
-        if f.rejected() > 0.5:
+        if f.answer() == NONE_NAME:
             fig.text(0.5, 0.01, report.unlike_message([f], [t]), ha="center",
                      va="bottom", fontsize=6, wrap=True, color="#8a1c1c")
         report.save_figure(fig, folder / "bars" / f"t{t:05d}.png")
@@ -548,7 +549,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
             if m and int(m.group(1)) not in results:
                 old.unlink()
     report.write_csv(folder / "fractions.csv", rows)
-    _write_geometry(folder, frames, x, xlabel, rows, _references(clf))
+    _write_geometry(folder, frames, x, xlabel, results, _references(clf))
     logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in ordered])
     conf = np.concatenate([f.confident.ravel() for f in ordered])
     report.save_figure(report.distribution_plot(clf, logits, conf, names=ordered[0].classes,
@@ -560,11 +561,12 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
     return results
 
 
-def _write_geometry(folder: Path, frames: list[int], x, xlabel: str, rows: list[dict],
+def _write_geometry(folder: Path, frames: list[int], x, xlabel: str, results: dict,
                     refs) -> None:
     """``geometry.csv`` and ``geometry.png``: each frame's cluster measures, the classes
-    whose references they fit, and whether that agrees with the CNN's majority class
-    (nothing when the frames' geometry was not measured, e.g. a save from the widget)."""
+    whose references they fit, and whether that agrees with the CNN's answer for the
+    frame (its majority class, or "none of these"; nothing when the frames' geometry was
+    not measured, e.g. a save from the widget)."""
     from . import report
     from .geometry import agreement_message, table_row, verdict
 
@@ -572,11 +574,12 @@ def _write_geometry(folder: Path, frames: list[int], x, xlabel: str, rows: list[
     if measures is None:
         return
     out = []
-    for t, x_t, g, row in zip(frames, x, measures, rows):
+    for t, x_t, g in zip(frames, x, measures):
         v = verdict(g, refs)
         line = {"frame": int(t)} if xlabel == "frame" else {"frame": int(t), xlabel: x_t}
-        out.append({**line, **table_row(g, v), "CNN majority": row["majority"],
-                    "verdict": agreement_message(row["majority"], v)})
+        answer = results[t].answer()
+        out.append({**line, **table_row(g, v), "CNN answer": answer,
+                    "verdict": agreement_message(answer, v)})
     report.write_csv(folder / "geometry.csv", out)
     report.save_figure(report.geometry_plot(x, measures, refs, xlabel,
                                             f"{folder.name}: cluster geometry against the "

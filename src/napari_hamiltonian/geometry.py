@@ -503,10 +503,19 @@ def cnn_agrees(cnn_class: str, v: Verdict) -> bool:
 
 
 def agreement_message(cnn_class: str, v: Verdict) -> str:
-    """Plain words on whether the geometry agrees with the CNN's majority class (or
-    group)."""
+    """Plain words on whether the geometry agrees with the CNN's answer: its majority
+    class (or group), or "none of these" for an image unlike every class."""
+    from .classes import NONE_NAME
+
     if v.n_measures == 0:
         return "the cluster geometry could not be measured (too few clusters)"
+    if cnn_class == NONE_NAME:
+        if not v.consistent:
+            return ("the CNN finds the image unlike every class, and its cluster geometry "
+                    "matches none of the seven references either")
+        return (f"the CNN finds the image unlike every class; its cluster exponents fit "
+                f"{', '.join(v.consistent)}, but exponents alone do not rule out other "
+                "patterns (stripes or checkerboards can fit a class)")
     if not v.consistent:
         return (f"the cluster geometry matches none of the seven references (the CNN "
                 f"says {cnn_class})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import NONE_COLOR, class_color
+from .classes import NONE_COLOR, NONE_NAME, class_color
 
 #: The readings of the paper's k-sigma rule (:meth:`HamiltonianClassifier.paper_confidence`).
 PAPER_READINGS = ("nearest", "box", "ellipsoid")
@@ -493,7 +493,8 @@ def unlike_message(results, frames=None) -> str:
         Frame numbers of ``results`` (default 0, 1, ...).
     """
     frames = list(range(len(results))) if frames is None else list(frames)
-    unlike = [(t, r.rejected()) for t, r in zip(frames, results) if r.rejected() > 0.5]
+    unlike = [(t, r.rejected()) for t, r in zip(frames, results)
+              if r.answer() == NONE_NAME]
     if not unlike:
         return ""
     which = (f"frame {unlike[0][0]}" if len(unlike) == 1 else

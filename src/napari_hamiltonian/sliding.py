@@ -26,11 +26,14 @@ import numpy as np
 import torch
 
 from ._binary import binarize
-from .classes import standard_names, standard_order
+from .classes import NONE_NAME, standard_names, standard_order
 from .correlations import window_statistics
 from .rejection import SCORES
 from .symmetry import window_operations
 from .wholeimage import variant_logits, whole_image_cnn
+
+#: An image is unlike every class when more than this share of its windows are.
+UNLIKE_SHARE = 0.5
 
 
 @dataclass
@@ -104,6 +107,11 @@ class WindowResult:
     def rejected(self) -> float:
         """Share of windows that are none of the classes ("none of these")."""
         return float(1.0 - np.mean(self.confident))
+
+    def answer(self) -> str:
+        """What the model says of the whole image: "none of these" when more than
+        :data:`UNLIKE_SHARE` of its windows are, else :meth:`majority`."""
+        return NONE_NAME if self.rejected() > UNLIKE_SHARE else self.majority()
 
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",

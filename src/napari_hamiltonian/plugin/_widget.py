@@ -765,7 +765,7 @@ class ClassifyWidget(QWidget):
         v = verdict(geometry, references)
         self.geometry_chart.show_geometry(t, geometry, references)
         result = self.results.get(t) if self._run_layer is self.layer_box.value else None
-        words = (agreement_message(frame_summary(result)["majority"], v) if result
+        words = (agreement_message(result.answer(), v) if result
                  is not None else f"consistent with: {', '.join(v.consistent) or 'none'}"
                  " (press Run to compare with the CNN)")
         self.status.value = (f"frame {t}, cluster geometry ({geometry.n_clusters} "
