@@ -62,7 +62,7 @@ PROGRESS_STEPS = 1000
 def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
     """Worker body: yields ("ready",) once napari's label colours are compiled, then
     ("progress", t, done, total) and ("frame", t, WindowResult)."""
-    _warm_label_colormap(standard_names(clf.classes_))
+    _warm_labels_layer(standard_names(clf.classes_))
     yield ("ready",)
     for t in frames:
         gen = iter_classify(get_frame(t), clf, stride, threshold, metal)
@@ -82,13 +82,16 @@ def _label_metadata(classes, stride: int, window: int) -> dict:
             "stride": stride, "window": window, "label_values": label_names(classes)}
 
 
-def _warm_label_colormap(classes) -> None:
-    """Map a few label values through a class colormap once, so that napari compiles
-    its label-texture code here (in the worker) rather than when the first classes layer
-    is drawn on the GUI thread (0.8 s)."""
+def _warm_labels_layer(classes) -> None:
+    """Build a small classes layer (model only, no canvas) once, so that napari compiles
+    its label-texture code (0.8 s) and imports what a Labels layer needs (pandas and
+    scikit-image, 0.1-0.2 s) here, in the worker, rather than when the first classes
+    layer is added on the GUI thread."""
+    from napari.layers import Labels
     from napari.utils.colormaps import DirectLabelColormap
 
-    DirectLabelColormap(color_dict=label_colors(classes)).map(np.zeros((2, 2), np.uint8))
+    Labels(np.zeros((2, 2), np.uint8),
+           colormap=DirectLabelColormap(color_dict=label_colors(classes)))
 
 
 class _Chart(QWidget):
