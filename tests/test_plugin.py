@@ -101,6 +101,8 @@ def test_chart_follows_the_frame_slider_and_computes_lazily(widget, qtbot):
     widget.run()
     wait_idle(qtbot, widget)
     assert widget.chart.frame == 0
+    curve_axis = widget.chart.figure.axes[1]
+    assert list(curve_axis.get_xticks()) == [0]  # one point: one tick, its frame
     viewer.dims.set_current_step(0, 5)
     assert widget.chart.frame == 5
     qtbot.waitUntil(lambda: 5 in widget.results and widget.worker is None, timeout=120_000)
