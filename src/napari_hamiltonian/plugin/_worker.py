@@ -23,7 +23,7 @@ NOTHREADS = "NAPARI_HAMILTONIAN_NOTHREADS"
 _HELD = [0, None]  # background runs under way; the collector's thresholds before them
 
 #: Tracked objects a background run may allocate before the youngest generation is
-#: collected (Python's default: 700). Saving results draws a dozen matplotlib figures,
+#: collected (Python's default: 700). Saving results draws about twenty matplotlib figures,
 #: about 150,000 objects in reference cycles: with the default they are promoted to the
 #: oldest generation while drawn, and only a full collection frees them.
 YOUNG_THRESHOLD = 200_000
@@ -45,7 +45,7 @@ def _hold_full_collections() -> None:
 def _release_full_collections() -> None:
     _HELD[0] = max(_HELD[0] - 1, 0)
     if _HELD[0] == 0 and _HELD[1] is not None:
-        gc.collect(1)  # the runs' garbage, young: milliseconds, not napari's heap
+        gc.collect(1)  # the runs' garbage, still young: tens of ms, not napari's heap
         gc.set_threshold(*_HELD[1])
         _HELD[1] = None
 

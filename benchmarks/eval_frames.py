@@ -1,0 +1,67 @@
+"""Whole 400x400 frames at a PSF of 2 px over several seeds (issue 13).
+
+The frames of ``eval_resolution.py`` (C-2D at T = 2.4, an RF-2D field sweep at R = 1.1
+and half metal, P-2D at p = 0.59, the middle slice of a 400x400x100 RF-3D lattice at R
+= 2.27; RF-3D for the first three seeds only, 30-90 s each), rendered the same way
+(Gaussian PSF 2 px, signal to noise 8, physical threshold), for seeds 2001-2006: the
+majority class over windows (stride 10), the share of windows of the true class and the
+share accepted, for each model given ("shipped": the shipped model for 2 px; or model
+files).
+
+Run: ``python benchmarks/eval_frames.py shipped [MODEL.safetensors ...]`` (about 5 min).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from eval_resolution import rf3d_surface  # noqa: E402
+
+SEEDS = (2001, 2002, 2003, 2004, 2005, 2006)
+
+
+def frames(seed: int):
+    import napari_hamiltonian as nh
+    from napari_hamiltonian.samples import field_sweep_stack
+
+    yield "RF-2D", field_sweep_stack(size=400, disorder=1.1, fractions=(0.5,), seed=seed)[0][0]
+    yield "C-2D", nh.simulate.ising2d(1, size=400, temperature=2.4, seed=seed)[0]
+    yield "P-2D", nh.simulate.percolation(1, size=400, p=0.59, seed=seed)[0]
+    if seed in SEEDS[:3]:
+        yield "RF-3D", rf3d_surface(400, 100, 2.27, seed)
+
+
+def main() -> None:
+    import napari_hamiltonian as nh
+    from napari_hamiltonian.optics import Instrument
+
+    models = sys.argv[1:] or ["shipped"]
+    clfs = []
+    for m in models:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clfs.append(nh.load_pretrained(psf_sigma=2.0) if m == "shipped"
+                        else nh.HamiltonianClassifier.load(m))
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        for name, frame in frames(seed):
+            ins = Instrument(2.0, insulator=1.0, metal=2.0, noise=1 / 8)
+            binary = (ins.grey(frame, rng) > ins.level).view(np.uint8)
+            out = []
+            for m, clf in zip(models, clfs):
+                r = nh.classify_image(binary, clf, stride=10)
+                labels = np.array(r.classes)[r.labels]
+                share = {c: np.mean(labels == c) for c in r.classes}
+                major = max(share, key=share.get)
+                out.append(f"{Path(m).name}: {major} ({share[name]:.0%} of windows the "
+                           f"truth, {r.confident.mean():.0%} accepted)")
+            print(seed, name, " | ".join(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
