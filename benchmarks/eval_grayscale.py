@@ -2,8 +2,8 @@
 
 The same network (32@5x5, pool, 64@5x5, pool, dense 128, dropout 0.5, dense 7) trained
 twice on the same images, rendered once through a Gaussian point-spread function of
-``--sigma`` px (intensities and signal to noise 3-20 drawn per image, as
-:func:`napari_hamiltonian.optics.render_training_set` draws them):
+``--sigma`` px (intensities and signal to noise 3-20 drawn per image:
+:func:`napari_hamiltonian.optics.render_training_set` with ``binarisation="none"``):
 
 * binary: the render thresholded at the physical level (halfway between the phases),
   the input of the shipped models;
@@ -27,25 +27,9 @@ generate``; about 20 minutes per model at 3 epochs on 2 cores). Prints Markdown.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
-
-
-def render(X: np.ndarray, sigma: float, seed) -> np.ndarray:
-    """Grey renders of lattice images, float32, scaled so that insulator is 0 and metal
-    1 (intensities and signal to noise drawn per image)."""
-    from napari_hamiltonian.optics import Instrument
-
-    rng = np.random.default_rng(seed)
-    grey = np.empty(X.shape, np.float32)
-    for i, image in enumerate(X):
-        low, contrast = rng.uniform(0.0, 2.0), rng.uniform(0.5, 3.0)
-        ratio = math.exp(rng.uniform(math.log(3.0), math.log(20.0)))
-        ins = Instrument(sigma, insulator=low, metal=low + contrast, noise=contrast / ratio)
-        grey[i] = (ins.grey(image, rng) - low) / contrast
-    return grey
 
 
 def reduced(grey: np.ndarray, offset: float = 0.0, scale: float = 1.0):
@@ -118,6 +102,7 @@ def main() -> None:
     import torch
 
     from napari_hamiltonian import CLASSES
+    from napari_hamiltonian.optics import render_training_set
     from napari_hamiltonian.simulate import load_dataset
 
     torch.set_num_threads(2)
@@ -126,7 +111,7 @@ def main() -> None:
     for path, seed in ((args.train, [args.seed, 0]), (args.test, [args.seed, 1])):
         X, y = load_dataset(path)[:2]
         keep = np.isin(y, CLASSES)
-        data.append((render(X[keep], args.sigma, seed),
+        data.append((render_training_set(X[keep], args.sigma, seed, binarisation="none"),
                      np.array([CLASSES.index(v) for v in y[keep]])))
     (gtr, ytr), (gte, yte) = data
     print(f"sigma {args.sigma:g} px, {len(ytr)} training and {len(yte)} test images of the "

@@ -116,6 +116,24 @@ def test_physical_threshold_keeps_the_density_that_otsu_discards():
     assert phys.mean() > 0.8 and abs(otsu.mean() - 0.5) < 0.2
 
 
+def test_grey_training_renders_are_the_physical_ones_before_the_threshold():
+    """binarisation="none" gives the grey levels (insulator 0, metal 1) of the same draws:
+    thresholded at 1/2 they are the physical-threshold renders of the same seed."""
+    from napari_hamiltonian.optics import render_training_set
+
+    X = nh.simulate.percolation(6, size=60, p=0.59, seed=4)
+    grey = render_training_set(X, 2.0, seed=5, binarisation="none")
+    assert grey.dtype == np.float32 and grey.shape == X.shape
+    np.testing.assert_array_equal(grey > 0.5,
+                                  render_training_set(X, 2.0, seed=5).astype(bool))
+    flat = render_training_set(np.stack([np.zeros((60, 60), np.uint8),
+                                         np.ones((60, 60), np.uint8)]), 2.0, seed=5,
+                               binarisation="none")  # uniform insulator, uniform metal
+    assert abs(np.median(flat[0])) < 0.05 and abs(np.median(flat[1]) - 1) < 0.05
+    with pytest.raises(ValueError, match="'physical', 'otsu' or 'none'"):
+        render_training_set(X, 2.0, seed=5, binarisation="median")
+
+
 @pytest.fixture(scope="module")
 def frames():
     from napari_hamiltonian.samples import field_sweep_stack

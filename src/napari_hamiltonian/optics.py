@@ -231,24 +231,28 @@ def render_training_set(X: np.ndarray, psf_sigma: float, seed, snr=(3.0, 20.0),
     models of that resolution: each image through its own :class:`Instrument` with a
     Gaussian point-spread function of ``psf_sigma`` px, intensities drawn per image
     (insulator in [0, 2), contrast in [0.5, 3)) and signal to noise log-uniform in
-    ``snr``, then ``binarisation`` ("physical": halfway between the phases, or "otsu").
+    ``snr``, then ``binarisation`` ("physical": halfway between the phases, or "otsu";
+    "none": the grey levels, scaled so that insulator is 0 and metal 1).
 
     Returns
     -------
-    ndarray, uint8 0/1, shape of ``X``
+    ndarray, shape of ``X``
+        uint8 0/1, or float32 for ``binarisation="none"`` (the same draws as the other
+        two: thresholded at 1/2 it is the "physical" set of the same seed).
     """
-    if binarisation not in ("physical", "otsu"):
-        raise ValueError(f"binarisation must be 'physical' or 'otsu' for binary training "
+    if binarisation not in ("physical", "otsu", "none"):
+        raise ValueError(f"binarisation must be 'physical', 'otsu' or 'none' for training "
                          f"images, got {binarisation!r}")
     rng = np.random.default_rng(seed)
     X = np.asarray(X)
-    out = np.empty(X.shape, np.uint8)
+    out = np.empty(X.shape, np.float32 if binarisation == "none" else np.uint8)
     for i, image in enumerate(X):
         low, contrast = rng.uniform(0.0, 2.0), rng.uniform(0.5, 3.0)
         ratio = math.exp(rng.uniform(math.log(snr[0]), math.log(snr[1])))
-        out[i] = Instrument(psf_sigma, insulator=low, metal=low + contrast,
-                            noise=contrast / ratio, binarisation=binarisation
-                            ).render(image, rng)
+        rendered = Instrument(psf_sigma, insulator=low, metal=low + contrast,
+                              noise=contrast / ratio, binarisation=binarisation
+                              ).render(image, rng)
+        out[i] = rendered if binarisation != "none" else (rendered - low) / contrast
     return out
 
 
