@@ -20,25 +20,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_resolution import rf3d_surface  # noqa: E402
+from eval_resolution import frame_400, render_frame  # noqa: E402
 
 SEEDS = (2001, 2002, 2003, 2004, 2005, 2006)
 
 
 def frames(seed: int):
-    import napari_hamiltonian as nh
-    from napari_hamiltonian.samples import field_sweep_stack
-
-    yield "RF-2D", field_sweep_stack(size=400, disorder=1.1, fractions=(0.5,), seed=seed)[0][0]
-    yield "C-2D", nh.simulate.ising2d(1, size=400, temperature=2.4, seed=seed)[0]
-    yield "P-2D", nh.simulate.percolation(1, size=400, p=0.59, seed=seed)[0]
-    if seed in SEEDS[:3]:
-        yield "RF-3D", rf3d_surface(400, 100, 2.27, seed)
+    for name in ("RF-2D", "C-2D", "P-2D") + (("RF-3D",) if seed in SEEDS[:3] else ()):
+        yield name, frame_400(name, seed)
 
 
 def main() -> None:
     import napari_hamiltonian as nh
-    from napari_hamiltonian.optics import Instrument
 
     models = sys.argv[1:] or ["shipped"]
     clfs = []
@@ -50,8 +43,7 @@ def main() -> None:
     for seed in SEEDS:
         rng = np.random.default_rng(seed)
         for name, frame in frames(seed):
-            ins = Instrument(2.0, insulator=1.0, metal=2.0, noise=1 / 8)
-            binary = (ins.grey(frame, rng) > ins.level).view(np.uint8)
+            binary = render_frame(frame, rng)[1]
             out = []
             for m, clf in zip(models, clfs):
                 r = nh.classify_image(binary, clf, stride=10)

@@ -39,14 +39,39 @@ def rf3d_surface(size: int, depth: int, disorder: float, seed: int) -> np.ndarra
     return state[depth // 2]
 
 
+def frame_400(name: str, seed: int) -> np.ndarray:
+    """A 400x400 frame of class ``name``: C-2D at T = 2.4, an RF-2D field sweep at R =
+    1.1 and half metal, P-2D at p = 0.59, or the RF-3D surface of :func:`rf3d_surface`
+    at R = 2.27."""
+    import napari_hamiltonian as nh
+    from napari_hamiltonian.samples import field_sweep_stack
+
+    if name == "C-2D":
+        return nh.simulate.ising2d(1, size=400, temperature=2.4, seed=seed)[0]
+    if name == "RF-2D":
+        return field_sweep_stack(size=400, disorder=1.1, fractions=(0.5,), seed=seed)[0][0]
+    if name == "P-2D":
+        return nh.simulate.percolation(1, size=400, p=0.59, seed=seed)[0]
+    return rf3d_surface(400, 100, 2.27, seed)
+
+
+def render_frame(frame: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(grey, binary) of a frame through the 2 px microscope of the whole-frame checks:
+    Gaussian PSF, signal to noise 8, physical threshold."""
+    from napari_hamiltonian.optics import Instrument
+
+    ins = Instrument(2.0, insulator=1.0, metal=2.0, noise=1 / 8)
+    grey = ins.grey(frame, rng)
+    return grey, (grey > ins.level).view(np.uint8)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=150, help="images per class")
     ap.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 2.0, 3.0])
     args = ap.parse_args()
     import napari_hamiltonian as nh
-    from napari_hamiltonian.optics import Instrument, render_training_set
-    from napari_hamiltonian.samples import field_sweep_stack
+    from napari_hamiltonian.optics import render_training_set
 
     t0 = time.perf_counter()
     X, y, _ = nh.simulate.make_dataset(args.n, size=100, seed=SEED, progress=False)
@@ -72,22 +97,16 @@ def main():
     for sigma, (chosen, g) in groups.items():
         print(f"model for sigma {chosen:g} px: groups "
               + ("; ".join(" or ".join(x) for x in g) if g else "none"))
-    frames = {
-        "C-2D": nh.simulate.ising2d(1, size=400, temperature=2.4, seed=SEED)[0],
-        "RF-2D": field_sweep_stack(size=400, disorder=1.1, fractions=(0.5,), seed=SEED)[0][0],
-        "P-2D": nh.simulate.percolation(1, size=400, p=0.59, seed=SEED)[0],
-        "RF-3D": rf3d_surface(400, 100, 2.27, SEED),
-    }
     clf2 = nh.load_pretrained(psf_sigma=2.0)
     print("\n| 400x400 frame | majority, sharp (lattice model) | majority, sigma 2 (psf 2 "
           "model) | windows of the truth | accepted | estimated sigma |")
     print("|---|---|---|---|---|---|")
     rng = np.random.default_rng(SEED)
-    for name, frame in frames.items():
+    for name in ("C-2D", "RF-2D", "P-2D", "RF-3D"):
+        frame = frame_400(name, SEED)
         sharp = nh.classify_image(frame, lattice, stride=10)
-        ins = Instrument(2.0, insulator=1.0, metal=2.0, noise=1 / 8)
-        grey = ins.grey(frame, rng)
-        blurred = nh.classify_image((grey > ins.level).view(np.uint8), clf2, stride=10)
+        grey, binary = render_frame(frame, rng)
+        blurred = nh.classify_image(binary, clf2, stride=10)
         share = np.mean(np.array(blurred.classes)[blurred.labels] == name)
         major = blurred.classes[int(np.bincount(blurred.labels.ravel()).argmax())]
         print(f"| {name} | {sharp.majority()} | {major} | {share:.0%} | "
