@@ -60,7 +60,7 @@ PROGRESS_STEPS = 1000
 
 
 def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
-    """Worker body: yields ("ready",) once napari's label colours are compiled, then
+    """Worker body: yields ("ready",) once a Labels layer has been built here, then
     ("progress", t, done, total) and ("frame", t, WindowResult)."""
     _warm_labels_layer(standard_names(clf.classes_))
     yield ("ready",)
