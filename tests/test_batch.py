@@ -460,3 +460,60 @@ def test_geometry_command_measures_images_without_the_cnn(tmp_path, capsys):
     np.save(tmp_path / "grey.npy", grey)
     assert main(["geometry", str(tmp_path / "grey.npy")]) == 2  # grey needs a threshold
     assert "threshold" in capsys.readouterr().err
+
+
+def test_classify_with_phase_levels_and_a_grey_model(stack, tmp_path, capsys):
+    """--levels: a grey model reads the micrographs in phase units (labels as
+    classify_image gives them), the settings record the levels, report finds them."""
+    from napari_hamiltonian.optics import Instrument, render_training_set
+
+    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=32, progress=False)
+    grey = nh.HamiltonianClassifier(hidden_units=16, epochs=2, random_state=0,
+                                    psf_sigma=1.0, input_kind="grey").fit(
+        render_training_set(X, 1.0, seed=1, binarisation="none"), y)
+    path = tmp_path / "grey.safetensors"
+    grey.save(path)
+    rng = np.random.default_rng(0)
+    micro = Instrument(1.0, insulator=900.0, metal=300.0, noise=40.0,
+                       binarisation="none").grey(stack, rng).astype(np.float32)
+    tifffile.imwrite(tmp_path / "m.tif", micro, photometric="minisblack")
+    out = tmp_path / "out"
+    assert main(["classify", str(tmp_path / "m.tif"), "--out", str(out), "--model",
+                 str(path), "--stride", "4", "--levels", "900", "300"]) == 0
+    labels = tifffile.imread(out / "m" / "labels.tif")
+    for t in range(len(stack)):
+        ref = classify_image(micro[t], grey, stride=4, levels=(900, 300))
+        np.testing.assert_array_equal(labels[t], np.where(ref.confident, ref.labels + 1,
+                                                          len(nh.CLASSES) + 1))
+    assert batch.recorded_levels(out / "m") == [900.0, 300.0]
+    assert main(["report", str(out / "m"), "--model", str(path)]) == 0
+    # without levels, or with a threshold, the grey model says what it needs
+    for extra, match in (([], "levels"), (["--threshold", "otsu"], "--levels")):
+        assert main(["classify", str(tmp_path / "m.tif"), "--out", str(tmp_path / "o2"),
+                     "--model", str(path)] + extra) == 2
+        assert match in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()
+
+
+def test_levels_and_psf_sigma_pick_the_shipped_grey_model(tmp_path):
+    import json
+
+    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.pretrained import SHIPPED, SHIPPED_GREY
+
+    lattice = nh.simulate.percolation(2, size=120, p=0.59, seed=3)
+    micro = Instrument(2.0, insulator=50.0, metal=250.0, noise=20.0,
+                       binarisation="none").grey(lattice, np.random.default_rng(2))
+    tifffile.imwrite(tmp_path / "g.tif", micro.astype(np.float32), photometric="minisblack")
+    for name, extra, digest in (("grey", ["--levels", "50", "250"], SHIPPED_GREY[2.0][1]),
+                                ("binary", ["--threshold", "150"], SHIPPED[2.0][1])):
+        out = tmp_path / name
+        assert main(["classify", str(tmp_path / "g.tif"), "--out", str(out), "--psf-sigma",
+                     "2", "--stride", "20"] + extra) == 0
+        settings = json.loads((out / "g" / "settings.json").read_text())
+        assert settings["model_sha256"] == digest
+        assert main(["report", str(out / "g"), "--psf-sigma", "2"]) == 0
+    ref = classify_image(micro[1], psf_sigma=2.0, levels=(50, 250), stride=20)
+    labels = tifffile.imread(tmp_path / "grey" / "g" / "labels.tif")[1]
+    np.testing.assert_array_equal(labels, np.where(ref.confident, ref.labels + 1,
+                                                   len(nh.CLASSES) + 1))

@@ -563,3 +563,56 @@ def test_float16_storage_saves_the_model_it_evaluated(data, tmp_path):
         HamiltonianClassifier(**{**SMALL, "storage": "int8"}).fit(X, y)
     with pytest.raises(ValueError, match="psf_sigma"):
         HamiltonianClassifier(**{**SMALL, "psf_sigma": -1.0}).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def grey_data(data):
+    """The two classes rendered through a Gaussian of 1 px, in phase units."""
+    from napari_hamiltonian.optics import render_training_set
+
+    X, y = data
+    return render_training_set(X, 1.0, seed=2, binarisation="none", level_error=0.05), y
+
+
+def test_a_grey_model_learns_is_symmetric_and_keeps_its_kind_in_the_file(grey_data,
+                                                                        tmp_path):
+    G, y = grey_data
+    clf = HamiltonianClassifier(**SMALL, input_kind="grey", psf_sigma=1.0).fit(G, y)
+    assert clf.score(G, y) > 0.9
+    # the 16 symmetry operations of each image (1 - g the spin flip) give its outputs
+    g = G[:6].copy()
+    g[np.abs(g - 0.5) < 1e-3] = 0.0  # no pixel at the threshold itself
+    z = clf.logits(g)
+    for op in range(16):
+        np.testing.assert_allclose(clf.logits(transform(g, op)), z, atol=1e-4)
+    # the network reads the grey levels: a grey model is not its binarisation's model
+    assert not np.allclose(clf.logits((g > 0.5).astype(np.float32)), z, atol=1e-2)
+    path = clf.save(tmp_path / "grey.safetensors")
+    back = HamiltonianClassifier.load(path)
+    assert back.input_kind == "grey" and back.psf_sigma == 1.0
+    np.testing.assert_array_equal(back.logits(G[:20]), clf.logits(G[:20]))
+    np.testing.assert_array_equal(back.score_confidence(G[:20]), clf.score_confidence(G[:20]))
+    # same seed, same model
+    again = HamiltonianClassifier(**SMALL, input_kind="grey", psf_sigma=1.0).fit(G, y)
+    np.testing.assert_array_equal(again.logits(G[:20]), clf.logits(G[:20]))
+    bad = G[:4].copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(bad)
+    with pytest.raises(ValueError, match="input_kind must be one of"):
+        HamiltonianClassifier(input_kind="gray").fit(G, y)
+
+
+def test_a_grey_model_leaves_the_callers_images_alone(grey_data):
+    """Float images are the network's input as they are: fitting and predicting must
+    not scale them in place (every epoch's validation reads the same images)."""
+    G, y = grey_data
+    G = G.copy()
+    before = G.copy()
+    clf = HamiltonianClassifier(**SMALL, input_kind="grey", symmetry_reduction=False).fit(G, y)
+    first = clf.logits(G)
+    clf.predict(G)
+    clf.score_confidence(G)
+    np.testing.assert_array_equal(G, before)
+    np.testing.assert_array_equal(clf.logits(G), first)
+    assert clf.validation_scores_[-1] > 0.8

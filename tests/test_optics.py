@@ -134,6 +134,29 @@ def test_grey_training_renders_are_the_physical_ones_before_the_threshold():
         render_training_set(X, 2.0, seed=5, binarisation="median")
 
 
+def test_grey_training_renders_scale_by_levels_known_to_the_stated_error():
+    """With level_error e each image is scaled by phase levels within e of the true
+    ones: an affine image of its exact-level render (same draws for the first image)."""
+    from napari_hamiltonian.optics import render_training_set
+
+    X = nh.simulate.percolation(8, size=60, p=0.59, seed=6)
+    fits = []
+    for k in range(len(X)):
+        exact = render_training_set(X[k:k + 1], 2.0, seed=k, binarisation="none")[0]
+        off = render_training_set(X[k:k + 1], 2.0, seed=k, binarisation="none",
+                                  level_error=0.1)[0]
+        slope, intercept = np.polyfit(exact.ravel(), off.ravel(), 1)
+        np.testing.assert_allclose(off, slope * exact + intercept, atol=1e-4)
+        ins, met = -intercept / slope, (1 - intercept) / slope  # the levels used
+        assert abs(ins) <= 0.1 + 1e-4 and abs(met - 1) <= 0.1 + 1e-4
+        fits.append((ins, met))
+    assert np.std(fits) > 0.02  # drawn per image, not a constant shift
+    for bad in (dict(level_error=0.6), dict(level_error=-0.1),
+                dict(level_error=0.1, binarisation="physical")):
+        with pytest.raises(ValueError, match="level_error"):
+            render_training_set(X, 2.0, seed=5, **bad)
+
+
 @pytest.fixture(scope="module")
 def frames():
     from napari_hamiltonian.samples import field_sweep_stack

@@ -354,6 +354,43 @@ def test_resolution_settings_pick_the_model_for_the_microscope(make_napari_viewe
     assert errors and "stack" in errors[-1]
 
 
+def test_phase_levels_run_the_grey_model_of_the_resolution(make_napari_viewer, qtbot):
+    """Phase levels and a PSF sigma: the shipped grey model reads the frames in phase
+    units (as classify_image with levels does); the levels can be suggested from the
+    image; the preview is the binarisation halfway between them."""
+    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.samples import field_sweep_stack
+
+    frames, _ = field_sweep_stack(size=200, fractions=(0.4, 0.6), seed=6)
+    grey = Instrument(2.0, insulator=1.0, metal=0.2, noise=0.08).grey(
+        frames, np.random.default_rng(1))
+    viewer = make_napari_viewer()
+    viewer.add_image(grey, name="sweep")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.threshold_mode.value = "phase levels"
+    shown = [not x.native.isHidden() for x in (w.insulator_level, w.metal_level, w.metal)]
+    assert shown == [True, True, False]  # the levels say which side is metal
+    w.psf_sigma.value = 2.0
+    w.metal.value = "dark"
+    ins, met = w.suggest_levels()
+    assert ins == pytest.approx(1.0, abs=0.1) and met == pytest.approx(0.2, abs=0.1)
+    w.insulator_level.value, w.metal_level.value = 1.0, 0.2
+    clf = w.classifier()
+    assert clf.input_kind == "grey" and clf.psf_sigma == 2.0
+    w.stride.value = 25
+    w.run()
+    wait_idle(qtbot, w)
+    ref = nh.classify_image(grey[0], psf_sigma=2.0, levels=(1.0, 0.2), stride=25)
+    np.testing.assert_array_equal(w.results[0].labels, ref.labels)
+    np.testing.assert_array_equal(w.results[0].confident, ref.confident)
+    assert "sweep classes" in viewer.layers
+    w.show_preview()
+    np.testing.assert_array_equal(np.asarray(viewer.layers["sweep binary preview"].data[0]),
+                                  grey[0] < 0.6)
+    w.psf_sigma.value = 0.0  # sharp images: the lattice-scale model, threshold halfway
+    assert w.classifier().input_kind == "binary" and w.classifier().psf_sigma == 0.0
+
+
 def test_results_live_with_their_image_layer(widget, qtbot, make_napari_viewer):
     """Deleting the classes layer: redrawn on the next slider move; the slider follows
     only the classified layer; deleting the image takes its results along."""

@@ -26,7 +26,8 @@ def test_a_damaged_shipped_model_is_refused(monkeypatch, tmp_path):
     blob = bytearray(pretrained.pretrained_path().read_bytes())
     blob[-1] ^= 1
     bad.write_bytes(bytes(blob))
-    monkeypatch.setattr(pretrained, "pretrained_path", lambda psf_sigma=0.0: bad)
+    monkeypatch.setattr(pretrained, "pretrained_path",
+                        lambda psf_sigma=0.0, input_kind="binary": bad)
     pretrained._load.cache_clear()
     try:
         with pytest.raises(ValueError, match="damaged"):
@@ -97,7 +98,19 @@ def test_one_shipped_model_per_resolution_selected_by_psf_sigma():
         clf = nh.load_pretrained(psf_sigma=sigma)
         assert clf.psf_sigma == sigma and list(clf.classes_) == sorted(nh.CLASSES)
     assert sorted(pretrained.SHIPPED) == [0.0, 1.0, 2.0, 3.0]
-    assert sizes < 60e6  # the package stays under 80 MB
+    for sigma, (name, digest) in pretrained.SHIPPED_GREY.items():
+        path = pretrained.pretrained_path(sigma, "grey")
+        assert path.name == name and pretrained.file_sha256(path) == digest
+        sizes += path.stat().st_size
+        clf = nh.load_pretrained(psf_sigma=sigma, input_kind="grey")
+        assert clf.psf_sigma == sigma and clf.input_kind == "grey"
+        assert list(clf.classes_) == sorted(nh.CLASSES)
+    assert 2.0 in pretrained.SHIPPED_GREY
+    assert sizes < 70e6  # the package stays under 80 MB
+    with pytest.raises(ValueError, match="give psf_sigma"):
+        nh.load_pretrained(input_kind="grey")  # grey models are for micrographs
+    with pytest.raises(ValueError, match="input_kind"):
+        nh.load_pretrained(2.0, input_kind="gray")
     with pytest.warns(UserWarning, match="nearest, the model for 2 px"):
         assert nh.load_pretrained(psf_sigma=2.4).psf_sigma == 2.0
     with pytest.warns(UserWarning, match="3 px"):

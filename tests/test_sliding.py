@@ -232,3 +232,66 @@ def test_stack_equals_classify_image_for_any_chunking(clf32, h, w, cy, cx, ct, s
         np.testing.assert_array_equal(labels[t], ref.labels)
         np.testing.assert_array_equal(conf[t], ref.confident)
         np.testing.assert_allclose(logits[t], ref.logits, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def grey32():
+    """A small grey-input model on 32x32 windows: renders at sigma 1 px in phase units."""
+    from napari_hamiltonian.optics import render_training_set
+
+    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=22, progress=False)
+    G = render_training_set(X, 1.0, seed=3, binarisation="none", level_error=0.05)
+    return HamiltonianClassifier(hidden_units=24, epochs=2, random_state=0, psf_sigma=1.0,
+                                 input_kind="grey").fit(G, y)
+
+
+def test_a_grey_model_reads_every_window_in_phase_units(grey32):
+    """Fast path equals per-window predict on the image in phase units, for any
+    intensities (metal darker here); the rejection reads the binarisation at 1/2."""
+    from napari_hamiltonian.optics import Instrument
+
+    rng = np.random.default_rng(5)
+    lattice = (rng.random((70, 77)) < 0.5).astype(np.uint8)
+    micro = Instrument(1.0, insulator=300.0, metal=120.0, noise=20.0,
+                       binarisation="none").grey(lattice, rng)
+    res = classify_image(micro, grey32, stride=2, levels=(300.0, 120.0))
+    units = (micro - 300.0) / (120.0 - 300.0)
+    ny, nx = res.labels.shape
+    z = as_result_order(grey32, res, naive(grey32, units, 2)).reshape(ny, nx, -1)
+    np.testing.assert_allclose(res.logits, z, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(res.labels, z.argmax(-1))
+    wins = np.stack([units[i * 2:i * 2 + 32, j * 2:j * 2 + 32]
+                     for i in range(ny) for j in range(nx)])
+    np.testing.assert_allclose(res.scores.reshape(-1, 2), grey32.rejection_scores(wins),
+                               rtol=1e-3, atol=1e-3)
+    # the same intensities as a stack, chunked across frames, give the same result
+    stack = da.from_array(np.stack([micro, micro[::-1]]), chunks=(1, 40, 50))
+    out = classify_stack(stack, grey32, stride=2, levels=(300.0, 120.0))
+    np.testing.assert_allclose(out.frame(0).logits, res.logits, atol=1e-4, rtol=0)
+
+
+def test_a_grey_model_needs_the_phase_levels_not_a_threshold(grey32):
+    grey = np.random.default_rng(0).random((40, 40)) * 5
+    with pytest.raises(ValueError, match="pass levels=\\(insulator, metal\\)"):
+        classify_image(grey, grey32)
+    with pytest.raises(ValueError, match="reads grey levels, not a thresholded"):
+        classify_image(grey, grey32, threshold=2.5)
+    with pytest.raises(ValueError, match="levels or threshold, not both"):
+        classify_image(grey, grey32, threshold=2.5, levels=(0, 5))
+    with pytest.raises(ValueError, match="two different finite"):
+        classify_image(grey, grey32, levels=(1.0, 1.0))
+    with pytest.raises(ValueError, match="reads grey levels, not a thresholded"):
+        classify_stack(grey[None], grey32, threshold="otsu")
+    # a binary image is its own phase units
+    binary = (grey > 2.5).astype(np.uint8)
+    np.testing.assert_allclose(classify_image(binary, grey32).logits,
+                               classify_image(binary, grey32, levels=(0, 1)).logits)
+
+
+def test_levels_give_a_binary_model_the_threshold_halfway(clf32):
+    grey = np.random.default_rng(1).random((50, 50)) * 4
+    by_levels = classify_image(grey, clf32, levels=(3.0, 1.0), stride=3)
+    by_threshold = classify_image(grey, clf32, threshold=2.0, metal="dark", stride=3)
+    np.testing.assert_array_equal(by_levels.logits, by_threshold.logits)
+    stack = classify_stack(grey[None], clf32, levels=(3.0, 1.0), stride=3)
+    np.testing.assert_allclose(stack.frame(0).logits, by_levels.logits, atol=1e-5)

@@ -119,3 +119,18 @@ def test_batch_equals_single_and_conventions_are_kept():
 def test_bad_input_raises_clear_errors(x, match):
     with pytest.raises(ValueError, match=match):
         symmetry_reduce(x)
+
+
+def test_grey_images_reduce_with_their_binarisation_and_are_invariant():
+    from napari_hamiltonian.symmetry import N_OPERATIONS, reduce_grey, transform
+
+    rng = np.random.default_rng(4)
+    g = rng.normal(0.45, 0.6, (6, 20, 20)).astype(np.float32)
+    g[np.abs(g - 0.5) < 1e-3] = 0.0  # no pixel at the threshold itself
+    r = reduce_grey(g)
+    np.testing.assert_array_equal((r > 0.5).astype(np.uint8),
+                                  symmetry_reduce((g > 0.5).astype(np.uint8)))
+    for op in range(N_OPERATIONS):
+        np.testing.assert_allclose(reduce_grey(transform(g, op)), r, atol=1e-6)
+    with pytest.raises(ValueError, match="square grey images"):
+        reduce_grey(g[:, :, :10])

@@ -159,6 +159,27 @@ def apply_threshold(image: np.ndarray, level: float, metal: str = "bright") -> n
     return (1 - b).astype(np.uint8) if metal == "dark" else np.ascontiguousarray(b)
 
 
+def check_image(image, min_side: int = 1) -> np.ndarray:
+    """One 2D image as an array, with clear errors for RGB, stacks, small or non-finite
+    images."""
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
+        raise ValueError(f"image has shape {a.shape}: looks like RGB(A); convert it to "
+                         "grayscale first (e.g. image.mean(axis=-1)) and pass a threshold")
+    if a.ndim != 2:
+        raise ValueError(f"image must be 2D (H, W), got shape {a.shape}; for a stack use "
+                         "classify_stack, for one frame pass stack[t]")
+    if min(a.shape) < min_side:
+        raise ValueError(f"image is {a.shape[0]}x{a.shape[1]} pixels, smaller than the "
+                         f"{min_side}x{min_side} window; use a larger image")
+    if a.dtype.kind not in "uifb":
+        raise ValueError(f"image must be numeric, got dtype {a.dtype}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError("image contains NaN or infinite values; replace them (e.g. "
+                         "np.nan_to_num) or crop them away first")
+    return a
+
+
 def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) -> np.ndarray:
     """One 2D image -> uint8 0/1 (1 = metal = up), with clear errors for bad input.
 
@@ -174,26 +195,87 @@ def binarize(image, threshold=None, metal: str = "bright", min_side: int = 1) ->
     min_side : int
         Smallest allowed height and width (the classifier's window).
     """
-    a = np.asarray(image)
     check_metal(metal)
     threshold = check_threshold(threshold)
-    if a.ndim == 3 and a.shape[-1] in (3, 4):
-        raise ValueError(f"image has shape {a.shape}: looks like RGB(A); convert it to "
-                         "grayscale first (e.g. image.mean(axis=-1)) and pass a threshold")
-    if a.ndim != 2:
-        raise ValueError(f"image must be 2D (H, W), got shape {a.shape}; for a stack use "
-                         "classify_stack, for one frame pass stack[t]")
-    if min(a.shape) < min_side:
-        raise ValueError(f"image is {a.shape[0]}x{a.shape[1]} pixels, smaller than the "
-                         f"{min_side}x{min_side} window; use a larger image")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError("image contains NaN or infinite values; replace them (e.g. "
-                         "np.nan_to_num) or crop them away first")
+    a = check_image(image, min_side)
     if threshold is None:
         b, _ = as_binary(a, "image")
         return (1 - b).astype(np.uint8) if metal == "dark" else np.ascontiguousarray(b)
-    if a.dtype.kind not in "uifb":
-        raise ValueError(f"image must be numeric, got dtype {a.dtype}")
     if a.dtype == bool:
         a = a.view(np.uint8)
     return apply_threshold(a, resolve_threshold(a, threshold), metal)
+
+
+def check_levels(levels) -> tuple[float, float] | None:
+    """Validate a ``levels`` argument: None, or (insulator, metal), two different finite
+    intensities; returned as a pair of floats."""
+    if levels is None:
+        return None
+    try:
+        ins, met = (float(v) for v in levels)
+    except (TypeError, ValueError):
+        raise ValueError(f"levels must be (insulator, metal): the two phases' intensities, "
+                         f"two numbers, got {levels!r}") from None
+    if not (np.isfinite(ins) and np.isfinite(met)) or ins == met:
+        raise ValueError(f"levels must be two different finite intensities (insulator, "
+                         f"metal), got {levels!r}")
+    return ins, met
+
+
+def level_threshold(levels: tuple[float, float]) -> tuple[float, str]:
+    """The physical threshold of two phase levels: (halfway level, which side is metal)."""
+    ins, met = levels
+    return (ins + met) / 2, ("bright" if met > ins else "dark")
+
+
+def phase_units(image, levels=None, min_side: int = 1) -> np.ndarray:
+    """One 2D grey image in phase units: ``(image - insulator) / (metal - insulator)``.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W)
+        Grey micrograph; without ``levels`` a binary image (bool, 0/1, -1/+1), whose
+        phases are 0 and 1 already.
+    levels : (float, float), optional
+        Intensities of insulator and metal (either may be the brighter).
+    min_side : int
+        Smallest allowed height and width (the classifier's window).
+
+    Returns
+    -------
+    ndarray, float32, shape (H, W)
+        Insulator 0, metal 1.
+    """
+    levels = check_levels(levels)
+    a = check_image(image, min_side)
+    if levels is None:
+        try:
+            b, _ = as_binary(a, "image")
+        except ValueError:
+            raise ValueError("this model reads grey levels: pass levels=(insulator, metal), "
+                             "the intensities of the two phases (e.g. from a fully "
+                             "insulating and a fully metallic frame)") from None
+        return b.astype(np.float32)
+    ins, met = levels
+    return ((a.astype(np.float64) - ins) / (met - ins)).astype(np.float32)
+
+
+def as_grey(x, name: str = "X") -> np.ndarray:
+    """Grey images in phase units as float32, with clear errors for what they cannot be."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "uifb":
+        raise ValueError(f"{name} must be numeric grey levels, got dtype {a.dtype}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    a = a.astype(np.float32, copy=False)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite values; replace them (e.g. "
+                         "np.nan_to_num) before classifying")
+    return a
+
+
+def binarised(images: np.ndarray) -> np.ndarray:
+    """uint8 0/1 images: binary ones unchanged, grey ones in phase units thresholded at
+    the physical level 1/2."""
+    a = np.asarray(images)
+    return a if a.dtype == np.uint8 else np.ascontiguousarray(a > 0.5).view(np.uint8)

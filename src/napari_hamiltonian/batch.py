@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._binary import binarize, check_metal, check_threshold
+from ._binary import binarize, check_levels, check_metal, check_threshold, level_threshold
 from ._files import atomic_write, check_writable
 from .classes import NONE_NAME
 from .modelfile import file_sha256
 from .rejection import SCORES
-from .sliding import WindowResult, check_stride
+from .sliding import WindowResult, check_stride, read_image
 
 SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")
 #: File names of per-frame results; anything else in ``frames/`` is ignored.
@@ -212,8 +212,12 @@ class Job:
 
 
 def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
-         metal: str = "bright", temperatures=None, overwrite: bool = False) -> Job:
+         metal: str = "bright", temperatures=None, overwrite: bool = False,
+         levels=None) -> Job:
     """Check one input, its settings and its results folder; write nothing.
+
+    ``levels`` (insulator, metal): the phases' intensities, which a grey model reads the
+    frames by and a binary model thresholds halfway between (instead of ``threshold``).
 
     Raises ValueError (bad input or settings) or FileExistsError (the folder holds
     results this run must not replace), each naming the fix.
@@ -221,6 +225,14 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
     switching = isinstance(threshold, str) and threshold == "switching"
     threshold = threshold if switching else check_threshold(threshold)
     check_metal(metal)
+    levels = check_levels(levels)
+    grey = getattr(clf, "input_kind", "binary") == "grey"
+    if levels is not None and threshold is not None:
+        raise ValueError("give --levels or --threshold, not both: the levels set the "
+                         "threshold halfway between the phases")
+    if grey and threshold is not None:
+        raise ValueError("the model reads grey levels, not a binarised image: give "
+                         "--levels INSULATOR METAL instead of --threshold")
     check_stride(stride)
     stack = read_stack(path)
     n = clf.window_
@@ -234,14 +246,17 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, threshold=None,
         raise ValueError(f"{path} has one frame; --threshold switching needs a stack of "
                          "frames in sweep order (use otsu or a grey level for one image)")
     try:  # the first frame shows most input errors (grey without threshold, NaN, ...)
-        binarize(np.asarray(stack[0].compute()), "otsu" if switching else threshold, metal,
-                 min_side=n)
+        read_image(np.asarray(stack[0].compute()), clf, "otsu" if switching else threshold,
+                   metal, levels)
     except ValueError as err:
         raise ValueError(f"{path}, frame 0: {err}") from None
     from . import __version__
+    if levels is not None:  # the physical threshold, also what the geometry reads
+        threshold, metal = level_threshold(levels)
     settings = {"model_sha256": model_hash, "stride": int(stride), "threshold": threshold,
                 "metal": metal, "confidence_k": clf.confidence_k, "window": n,
-                "shape": list(stack.shape), "package_version": __version__}
+                "shape": list(stack.shape), "package_version": __version__,
+                **({"levels": list(levels)} if levels is not None else {})}
     source = source_record(path)
     folder = Path(folder)
     job = Job(Path(path), folder, stack, {**settings, "source": source}, overwrite,
@@ -303,8 +318,13 @@ def run(job: Job, clf, client=None, progress: bool = True,
     if todo:
         source = _classifier_input(job)
         stack, threshold, metal = source
-        res = classify_stack(stack, clf, job.settings["stride"], threshold, metal,
-                             client=client)
+        levels = job.settings.get("levels")
+        if levels is not None and getattr(clf, "input_kind", "binary") == "grey":
+            res = classify_stack(stack, clf, job.settings["stride"], client=client,
+                                 levels=levels)
+        else:
+            res = classify_stack(stack, clf, job.settings["stride"], threshold, metal,
+                                 client=client)
         bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
                    desc=job.path.name, disable=not progress)
         for t in todo:
@@ -645,6 +665,14 @@ def save_results(folder, results: dict, clf, source: dict) -> Path:
     return folder
 
 
+def recorded_levels(folder) -> list | None:
+    """The phase levels ``classify --levels`` recorded in a results folder, or None."""
+    try:
+        return json.loads((Path(folder) / _SETTINGS).read_text()).get("levels")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def check_model_of(folder, model_hash: str) -> None:
     """ValueError unless the results in ``folder`` were made by the model ``model_hash``."""
     try:
@@ -656,15 +684,18 @@ def check_model_of(folder, model_hash: str) -> None:
                          f"{made_by[:12]}...); pass that model with --model")
 
 
-def model_and_hash(model_path=None, psf_sigma: float | None = None):
+def model_and_hash(model_path=None, psf_sigma: float | None = None,
+                   input_kind: str = "binary"):
     """The classifier to use and its file's SHA-256: the model file, or else the shipped
-    model for ``psf_sigma`` (:func:`~napari_hamiltonian.load_pretrained`)."""
+    model for ``psf_sigma`` that reads ``input_kind`` images
+    (:func:`~napari_hamiltonian.load_pretrained`)."""
     if model_path is not None and psf_sigma is not None:
         raise ValueError("give --model or --psf-sigma, not both: --psf-sigma picks a "
                          "shipped model")
     if model_path is None:
         from .pretrained import load_pretrained, shipped_hash
-        return load_pretrained(psf_sigma), shipped_hash(psf_sigma)
+        return (load_pretrained(psf_sigma, input_kind),
+                shipped_hash(psf_sigma, input_kind))
     from .estimator import HamiltonianClassifier
     path = Path(model_path)
     if not path.is_file():

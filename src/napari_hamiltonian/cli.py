@@ -47,20 +47,30 @@ def _train(args: argparse.Namespace) -> int:
         check_writable(path.parent)
     if not (args.psf_sigma >= 0 and args.psf_sigma < float("inf")):
         raise ValueError(f"--psf-sigma must be a number >= 0 (pixels), got {args.psf_sigma}")
+    grey = args.input == "grey"
+    if grey and not args.psf_sigma > 0:
+        raise ValueError("--input grey trains on grey renders of a microscope: give its "
+                         "--psf-sigma (> 0)")
+    if not 0 <= args.level_error < 0.5:
+        raise ValueError(f"--level-error must be in [0, 0.5) (units of the contrast), got "
+                         f"{args.level_error}")
     X, y, _, meta = load_dataset(args.dataset)
     test = load_dataset(args.test) if args.test else None
     lattice_test = test
     if args.psf_sigma > 0:  # the models of a resolution learn from renders at it
         from .optics import render_training_set
-        X = render_training_set(X, args.psf_sigma, seed=[args.seed, 0])
-        if test is not None:
-            test = (render_training_set(test[0], args.psf_sigma, seed=[args.seed, 1]),
+        kind = {"binarisation": "none", "level_error": args.level_error} if grey else {}
+        X = render_training_set(X, args.psf_sigma, seed=[args.seed, 0], **kind)
+        if test is not None:  # tested with the levels known exactly
+            test = (render_training_set(test[0], args.psf_sigma, seed=[args.seed, 1],
+                                        binarisation="none" if grey else "physical"),
                     *test[1:])
     clf = HamiltonianClassifier(
         hidden_units=args.hidden_units, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
         symmetry_reduction=not args.no_symmetry_reduction, augmentation=args.augmentation,
-        psf_sigma=args.psf_sigma, storage=args.storage, random_state=args.seed, verbose=1)
+        psf_sigma=args.psf_sigma, input_kind=args.input, storage=args.storage,
+        random_state=args.seed, verbose=1)
     clf.fit(X, y)
     del X, y
     clf.save(out, overwrite=args.overwrite)
@@ -99,7 +109,8 @@ def _train(args: argparse.Namespace) -> int:
         datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
         notes = Path(args.card_notes).read_text() if args.card_notes else None
         card = model_card(clf, meta, result, test[3] if test else None, command, datasets,
-                          optics, notes, rejection, resolution, out.stat().st_size)
+                          optics, notes, rejection, resolution, out.stat().st_size,
+                          level_error=args.level_error if grey else 0.0)
         atomic_write(Path(args.card), card.encode())
         print(f"wrote {args.card}")
     return 0
@@ -133,9 +144,11 @@ def _model(args: argparse.Namespace):
 
     from .batch import model_and_hash
 
+    # known phase levels of a micrograph: the grey model of its resolution reads them
+    grey = getattr(args, "levels", None) is not None and (args.psf_sigma or 0) > 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = model_and_hash(args.model, args.psf_sigma)
+        out = model_and_hash(args.model, args.psf_sigma, "grey" if grey else "binary")
     for w in caught:
         print(f"note: {w.message}")
     return out
@@ -155,7 +168,7 @@ def _classify(args: argparse.Namespace) -> int:
     names = output_names(args.inputs)
     # every input checked before anything is written
     jobs = [plan(path, out / names[Path(path)], clf, digest, args.stride, args.threshold,
-                 args.metal, temps, args.overwrite) for path in args.inputs]
+                 args.metal, temps, args.overwrite, args.levels) for path in args.inputs]
     client = None
     if args.scheduler:
         from distributed import Client
@@ -191,8 +204,9 @@ def _say_if_unlike(job) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .batch import check_model_of, write_report
+    from .batch import check_model_of, recorded_levels, write_report
 
+    args.levels = recorded_levels(args.folder)  # classified by a grey model if given
     clf, digest = _model(args)
     check_model_of(args.folder, digest)
     write_report(args.folder, clf, _temperatures(args.temperatures))
@@ -330,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "of S pixels: every image is rendered through it (contrast and "
                     "signal to noise 3-20 drawn per image, physical threshold) before "
                     "training (default 0: lattice-scale images)")
+    tr.add_argument("--input", choices=("binary", "grey"), default="binary",
+                    help="what the model reads (with --psf-sigma): the render binarised at "
+                    "the physical level (default), or its grey levels in phase units")
+    tr.add_argument("--level-error", type=float, default=0.05, metavar="E",
+                    help="with --input grey: each phase level is known to within E of the "
+                    "contrast, drawn per training image (default 0.05)")
     tr.add_argument("--storage", choices=("float32", "float16"), default="float32",
                     help="precision of the weights in the file (float16: half the size)")
     tr.add_argument("--overwrite", action="store_true",
@@ -363,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="point-spread function of the images (Gaussian sigma, pixels): "
                     "use the shipped model nearest to it (default: the lattice-scale "
                     "model)")
+    cl.add_argument("--levels", type=float, nargs=2, metavar=("INSULATOR", "METAL"),
+                    help="the two phases' intensities (e.g. from fully insulating and "
+                    "fully metallic frames): with --psf-sigma the shipped grey model reads "
+                    "the frames in these units; otherwise the threshold is halfway "
+                    "between them, metal on the METAL side")
     cl.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     cl.add_argument("--temperatures", help="text file, one temperature per frame")
     cl.add_argument("--min-size", type=int, default=None, metavar="PX",

@@ -88,15 +88,19 @@ class HamiltonianCNN(nn.Module):
 
 
 def to_input(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 0/1 images (N, w, w) -> float -1/+1 network input (N, 1, w, w), channels-last."""
-    x = batch.to(torch.float32).mul_(2.0).sub_(1.0).unsqueeze(1)
+    """Images (N, w, w), uint8 0/1 or float phase units (insulator 0, metal 1) -> float
+    network input ``2 x - 1`` (N, 1, w, w), channels-last (spins -1/+1 for binary
+    images)."""
+    x = batch.to(torch.float32).mul(2.0).sub_(1.0).unsqueeze(1)  # a float batch stays as is
     return x.contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
 def predict_logits(model: HamiltonianCNN, images: np.ndarray, device: torch.device,
                    batch_size: int = 256, hidden: bool = False):
-    """Logits of uint8 0/1 images (N, w, w) in eval mode, as float32 (N, n_classes).
+    """Logits of images (N, w, w) in eval mode, as float32 (N, n_classes).
+
+    Images are uint8 0/1 or float32 in phase units (:func:`to_input`).
 
     With ``hidden``, also the first dense layer's output (N, hidden_units) after ReLU:
     returns ``(logits, hidden)``.
@@ -124,12 +128,13 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
           outlier_weight: float = 0.5,
           callback: Callable[[dict], None] | None = None, keep_best: bool = False
           ) -> tuple[list[dict], np.ndarray | None]:
-    """Train ``model`` with Adam on uint8 0/1 images and integer labels.
+    """Train ``model`` with Adam on images and integer labels.
 
     Parameters
     ----------
     X, y : ndarray
-        Training images (N, w, w) uint8 0/1, already symmetry reduced if wanted, and class
+        Training images (N, w, w), uint8 0/1 or float32 in phase units (insulator 0,
+        metal 1; :func:`to_input`), already symmetry reduced if wanted, and class
         indices (N,); -1 marks an image of none of the classes (outlier exposure: its
         loss is the cross-entropy to equal probabilities of all classes, weighted by
         ``outlier_weight``, Hendrycks et al. 2019).
@@ -159,7 +164,7 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
 
     Notes
     -----
-    On the CPU, for windows the fused kernels support (100 x 100 among them), the
+    On the CPU, for binary images of windows the fused kernels support (100 x 100), the
     convolutions run through :func:`napari_hamiltonian._fastconv.features` (Winograd
     F(4x4, 5x5) and fused pooling): the same network and parameters, computed with fewer
     operations. Elsewhere torch's own convolutions run.
@@ -180,10 +185,12 @@ def train(model: HamiltonianCNN, X: np.ndarray, y: np.ndarray, *, epochs: int,
     # One fused kernel per step instead of ~10 passes over the 4 M parameters.
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate,
                            fused=device.type in ("cpu", "cuda"))
-    can_fuse = device.type == "cpu" and _fastconv.supports(data.shape[-1])
+    can_fuse = (device.type == "cpu" and _fastconv.supports(data.shape[-1])
+                and data.dtype == torch.uint8)
     if fused and not can_fuse:
-        raise ValueError(f"the fused kernels run on the CPU with a side of 8 t + 20 pixels; "
-                         f"got {device.type} and {data.shape[-1]}: pass fused=None")
+        raise ValueError(f"the fused kernels run on the CPU on binary images with a side of "
+                         f"8 t + 20 pixels; got {device.type}, {data.dtype} and "
+                         f"{data.shape[-1]}: pass fused=None")
     fused = can_fuse if fused is None else fused
 
     def logits(xb: torch.Tensor) -> torch.Tensor:

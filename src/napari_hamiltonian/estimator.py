@@ -16,15 +16,18 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from . import cnn
-from ._binary import as_binary
+from ._binary import as_binary, as_grey, binarised
 from .classes import confusion_groups
 from .confidence import TrainingClusters
 from .correlations import pattern_statistics
 from .modelfile import package_version
-from .symmetry import symmetry_reduce
+from .symmetry import reduce_grey, symmetry_reduce
 
 #: Precisions of the weights in a model file (:class:`HamiltonianClassifier` ``storage``).
 STORAGE = ("float32", "float16")
+#: What the network reads (:class:`HamiltonianClassifier` ``input_kind``): binary images,
+#: or grey images in phase units (insulator 0, metal 1).
+INPUT_KINDS = ("binary", "grey")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -58,7 +61,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
-    """CNN classifier of binary domain images by the Hamiltonian that drew them.
+    """CNN classifier of domain images by the Hamiltonian that drew them.
 
     Every image is symmetry reduced (:func:`napari_hamiltonian.symmetry_reduce`) before it
     reaches the network, in ``fit`` and in every prediction, so users pass raw images.
@@ -99,6 +102,16 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         images first (:func:`napari_hamiltonian.optics.render_training_set`, as
         ``napari-hamiltonian train --psf-sigma`` does); :func:`load_pretrained` selects
         shipped models by it.
+    input_kind : {"binary", "grey"}, default="binary"
+        What the images are. "binary": bool, 0/1 or -1/+1 domain images (the paper's
+        input). "grey": micrographs in phase units, ``(intensity - insulator) / (metal -
+        insulator)``, so insulator reads 0 and metal 1 and blur and noise give any real
+        value; the network reads ``2 g - 1``, the symmetry reduction and the rejection's
+        pattern statistics read the binarisation ``g > 1/2`` (the physical threshold).
+        At a point-spread function of a few pixels the grey levels keep what a threshold
+        erases (the model cards measure how much);
+        :func:`napari_hamiltonian.classify_image` takes the two intensities as
+        ``levels``.
     storage : {"float32", "float16"}, default="float32"
         Precision of the weights in the model file. With "float16" the trained weights
         are rounded to it before the rejection and the paper's clusters are computed, so
@@ -154,7 +167,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                  symmetry_reduction: bool = True, augmentation: bool = False,
                  confidence_k: float = 1.0, outlier_label="none",
                  false_rejection: float = 0.02, psf_sigma: float = 0.0,
-                 storage: str = "float32", keep_best_epoch: bool = True,
+                 input_kind: str = "binary", storage: str = "float32", keep_best_epoch: bool = True,
                  device: str = "auto",
                  random_state=None, verbose: int = 0):
         self.hidden_units = hidden_units
@@ -168,6 +181,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         self.outlier_label = outlier_label
         self.false_rejection = false_rejection
         self.psf_sigma = psf_sigma
+        self.input_kind = input_kind
         self.storage = storage
         self.keep_best_epoch = keep_best_epoch
         self.device = device
@@ -201,6 +215,9 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         for name, value, kind, ok, text in checks:
             if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
                 raise ValueError(f"{name} must be a number {text}, got {value!r}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got "
+                             f"{self.input_kind!r}")
         if self.storage not in STORAGE:
             raise ValueError(f"storage must be one of {STORAGE}, got {self.storage!r}")
         if self.augmentation and self.symmetry_reduction:
@@ -210,9 +227,10 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                              "alternatives: reduce every image, or augment the raw ones)")
 
     def _images(self, X, reset: bool) -> np.ndarray:
-        """Validate X into uint8 0/1 images of shape (N, w, w)."""
+        """Validate X into images of shape (N, w, w): uint8 0/1, or float32 phase units
+        for ``input_kind="grey"``."""
         if sp.issparse(X):
-            raise ValueError("X is a sparse matrix; pass a dense array of binary images "
+            raise ValueError("X is a sparse matrix; pass a dense array of images "
                              "(N, h, w) or (N, h*w), e.g. X.toarray()")
         arr = np.asarray(X)
         if arr.ndim == 3:
@@ -241,15 +259,23 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             except ValueError as err:
                 raise ValueError(f"X has {arr.shape[1]} feature(s) (pixels) per image: "
                                  f"{err}") from None
+        if self.input_kind == "grey":
+            return as_grey(arr, "X").reshape(len(arr), side, side)
         binary, _ = as_binary(arr, "X")
         return binary.reshape(len(arr), side, side)
 
+    def _reduced(self, images: np.ndarray) -> np.ndarray:
+        """What the network reads of validated images: reduced if ``symmetry_reduction``."""
+        if not self.symmetry_reduction:
+            return images
+        return reduce_grey(images) if self.input_kind == "grey" else symmetry_reduce(images)
+
     def _prepare(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """The validated 0/1 images (N, w, w) and what the network reads (reduced if
-        ``symmetry_reduction``)."""
+        """The validated images' binarisation, uint8 0/1 (N, w, w), and what the network
+        reads."""
         check_is_fitted(self)
-        b = self._images(X, reset=False)
-        return b, (symmetry_reduce(b) if self.symmetry_reduction else b)
+        images = self._images(X, reset=False)
+        return binarised(images), self._reduced(images)
 
     def _network_outputs(self, data: np.ndarray, hidden: bool = False):
         return cnn.predict_logits(self.model_, data, next(self.model_.parameters()).device,
@@ -257,13 +283,13 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
-        """Train the CNN on binary images.
+        """Train the CNN on images.
 
         Parameters
         ----------
         X : array-like, shape (N, w, w) or (N, w*w)
-            Binary images (bool, 0/1 or -1/+1); ``w`` a multiple of 4, >= 16 (the paper
-            uses 100).
+            Binary images (bool, 0/1 or -1/+1), or grey images in phase units for
+            ``input_kind="grey"``; ``w`` a multiple of 4, >= 16 (the paper uses 100).
         y : array-like, shape (N,)
             Class labels, e.g. names from ``napari_hamiltonian.CLASSES``.
 
@@ -311,7 +337,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         gen = np.random.default_rng(seed)
         train_idx, val_idx = train_validation_split(yi, self.validation_fraction, gen)
         val_in = val_idx[yi[val_idx] >= 0]
-        data = symmetry_reduce(images) if self.symmetry_reduction else images
+        data = self._reduced(images)
         window = images.shape[1]
         fork = [device.index or 0] if device.type == "cuda" else []
         progress = None
@@ -350,11 +376,11 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             val_pred = val_logits.argmax(1)
         train_out = train_idx[yi[train_idx] < 0]
         outliers = (cnn.predict_logits(model, data[train_out], device, hidden=True)[1],
-                    pattern_statistics(data[train_out])) if len(train_out) else None
+                    pattern_statistics(binarised(data[train_out]))) if len(train_out) else None
         from .rejection import Rejection  # noqa: PLC0415 - the rule is read after training
-        rejection = Rejection.fit(train_hidden, pattern_statistics(data[train_in]),
+        rejection = Rejection.fit(train_hidden, pattern_statistics(binarised(data[train_in])),
                                   yi[train_in], len(classes),
-                                  (val_hidden, pattern_statistics(data[calibration])),
+                                  (val_hidden, pattern_statistics(binarised(data[calibration]))),
                                   self.false_rejection, outliers=outliers, seed=seed)
         # fitted attributes only now that training succeeded
         self.classes_ = classes

@@ -226,33 +226,58 @@ class Instrument:
 
 
 def render_training_set(X: np.ndarray, psf_sigma: float, seed, snr=(3.0, 20.0),
-                        binarisation: str = "physical") -> np.ndarray:
+                        binarisation: str = "physical", level_error: float = 0.0,
+                        psf: str = "gaussian") -> np.ndarray:
     """Lattice images as micrographs of one resolution, for training and testing the
     models of that resolution: each image through its own :class:`Instrument` with a
     Gaussian point-spread function of ``psf_sigma`` px, intensities drawn per image
     (insulator in [0, 2), contrast in [0.5, 3)) and signal to noise log-uniform in
     ``snr``, then ``binarisation`` ("physical": halfway between the phases, or "otsu";
-    "none": the grey levels, scaled so that insulator is 0 and metal 1).
+    "none": the grey levels in phase units, scaled so that insulator is 0 and metal 1).
+
+    Parameters
+    ----------
+    level_error : float
+        For ``binarisation="none"``: the grey levels are scaled by phase levels as a
+        user knows them, each of the two drawn per image uniformly within
+        ``level_error`` (units of the contrast) of the true one, so that a model learns
+        to read images whose levels were measured to that accuracy. 0: the true levels.
+    psf : {"gaussian", "airy", "defocus"}
+        Shape of the point-spread function (:class:`Instrument`; ``psf_sigma`` is the
+        defocus disk's radius for "defocus").
 
     Returns
     -------
     ndarray, shape of ``X``
         uint8 0/1, or float32 for ``binarisation="none"`` (the same draws as the other
-        two: thresholded at 1/2 it is the "physical" set of the same seed).
+        two: with ``level_error=0``, thresholded at 1/2 it is the "physical" set of the
+        same seed).
     """
     if binarisation not in ("physical", "otsu", "none"):
         raise ValueError(f"binarisation must be 'physical', 'otsu' or 'none' for training "
                          f"images, got {binarisation!r}")
+    if not (0.0 <= level_error < 0.5):
+        raise ValueError(f"level_error must be in [0, 0.5) (units of the contrast), got "
+                         f"{level_error!r}")
+    if level_error and binarisation != "none":
+        raise ValueError("level_error applies to grey renders (binarisation='none')")
     rng = np.random.default_rng(seed)
     X = np.asarray(X)
     out = np.empty(X.shape, np.float32 if binarisation == "none" else np.uint8)
     for i, image in enumerate(X):
         low, contrast = rng.uniform(0.0, 2.0), rng.uniform(0.5, 3.0)
         ratio = math.exp(rng.uniform(math.log(snr[0]), math.log(snr[1])))
-        rendered = Instrument(psf_sigma, insulator=low, metal=low + contrast,
+        rendered = Instrument(psf_sigma, psf=psf, insulator=low, metal=low + contrast,
                               noise=contrast / ratio, binarisation=binarisation
                               ).render(image, rng)
-        out[i] = rendered if binarisation != "none" else (rendered - low) / contrast
+        if binarisation != "none":
+            out[i] = rendered
+            continue
+        ins, met = low, low + contrast
+        if level_error:
+            ins, met = (v + contrast * rng.uniform(-level_error, level_error)
+                        for v in (ins, met))
+        out[i] = (rendered - ins) / (met - ins)
     return out
 
 

@@ -1,8 +1,9 @@
 """The pretrained models that ship inside the package (no download).
 
-One model per resolution: the lattice-scale model (a pixel is a lattice site, sharp
-images) and models for micrographs whose point-spread function is a Gaussian of 1, 2 or
-3 pixels (``train --psf-sigma``; cards ``models/MODEL_CARD*.md``).
+One binary model per resolution: the lattice-scale model (a pixel is a lattice site,
+sharp images) and models for thresholded micrographs whose point-spread function is a
+Gaussian of 1, 2 or 3 pixels (``train --psf-sigma``); and grey models, which read
+micrographs in phase units (``train --input grey``; cards ``models/MODEL_CARD*.md``).
 """
 
 from __future__ import annotations
@@ -29,19 +30,36 @@ SHIPPED: dict[float, tuple[str, str]] = {
     3.0: ("hamiltonian-cnn-psf3.safetensors",
           "24717da3dca47ae8c64ae21acbd1404caceb5f74d1291b967d1ecf084b410253"),
 }
+#: Shipped grey models (``input_kind="grey"``): point-spread function (px) -> (file name,
+#: SHA-256).
+SHIPPED_GREY: dict[float, tuple[str, str]] = {
+    2.0: ("hamiltonian-cnn-psf2-grey.safetensors",
+          "84936f34c6a901454f99038e7dcbcb10952e789e1820162af5e2a34a7a2958a8"),
+    3.0: ("hamiltonian-cnn-psf3-grey.safetensors",
+          "dc63ecd59e46c7af79bb361216cd4fa8766dbeb55745283668008412fa4f824c"),
+}
 #: The lattice-scale model's file and hash (``SHIPPED[0.0]``).
 PRETRAINED_FILE, PRETRAINED_SHA256 = SHIPPED[0.0]
 
 
-def pretrained_path(psf_sigma: float = 0.0):
-    """Path of the shipped model file for ``psf_sigma`` (a key of :data:`SHIPPED`)."""
-    return resources.files("napari_hamiltonian") / "models" / SHIPPED[psf_sigma][0]
+def shipped(input_kind: str = "binary") -> dict[float, tuple[str, str]]:
+    """The shipped models that read ``input_kind`` images: :data:`SHIPPED` or
+    :data:`SHIPPED_GREY`."""
+    if input_kind not in ("binary", "grey"):
+        raise ValueError(f"input_kind must be 'binary' or 'grey', got {input_kind!r}")
+    return SHIPPED_GREY if input_kind == "grey" else SHIPPED
+
+
+def pretrained_path(psf_sigma: float = 0.0, input_kind: str = "binary"):
+    """Path of the shipped model file for ``psf_sigma`` (a key of :func:`shipped`)."""
+    return (resources.files("napari_hamiltonian") / "models"
+            / shipped(input_kind)[psf_sigma][0])
 
 
 @functools.lru_cache(maxsize=None)
-def _load(psf_sigma: float) -> HamiltonianClassifier:
-    path = pretrained_path(psf_sigma)
-    expected = SHIPPED[psf_sigma][1]
+def _load(psf_sigma: float, input_kind: str = "binary") -> HamiltonianClassifier:
+    path = pretrained_path(psf_sigma, input_kind)
+    expected = shipped(input_kind)[psf_sigma][1]
     if not path.is_file():
         raise FileNotFoundError(f"the shipped model {path} is missing; reinstall "
                                 "napari-hamiltonian")
@@ -52,17 +70,22 @@ def _load(psf_sigma: float) -> HamiltonianClassifier:
     return HamiltonianClassifier.load(path, device="cpu")
 
 
-def nearest_shipped(psf_sigma: float | None) -> float:
-    """The key of :data:`SHIPPED` nearest to ``psf_sigma`` (None: 0, lattice scale)."""
-    if psf_sigma is None:
+def nearest_shipped(psf_sigma: float | None, input_kind: str = "binary") -> float:
+    """The key of :func:`shipped` nearest to ``psf_sigma`` (None: 0, lattice scale)."""
+    models = shipped(input_kind)
+    if psf_sigma is None and input_kind == "binary":
         return 0.0
+    if psf_sigma is None:
+        raise ValueError("the grey models are for micrographs: give psf_sigma, the "
+                         "point-spread function's Gaussian sigma in pixels")
     if isinstance(psf_sigma, bool) or not isinstance(psf_sigma, (int, float)) \
             or not math.isfinite(psf_sigma) or psf_sigma < 0:
         raise ValueError(f"psf_sigma must be a number >= 0 (pixels), got {psf_sigma!r}")
-    return min(SHIPPED, key=lambda s: (abs(s - psf_sigma), s))
+    return min(models, key=lambda s: (abs(s - psf_sigma), s))
 
 
-def load_pretrained(psf_sigma: float | None = None) -> HamiltonianClassifier:
+def load_pretrained(psf_sigma: float | None = None, input_kind: str = "binary"
+                    ) -> HamiltonianClassifier:
     """A shipped seven-class model, on the CPU.
 
     Parameters
@@ -73,21 +96,27 @@ def load_pretrained(psf_sigma: float | None = None) -> HamiltonianClassifier:
         nearest shipped model is returned (its ``psf_sigma`` says which), with a warning
         naming it when it is not an exact match. None or 0: the lattice-scale model,
         for images whose pixels resolve the lattice.
+    input_kind : {"binary", "grey"}
+        "binary": the model for thresholded images. "grey": the model that reads the
+        micrograph's grey levels in phase units (``classify_image(..., levels=(insulator,
+        metal))``); more accurate where a threshold erases what the blur left
+        (``models/MODEL_CARD-psf*-grey.md``), it needs the two phases' intensities.
 
     The file is read and checked (SHA-256) once per process; every call returns an
     independent copy, so changing one (``set_params``, moving it to a GPU) leaves the
     others alone.
     """
-    key = nearest_shipped(psf_sigma)
+    key = nearest_shipped(psf_sigma, input_kind)
     if psf_sigma is not None and key != psf_sigma:
-        warnings.warn(f"no shipped model for a point-spread function of {psf_sigma:g} px; "
-                      f"using the nearest, the model for {key:g} px"
+        kind = "grey " if input_kind == "grey" else ""
+        warnings.warn(f"no shipped {kind}model for a point-spread function of {psf_sigma:g} "
+                      f"px; using the nearest, the {kind}model for {key:g} px"
                       + (" (lattice scale)" if key == 0 else "")
-                      + f" (shipped: {', '.join(f'{s:g}' for s in sorted(SHIPPED))} px)",
-                      UserWarning, stacklevel=2)
-    return copy.deepcopy(_load(key))
+                      + f" (shipped: {', '.join(f'{s:g}' for s in sorted(shipped(input_kind)))}"
+                      " px)", UserWarning, stacklevel=2)
+    return copy.deepcopy(_load(key, input_kind))
 
 
-def shipped_hash(psf_sigma: float | None = None) -> str:
+def shipped_hash(psf_sigma: float | None = None, input_kind: str = "binary") -> str:
     """SHA-256 of the shipped model file :func:`load_pretrained` picks for ``psf_sigma``."""
-    return SHIPPED[nearest_shipped(psf_sigma)][1]
+    return shipped(input_kind)[nearest_shipped(psf_sigma, input_kind)][1]

@@ -93,16 +93,32 @@ def evaluate_resolution(clf, X, y, seed=0) -> dict[str, dict]:
     ``clf.psf_sigma`` px on renders of the lattice images (X, y)
     (:func:`napari_hamiltonian.optics.render_training_set`) at that width and at
     :data:`RESOLUTION_FACTORS` times it, each binarised at the physical level and by
-    Otsu's threshold. Keys: "sigma S px, physical" etc."""
+    Otsu's threshold. Keys: "sigma S px, physical" etc.
+
+    A grey model (``input_kind="grey"``) reads the grey renders instead, with the phase
+    levels known exactly and known to within :data:`LEVEL_ERRORS` of the contrast
+    (keys "sigma S px, grey, levels exact" and "..., levels within 5 %")."""
     from .optics import render_training_set
 
     out = {}
     for factor in RESOLUTION_FACTORS:
         sigma = clf.psf_sigma * factor
+        if getattr(clf, "input_kind", "binary") == "grey":
+            for error in LEVEL_ERRORS:
+                images = render_training_set(X, sigma, seed, binarisation="none",
+                                             level_error=error)
+                name = "levels exact" if not error else f"levels within {error:.0%}"
+                out[f"sigma {sigma:g} px, grey, {name}"] = evaluate(clf, images, y)
+            continue
         for binarisation in ("physical", "otsu"):
             images = render_training_set(X, sigma, seed, binarisation=binarisation)
             out[f"sigma {sigma:g} px, {binarisation}"] = evaluate(clf, images, y)
     return out
+
+
+#: Errors of the phase levels (units of the contrast, each level drawn within it) at
+#: which :func:`evaluate_resolution` measures grey models.
+LEVEL_ERRORS = (0.0, 0.05, 0.1)
 
 
 def optics_markdown(results: dict[str, dict]) -> str:
@@ -134,19 +150,22 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
                optics: dict[str, dict] | None = None, notes: str | None = None,
                rejection: dict[str, dict] | None = None,
                resolution: dict[str, dict] | None = None,
-               file_size: int | None = None) -> str:
+               file_size: int | None = None, level_error: float = 0.0) -> str:
     """Markdown model card of a trained classifier: data, training, accuracy (also through
     the optical systems of :func:`evaluate_optics`, or at the resolutions of
     :func:`evaluate_resolution`, if given), limits, hand-written ``notes`` (Markdown, if
-    given) and the commands that reproduce it."""
+    given) and the commands that reproduce it; ``level_error`` is the training renders'
+    error of the phase levels (grey models, units of the contrast)."""
     info = clf.training_info_
     params = clf.get_params()
     sigma = getattr(clf, "psf_sigma", 0.0)
+    grey = getattr(clf, "input_kind", "binary") == "grey"
     lines = [
         "# Model card: napari-hamiltonian seven-class CNN"
         + (f" for a point-spread function of {sigma:g} px" if sigma else ""),
         "",
-        f"Classifies a binary {clf.window_}x{clf.window_} domain image by the Hamiltonian "
+        f"Classifies a {'grey' if grey else 'binary'} {clf.window_}x{clf.window_} domain "
+        "image by the Hamiltonian "
         "that drew it (Basak et al. 2022): symmetry reduction, then the CNN (32@5x5, pool, 64@5x5, "
         f"pool, dense {clf.hidden_units}, dropout 0.5, dense {len(clf.classes_)}).",
         "",
@@ -168,8 +187,14 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             f"classes and none alike, is seen through a Gaussian point-spread function "
             f"of {sigma:g} px; intensities drawn per image (insulator in [0, 2), "
             "contrast in [0.5, 3)), white noise with signal to noise log-uniform in "
-            "[3, 20], then the physical threshold halfway between the two intensities. "
-            "The model reads images binarised the same way.")
+            "[3, 20], then "
+            + ("the grey levels in phase units, scaled by the two intensities as a user "
+               "knows them: each drawn within "
+               f"{level_error:.0%} of the contrast of the true one. The model reads "
+               "grey images scaled the same way (`classify_image(..., levels=(insulator, "
+               "metal))`); the test set below is scaled by the true levels."
+               if grey else "the physical threshold halfway between the two intensities. "
+               "The model reads images binarised the same way."))
     if test_meta is not None:
         lines.append(
             f"- Test set: `make_dataset(n_per_class={test_meta.get('n_per_class')}, "
@@ -228,8 +253,11 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
             "## Accuracy by resolution and binarisation",
             "The test images rendered at this width and at "
             + ", ".join(f"{f:g}x" for f in RESOLUTION_FACTORS if f != 1)
-            + " of it, binarised at the physical level and by Otsu's threshold "
-            "(`report.evaluate_resolution`).",
+            + " of it, "
+            + ("in phase units scaled by the true levels and by levels misjudged (each "
+               "drawn within the stated share of the contrast)" if grey else
+               "binarised at the physical level and by Otsu's threshold")
+            + " (`report.evaluate_resolution`).",
             "",
             optics_markdown(resolution or {}) if resolution else "(no test set)",
             "",
@@ -247,7 +275,7 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
                   f"{getattr(clf, 'storage', 'float32')}"
                   + (" (rounded before the rejection and the clusters were computed, so "
                      "the file is the model measured here; half the size keeps the "
-                     "package with its four models under 80 MB)"
+                     "package with its six models under 80 MB)"
                      if getattr(clf, "storage", "float32") == "float16" else "") + "."]
     if optics:
         from .optics import TEST_NOISE
@@ -276,7 +304,7 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
     lines += [
         "",
         "## Limits",
-        f"Trained on simulations only (Table I ranges, binary {clf.window_}x{clf.window_} "
+        f"Trained on simulations only (Table I ranges, {clf.window_}x{clf.window_} "
         "images, 1 = up = metal). On real images it answers which of the "
         f"{len(clf.classes_)} models a window resembles most, and the rejection says when "
         f"none of the {len(clf.classes_)} fits. It was taught and measured on the "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._binary import binarize
+from ._binary import binarize, check_levels, level_threshold, phase_units
 from .classes import NONE_NAME, standard_names, standard_order
 from .correlations import window_statistics
 from .rejection import SCORES
@@ -115,7 +115,7 @@ class WindowResult:
 
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
-                  tile: int = 1024, psf_sigma: float | None = None
+                  tile: int = 1024, psf_sigma: float | None = None, levels=None
                   ) -> Generator[tuple, None, WindowResult]:
     """Classify every window of an image, yielding progress; returns a WindowResult.
 
@@ -128,9 +128,10 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     Parameters
     ----------
     image : array_like, shape (H, W)
-        Binary image, or grayscale with ``threshold``.
+        Binary image, or grayscale with ``threshold`` or ``levels``.
     clf : HamiltonianClassifier, optional
-        Fitted classifier; default the shipped model for ``psf_sigma``.
+        Fitted classifier; default the shipped model for ``psf_sigma`` (with ``levels``
+        and a ``psf_sigma`` > 0, the shipped grey model nearest to it).
     stride : int
         Window step (pixels).
     threshold : None, float or "otsu"
@@ -144,10 +145,17 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
         Without ``clf``: the point-spread function (Gaussian sigma, px) of the image;
         the shipped model nearest to it classifies
         (:func:`~napari_hamiltonian.load_pretrained`).
+    levels : (float, float), optional
+        Intensities of insulator and metal in the image (either may be the brighter).
+        A grey model (``input_kind="grey"``) reads the image in phase units,
+        ``(image - insulator) / (metal - insulator)``, and needs them unless the image
+        is binary; a binary model thresholds halfway between them, metal on the metal
+        level's side (instead of ``threshold`` and ``metal``).
     """
-    clf = resolve_model(clf, psf_sigma)
+    levels = check_levels(levels)
+    clf = resolve_model(clf, psf_sigma, levels)
     n = clf.window_
-    b = binarize(image, threshold, metal, min_side=n)
+    grey, b = read_image(image, clf, threshold, metal, levels)
     check_stride(stride)
     net = whole_image_cnn(clf)
     ops = window_operations(b, n, stride)
@@ -173,7 +181,8 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
                                                ).reshape(*sub.shape, -1)
             ty, tx = np.nonzero(sub == op)
             iy, ix = ty + i, tx + j
-            z, hidden = variant_logits(net, b, int(op), iy * stride, ix * stride)
+            z, hidden = variant_logits(net, b if grey is None else grey, int(op),
+                                       iy * stride, ix * stride)
             logits[iy, ix] = z
             scores[iy, ix] = clf.rejection_scores_of(hidden, statistics[ty, tx])
             yield ("progress", done, len(work))
@@ -188,15 +197,38 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
                            window=n, scores=scores)
 
 
-def resolve_model(clf, psf_sigma):
-    """``clf``, or the shipped model for ``psf_sigma``; ValueError for both at once."""
+def resolve_model(clf, psf_sigma, levels=None):
+    """``clf``, or the shipped model for ``psf_sigma``: the grey one when the phase
+    ``levels`` are known and the image is a micrograph (``psf_sigma`` > 0), else the
+    binary one. ValueError for a classifier and ``psf_sigma`` at once."""
     if clf is None:
         from .pretrained import load_pretrained
-        return load_pretrained(psf_sigma)
+        grey = levels is not None and psf_sigma is not None and psf_sigma > 0
+        return load_pretrained(psf_sigma, input_kind="grey" if grey else "binary")
     if psf_sigma is not None:
         raise ValueError("pass a classifier or psf_sigma, not both: psf_sigma selects a "
                          "shipped model")
     return clf
+
+
+def read_image(image, clf, threshold=None, metal: str = "bright", levels=None
+               ) -> tuple[np.ndarray | None, np.ndarray]:
+    """What ``clf`` reads of one image: (grey image in phase units or None for a binary
+    model, its uint8 0/1 binarisation). See :func:`iter_classify` for the arguments."""
+    n = clf.window_
+    if levels is not None and threshold is not None:
+        raise ValueError("pass levels or threshold, not both: levels=(insulator, metal) "
+                         "set the threshold halfway between the phases")
+    if getattr(clf, "input_kind", "binary") != "grey":
+        if levels is not None:
+            threshold, metal = level_threshold(levels)
+        return None, binarize(image, threshold, metal, min_side=n)
+    if threshold is not None:
+        raise ValueError("this model reads grey levels, not a thresholded image: pass "
+                         "levels=(insulator, metal), the intensities of the two phases, "
+                         "instead of a threshold")
+    grey = phase_units(image, levels, min_side=n)
+    return grey, np.ascontiguousarray(grey > 0.5).view(np.uint8)
 
 
 def check_stride(stride) -> int:
@@ -207,7 +239,8 @@ def check_stride(stride) -> int:
 
 
 def classify_image(image, clf=None, stride: int = 1, threshold=None,
-                   metal: str = "bright", psf_sigma: float | None = None) -> WindowResult:
+                   metal: str = "bright", psf_sigma: float | None = None,
+                   levels=None) -> WindowResult:
     """Classify every window of one image (see :func:`iter_classify` for parameters).
 
     Returns
@@ -215,7 +248,8 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
     WindowResult
         ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``.
     """
-    return exhaust(iter_classify(image, clf, stride, threshold, metal, psf_sigma=psf_sigma))
+    return exhaust(iter_classify(image, clf, stride, threshold, metal, psf_sigma=psf_sigma,
+                                 levels=levels))
 
 
 def exhaust(gen):

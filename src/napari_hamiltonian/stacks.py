@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._binary import apply_threshold, check_metal, check_threshold, resolve_threshold
+from ._binary import (
+    apply_threshold,
+    check_levels,
+    check_metal,
+    check_threshold,
+    level_threshold,
+    resolve_threshold,
+)
 from .classes import standard_names
 from .rejection import SCORES
 from .sliding import (
@@ -105,14 +112,15 @@ def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, 
     return min(-(-start // stride), n_total), min(-(-stop // stride), n_total)
 
 
-def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
+def _stack_block(block, levels, clf, stride, metal, phases, ystarts, xstarts, ny, nx,
                  block_id=None):
     """Per window whose origin lies in this chunk (block has trailing overlap), in
     float64 columns: the logits, the rejection scores, the paper's distance and the
     decision (1 = confident), all as :func:`iter_classify` gives them.
 
     ``levels`` (t, 1, 1) holds each frame's grey level (from the whole frame), or NaN for
-    binary frames.
+    binary frames and for a grey model, which reads the frames in phase units of the
+    intensities ``phases`` (insulator, metal).
     """
     _steady_memory()
     n = clf.window_
@@ -127,8 +135,8 @@ def _stack_block(block, levels, clf, stride, metal, ystarts, xstarts, ny, nx,
     sub = block[:, oy:oy + (i1 - i0 - 1) * stride + n, ox:ox + (j1 - j0 - 1) * stride + n]
     for t in range(block.shape[0]):
         frame, level = np.asarray(sub[t]), float(levels[t, 0, 0])
-        if np.isnan(level):  # binary frames
-            result = iter_classify(frame, clf, stride, None, metal)
+        if np.isnan(level):  # binary frames, or a grey model's
+            result = iter_classify(frame, clf, stride, None, metal, levels=phases)
         else:
             result = iter_classify(apply_threshold(frame, level, metal), clf, stride)
         res = exhaust(result)
@@ -176,7 +184,7 @@ def _overlap_chunks(chunks: tuple[int, ...], window: int) -> tuple[int, ...]:
 
 
 def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
-                   client=None, psf_sigma: float | None = None) -> StackResult:
+                   client=None, psf_sigma: float | None = None, levels=None) -> StackResult:
     """Classify every window of every frame of a stack, lazily with Dask.
 
     Parameters
@@ -186,8 +194,9 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         cross chunk borders are computed from overlapping chunks (``dask.array.overlap``
         with a trailing depth of ``window - 1``), so results do not depend on the
         chunking.
-    clf, stride, threshold, metal, psf_sigma
-        As in :func:`classify_image`. A threshold (a number or ``"otsu"``) is resolved
+    clf, stride, threshold, metal, psf_sigma, levels
+        As in :func:`classify_image` (``levels``: the two phases' intensities, the same
+        for every frame). A threshold (a number or ``"otsu"``) is resolved
         on each whole frame, however the frame is chunked, exactly as
         :func:`classify_image` does: the same labels from every path.
     client : dask.distributed.Client or str, optional
@@ -217,7 +226,17 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         raise ValueError(f"stack must hold numbers, got dtype {stack.dtype}")
     if stack.shape[0] == 0:
         raise ValueError("the stack has no frames (T = 0)")
-    clf = resolve_model(clf, psf_sigma)
+    phases = check_levels(levels)
+    clf = resolve_model(clf, psf_sigma, phases)
+    if phases is not None and threshold is not None:
+        raise ValueError("pass levels or threshold, not both: levels=(insulator, metal) "
+                         "set the threshold halfway between the phases")
+    if getattr(clf, "input_kind", "binary") == "grey":
+        if threshold is not None:
+            raise ValueError("this model reads grey levels, not a thresholded image: pass "
+                             "levels=(insulator, metal) instead of a threshold")
+    elif phases is not None:  # a binary model thresholds halfway between the phases
+        (threshold, metal), phases = level_threshold(phases), None
     if isinstance(client, str):
         from distributed import Client
         client = Client(client)
@@ -246,7 +265,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     xo = da.overlap.overlap(x, depth={0: 0, 1: (0, n - 1), 2: (0, n - 1)},
                             boundary="none")
     columns = da.map_blocks(
-        _stack_block, xo, levels, model, stride, metal, ystarts, xstarts, ny, nx,
+        _stack_block, xo, levels, model, stride, metal, phases, ystarts, xstarts, ny, nx,
         dtype=np.float64, new_axis=[3],
         chunks=(x.chunks[0], ych, xch, (len(classes) + _EXTRA,)),
         meta=np.empty((0, 0, 0, 0), np.float64))

@@ -151,6 +151,12 @@ def _reduce_batch(xs, out):
 
 
 @nb.njit(parallel=True, cache=True)
+def _operations_batch(xs, out):
+    for k in nb.prange(xs.shape[0]):
+        out[k] = _reducing_operation(xs[k])
+
+
+@nb.njit(parallel=True, cache=True)
 def _window_operations(b, n, ys, xs, out):
     for i in nb.prange(len(ys)):
         for j in range(len(xs)):
@@ -161,6 +167,33 @@ def reducing_operation(x: np.ndarray) -> int:
     """The operation (0..15, see :func:`decode`) that :func:`symmetry_reduce` applies to
     one square uint8 0/1 image: ``symmetry_reduce(x) == transform(x, op)``."""
     return int(_reducing_operation(np.ascontiguousarray(x, np.uint8)))
+
+
+def reduce_grey(G: np.ndarray) -> np.ndarray:
+    """Grey images reduced by the operation that reduces their binarisation.
+
+    Parameters
+    ----------
+    G : ndarray, shape (N, n, n)
+        Grey images in phase units: insulator 0, metal 1 (noise and blur give any real
+        value in between or beyond).
+
+    Returns
+    -------
+    ndarray, float32, shape (N, n, n)
+        ``transform(G[k], op_k)`` with ``op_k`` the :func:`reducing_operation` of
+        ``G[k] > 1/2`` (the physical threshold), the spin flip being ``1 - g``: so the
+        binarisation of the result is :func:`symmetry_reduce` of the binarisation, and
+        the result is invariant under the 16 operations wherever no pixel sits exactly
+        at 1/2.
+    """
+    g = np.asarray(G, np.float32)
+    if g.ndim != 3 or g.shape[1] != g.shape[2]:
+        raise ValueError(f"G must be a stack of square grey images (N, n, n), got shape "
+                         f"{g.shape}")
+    ops = np.empty(len(g), np.int64)
+    _operations_batch(np.ascontiguousarray(g > 0.5).view(np.uint8), ops)
+    return transform_each(g, ops)
 
 
 def window_operations(binary: np.ndarray, window: int, stride: int) -> np.ndarray:

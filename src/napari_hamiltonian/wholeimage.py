@@ -121,12 +121,14 @@ def whole_image_cnn(clf) -> WholeImageCNN:
 
 def variant_logits(net: WholeImageCNN, binary: np.ndarray, op: int, y0: np.ndarray,
                    x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Logits of the windows at (y0, x0) of a binary image, all reduced by operation op.
+    """Logits of the windows at (y0, x0) of an image, all reduced by operation op.
 
     Parameters
     ----------
     net : WholeImageCNN
-    binary : ndarray, uint8 0/1, shape (H, W)
+    binary : ndarray, shape (H, W)
+        uint8 0/1, or float32 in phase units for a grey model (insulator 0, metal 1;
+        the spin flip is ``1 - g``).
     op : int
         The symmetry operation (0..15) that reduces each of these windows.
     y0, x0 : ndarray of int, shape (m,)

@@ -38,12 +38,14 @@ from ..report import (
     groups_message,
     unlike_message,
 )
-from ..sliding import iter_classify, n_windows
+from ..sliding import iter_classify, n_windows, read_image
 from . import _status
 from ._layers import legend_html
 from ._worker import GeneratorRun
 
-THRESHOLDS = ("none (binary)", "value", "otsu", "switching (stack)")
+THRESHOLDS = ("none (binary)", "value", "otsu", "switching (stack)", "phase levels")
+#: The threshold mode in which the two phases' intensities are given.
+LEVELS = "phase levels"
 #: How the classes layer is drawn: opaque class colours (the legend's colours whatever
 #: the pixels below), class outlines over the image, or not at all.
 OVERLAYS = ("classes (opaque)", "outlines", "image only")
@@ -59,13 +61,13 @@ GEOMETRY_HEIGHT = 420
 PROGRESS_STEPS = 1000
 
 
-def _classify_frames(get_frame, frames, clf, stride, threshold, metal):
+def _classify_frames(get_frame, frames, clf, stride, threshold, metal, levels=None):
     """Worker body: yields ("ready",) once a Labels layer has been built here, then
     ("progress", t, done, total) and ("frame", t, WindowResult)."""
     _warm_labels_layer(standard_names(clf.classes_))
     yield ("ready",)
     for t in frames:
-        gen = iter_classify(get_frame(t), clf, stride, threshold, metal)
+        gen = iter_classify(get_frame(t), clf, stride, threshold, metal, levels=levels)
         while True:
             try:
                 _, done, total = next(gen)
@@ -268,6 +270,18 @@ class ClassifyWidget(QWidget):
         self.threshold_value = FloatSpinBox(label="grey level", min=-1e12, max=1e12,
                                             step=0.1, value=0.5, visible=False)
         self.metal = ComboBox(label="metal is", choices=["bright", "dark"])
+        self.insulator_level = FloatSpinBox(
+            label="insulator level", min=-1e12, max=1e12, step=0.1, value=0.0,
+            visible=False, tooltip="intensity of the insulating phase (e.g. the mean of a "
+            "fully insulating frame)")
+        self.metal_level = FloatSpinBox(
+            label="metal level", min=-1e12, max=1e12, step=0.1, value=1.0, visible=False,
+            tooltip="intensity of the metallic phase; with a PSF sigma > 0 the shipped grey "
+            "model reads the image in these units, otherwise the threshold is halfway")
+        self.levels_button = PushButton(text="Levels from the image", visible=False,
+                                        tooltip="suggest the levels: the 1st and 99th "
+                                        "percentiles of the displayed frame, smoothed over "
+                                        "the PSF; instrument values are better")
         self.preview_button = PushButton(text="Show binary preview")
         self.model_choice = ComboBox(label="model", choices=["shipped", "model file"])
         self.model_file = FileEdit(label="model file", filter="*.safetensors", visible=False)
@@ -275,7 +289,7 @@ class ClassifyWidget(QWidget):
             label="PSF sigma (px)", min=0.0, max=50.0, step=0.1, value=0.0,
             tooltip="Gaussian sigma of the microscope's point-spread function in pixels; "
             "picks the shipped model for that resolution (0: sharp images, the "
-            "lattice-scale model)")
+            "lattice-scale model; with phase levels, the grey model)")
         self.fwhm_nm = FloatSpinBox(label="resolution FWHM (nm)", min=0.0, max=1e6,
                                     step=10.0, value=0.0,
                                     tooltip="with the pixel size, sets PSF sigma")
@@ -304,6 +318,7 @@ class ClassifyWidget(QWidget):
         self.legend = Label(value=legend_html())
         self.controls = Container(widgets=[
             self.layer_box, self.threshold_mode, self.threshold_value, self.metal,
+            self.insulator_level, self.metal_level, self.levels_button,
             self.preview_button, self.model_choice, self.model_file, self.psf_sigma,
             self.fwhm_nm, self.pixel_nm, self.estimate_button, self.stride, self.confidence_k,
             self.overlay,
@@ -345,8 +360,10 @@ class ClassifyWidget(QWidget):
         self._jobs: dict = {}  # one-shot background work (save, geometry) while it runs
 
         self.threshold_mode.changed.connect(self._on_threshold_mode)
-        for w in (self.threshold_mode, self.threshold_value, self.metal):
+        for w in (self.threshold_mode, self.threshold_value, self.metal,
+                  self.insulator_level, self.metal_level):
             w.changed.connect(self._update_preview)  # the preview follows the settings
+        self.levels_button.clicked.connect(self.suggest_levels)
         self.confidence_k.changed.connect(self._on_confidence_k)
         self.model_choice.changed.connect(self._on_model_choice)
         self.fwhm_nm.changed.connect(self._on_resolution)
@@ -382,6 +399,32 @@ class ClassifyWidget(QWidget):
 
     def _on_threshold_mode(self, mode):
         self.threshold_value.visible = mode == "value"
+        self.metal.visible = mode != LEVELS  # the levels say which side is metal
+        for w in (self.insulator_level, self.metal_level, self.levels_button):
+            w.visible = mode == LEVELS
+
+    def suggest_levels(self) -> tuple[float, float] | None:
+        """Fill the phase levels from the displayed frame: its 1st and 99th percentiles
+        after smoothing over the PSF sigma (at least 1 px), the darker as insulator
+        unless "metal is" says dark. A guess for images with both phases in domains
+        larger than the blur; the instrument's values are better."""
+        from scipy import ndimage
+
+        layer = self.layer_box.value
+        if layer is None:
+            self._error("no image layer to take the phase levels from")
+            return None
+        frame = np.asarray(self._frame_getter(layer)(self.current_frame()), np.float64)
+        smooth = ndimage.gaussian_filter(frame, max(float(self.psf_sigma.value), 1.0))
+        low, high = (float(v) for v in np.percentile(smooth, [1, 99]))
+        if low == high:
+            self._error("the frame is uniform: enter the phase levels by hand")
+            return None
+        ins, met = (high, low) if self.metal.value == "dark" else (low, high)
+        self.insulator_level.value, self.metal_level.value = ins, met
+        self.status.value = (f"phase levels from frame {self.current_frame()}: insulator "
+                             f"{ins:.4g}, metal {met:.4g} (a guess; check them)")
+        return ins, met
 
     def _on_model_choice(self, choice):
         shipped = choice == "shipped"
@@ -440,10 +483,23 @@ class ClassifyWidget(QWidget):
     def settings(self) -> dict:
         """Current settings as keyword arguments of iter_classify (plus the layer)."""
         mode = self.threshold_mode.value
-        threshold = {"none (binary)": None, "otsu": "otsu", "switching (stack)": "switching"
-                     }.get(mode, float(self.threshold_value.value))
+        levels = ((float(self.insulator_level.value), float(self.metal_level.value))
+                  if mode == LEVELS else None)
+        threshold = {"none (binary)": None, "otsu": "otsu", "switching (stack)": "switching",
+                     LEVELS: None}.get(mode, float(self.threshold_value.value))
         return {"layer": self.layer_box.value, "threshold": threshold,
-                "metal": self.metal.value, "stride": int(self.stride.value)}
+                "metal": self.metal.value, "stride": int(self.stride.value),
+                "levels": levels}
+
+    @staticmethod
+    def _binarisation(s) -> tuple:
+        """(threshold, metal) of the binary image the settings ``s`` make: with phase
+        levels, halfway between them (what a grey model's statistics read too)."""
+        from .._binary import check_levels, level_threshold
+
+        if s["levels"] is None:
+            return s["threshold"], s["metal"]
+        return level_threshold(check_levels(s["levels"]))
 
     def _frame_getter(self, layer):
         data = layer.data
@@ -456,7 +512,7 @@ class ClassifyWidget(QWidget):
         binarisation the whole stack is binarised once (each pixel by its history)."""
         layer = s["layer"]
         if s["threshold"] != "switching":
-            return self._frame_getter(layer), s["threshold"], s["metal"]
+            return (self._frame_getter(layer), *self._binarisation(s))
         key = (id(layer), s["metal"])
         if self._switching[0] != key:
             from ..switching import binarize_stack
@@ -476,12 +532,16 @@ class ClassifyWidget(QWidget):
         from ..pretrained import nearest_shipped
 
         shipped = self.model_choice.value == "shipped"
-        sigma = nearest_shipped(float(self.psf_sigma.value))
-        source = f"shipped, PSF {sigma:g} px" if shipped else str(self.model_file.value)
+        # known phase levels of a micrograph: the grey model of its resolution reads them
+        kind = ("grey" if self.threshold_mode.value == LEVELS and self.psf_sigma.value > 0
+                else "binary")
+        sigma = nearest_shipped(float(self.psf_sigma.value), kind)
+        source = (f"shipped, PSF {sigma:g} px{', grey' if kind == 'grey' else ''}"
+                  if shipped else str(self.model_file.value))
         if self._clf is None or self._clf_source != source:
             if shipped:
                 from ..pretrained import load_pretrained
-                self._clf = load_pretrained(sigma)
+                self._clf = load_pretrained(sigma, kind)
             else:
                 path = Path(source)
                 if not path.is_file():
@@ -510,8 +570,11 @@ class ClassifyWidget(QWidget):
             raise ValueError("the switching binarisation needs a stack of frames in sweep "
                              "order; for one image choose otsu or a grey level")
         clf = self.classifier()
-        binarize(self._frame_getter(layer)(self.current_frame()),
-                 "otsu" if switching else s["threshold"], s["metal"], min_side=clf.window_)
+        frame = self._frame_getter(layer)(self.current_frame())
+        if switching:
+            binarize(frame, "otsu", s["metal"], min_side=clf.window_)
+        else:
+            read_image(frame, clf, s["threshold"], s["metal"], s["levels"])
         return s, clf
 
     def _on_confidence_k(self, confidence_k) -> None:
@@ -542,7 +605,7 @@ class ClassifyWidget(QWidget):
             self._error(str(err))
             return
         layer = s["layer"]
-        args = (s["threshold"], s["metal"])
+        args = self._binarisation(s)
         if s["threshold"] == "switching":
             data = self._binary_getter(s)[0](slice(None))
         elif layer.ndim == 2:
@@ -565,7 +628,8 @@ class ClassifyWidget(QWidget):
         except ValueError as err:
             self._error(str(err))
             return
-        key = (id(s["layer"]), s["threshold"], s["metal"], s["stride"], self._clf_source)
+        key = (id(s["layer"]), s["threshold"], s["metal"], s["levels"], s["stride"],
+               self._clf_source)
         if key != self._key:
             self.results.clear()
             self.curve.clear()
@@ -589,8 +653,11 @@ class ClassifyWidget(QWidget):
 
     def _start(self, s, clf, frames) -> None:
         get_frame, threshold, metal = self._binary_getter(s)
+        if s["levels"] is not None:  # the model reads the image by its phase levels
+            threshold, metal = None, "bright"
         self.worker = GeneratorRun(
-            _classify_frames, (get_frame, frames, clf, s["stride"], threshold, metal),
+            _classify_frames, (get_frame, frames, clf, s["stride"], threshold, metal,
+                               s["levels"]),
             total=len(frames), desc="classifying windows",
             on_yield=lambda msg, s=s, clf=clf: self._on_yield(msg, s, clf),
             on_error=self._on_run_error,
