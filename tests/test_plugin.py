@@ -371,7 +371,7 @@ def test_phase_levels_run_the_grey_model_of_the_resolution(make_napari_viewer, q
     shown = [not x.native.isHidden() for x in (w.insulator_level, w.metal_level, w.metal)]
     assert shown == [True, True, False]  # the levels say which side is metal
     w.psf_sigma.value = 2.0
-    w.metal.value = "dark"
+    w.insulator_level.value, w.metal_level.value = 1.0, 0.0  # metal the darker
     ins, met = w.suggest_levels()
     assert ins == pytest.approx(1.0, abs=0.1) and met == pytest.approx(0.2, abs=0.1)
     w.insulator_level.value, w.metal_level.value = 1.0, 0.2

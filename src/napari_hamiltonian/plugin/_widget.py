@@ -281,7 +281,8 @@ class ClassifyWidget(QWidget):
         self.levels_button = PushButton(text="Levels from the image", visible=False,
                                         tooltip="suggest the levels: the 1st and 99th "
                                         "percentiles of the displayed frame, smoothed over "
-                                        "the PSF; instrument values are better")
+                                        "the PSF, metal on the side it is now; instrument "
+                                        "values are better")
         self.preview_button = PushButton(text="Show binary preview")
         self.model_choice = ComboBox(label="model", choices=["shipped", "model file"])
         self.model_file = FileEdit(label="model file", filter="*.safetensors", visible=False)
@@ -405,9 +406,10 @@ class ClassifyWidget(QWidget):
 
     def suggest_levels(self) -> tuple[float, float] | None:
         """Fill the phase levels from the displayed frame: its 1st and 99th percentiles
-        after smoothing over the PSF sigma (at least 1 px), the darker as insulator
-        unless "metal is" says dark. A guess for images with both phases in domains
-        larger than the blur; the instrument's values are better."""
+        after smoothing over the PSF sigma (at least 1 px), metal keeping its side (the
+        brighter unless the metal level is now below the insulator's). A guess for
+        images with both phases in domains larger than the blur; the instrument's values
+        are better."""
         from scipy import ndimage
 
         layer = self.layer_box.value
@@ -420,7 +422,8 @@ class ClassifyWidget(QWidget):
         if low == high:
             self._error("the frame is uniform: enter the phase levels by hand")
             return None
-        ins, met = (high, low) if self.metal.value == "dark" else (low, high)
+        dark = self.metal_level.value < self.insulator_level.value
+        ins, met = (high, low) if dark else (low, high)
         self.insulator_level.value, self.metal_level.value = ins, met
         self.status.value = (f"phase levels from frame {self.current_frame()}: insulator "
                              f"{ins:.4g}, metal {met:.4g} (a guess; check them)")
