@@ -495,7 +495,7 @@ def test_classify_with_phase_levels_and_a_grey_model(stack, tmp_path, capsys):
     assert not (tmp_path / "o2").exists()
 
 
-def test_levels_and_psf_sigma_pick_the_shipped_grey_model(tmp_path):
+def test_levels_and_psf_sigma_pick_the_shipped_grey_model(tmp_path, capsys):
     import json
 
     from napari_hamiltonian.optics import Instrument
@@ -512,6 +512,9 @@ def test_levels_and_psf_sigma_pick_the_shipped_grey_model(tmp_path):
                      "2", "--stride", "20"] + extra) == 0
         settings = json.loads((out / "g" / "settings.json").read_text())
         assert settings["model_sha256"] == digest
+        # blurred percolation read by density: the grey model says what that rests on
+        said = capsys.readouterr().out
+        assert ("P-2D against P* rests on the phase levels" in said) == (name == "grey")
         assert main(["report", str(out / "g"), "--psf-sigma", "2"]) == 0
     ref = classify_image(micro[1], psf_sigma=2.0, levels=(50, 250), stride=20)
     labels = tifffile.imread(tmp_path / "grey" / "g" / "labels.tif")[1]

@@ -158,7 +158,7 @@ def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .batch import output_names, plan, run
-    from .report import groups_message
+    from .report import groups_message, levels_message
 
     clf, digest = _model(args)
     temps = _temperatures(args.temperatures)
@@ -181,6 +181,9 @@ def _classify(args: argparse.Namespace) -> int:
             folder = run(job, clf, client, min_size=args.min_size)
             print(f"{job.path}: results in {folder}")
             _say_if_unlike(job)
+            levels = levels_message(clf, list(job.frames.values()))
+            if levels:
+                print(f"{job.path}: note: {levels}")
         groups = groups_message(getattr(clf, "class_groups_", []))
         if groups:
             print(f"note: {groups}")

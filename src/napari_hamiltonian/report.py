@@ -551,6 +551,23 @@ def groups_message(groups) -> str:
             + "; ".join(" or ".join(g) for g in groups) + ")")
 
 
+#: Classes a grey model tells apart by density alone, which the phase levels set.
+DENSITY_CLASSES = ("P-2D", "P*")
+
+
+def levels_message(clf, results) -> str:
+    """Plain words on what a grey model's answers rest on, where it matters: when one
+    of the results (WindowResult) is mostly P-2D or P*, which the model tells apart by
+    the density the phase levels set ("" otherwise, and for binary models)."""
+    if getattr(clf, "input_kind", "binary") != "grey":
+        return ""
+    if not any(r.majority() in DENSITY_CLASSES for r in results):
+        return ""
+    return ("P-2D against P* rests on the phase levels: the grey model reads them apart "
+            "by density, which levels off by 5 % of the contrast move as much as separates "
+            "them; trust it with levels known to about 3 %, or compare the binary model")
+
+
 def frame_summary(result) -> dict:
     """One CSV row for a WindowResult: shares per class, confident shares and the
     majority class (its group, "P-2D or P*", where the model cannot tell its members

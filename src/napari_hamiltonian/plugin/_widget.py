@@ -36,6 +36,7 @@ from ..report import (
     frame_summary,
     geometry_plot,
     groups_message,
+    levels_message,
     unlike_message,
 )
 from ..sliding import iter_classify, n_windows, read_image
@@ -693,13 +694,14 @@ class ClassifyWidget(QWidget):
         frames = sorted(self.results)
         message = unlike_message([self.results[t] for t in frames], frames)
         groups = groups_message(getattr(self._clf, "class_groups_", []))
+        levels = levels_message(self._clf, [self.results[t] for t in frames])
         head = (f"cancelled; {len(frames)} frame(s) classified before" if self._cancelled
                 else f"{len(frames)} frame(s) classified")
         self._cancelled = False
         self.progress.visible = False
         if not self._failed:  # an error stays in view, with its fix
             self.status.value = head + "".join(
-                f". {m[0].upper()}{m[1:]}" for m in (message, groups) if m)
+                f". {m[0].upper()}{m[1:]}" for m in (message, groups, levels) if m)
         self._failed = False
         if self._pending is not None:
             s, clf, frames = self._pending
