@@ -318,13 +318,10 @@ def run(job: Job, clf, client=None, progress: bool = True,
     if todo:
         source = _classifier_input(job)
         stack, threshold, metal = source
-        levels = job.settings.get("levels")
-        if levels is not None and getattr(clf, "input_kind", "binary") == "grey":
-            res = classify_stack(stack, clf, job.settings["stride"], client=client,
-                                 levels=levels)
-        else:
-            res = classify_stack(stack, clf, job.settings["stride"], threshold, metal,
-                                 client=client)
+        levels = job.settings.get("levels")  # when given, they decide the threshold
+        res = classify_stack(stack, clf, job.settings["stride"],
+                             None if levels is not None else threshold, metal,
+                             client=client, levels=levels)
         bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
                    desc=job.path.name, disable=not progress)
         for t in todo:

@@ -143,12 +143,12 @@ def _model(args: argparse.Namespace):
     import warnings
 
     from .batch import model_and_hash
+    from .pretrained import input_kind_for
 
-    # known phase levels of a micrograph: the grey model of its resolution reads them
-    grey = getattr(args, "levels", None) is not None and (args.psf_sigma or 0) > 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = model_and_hash(args.model, args.psf_sigma, "grey" if grey else "binary")
+        out = model_and_hash(args.model, args.psf_sigma,
+                             input_kind_for(args.psf_sigma, getattr(args, "levels", None)))
     for w in caught:
         print(f"note: {w.message}")
     return out

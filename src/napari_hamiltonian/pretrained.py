@@ -14,7 +14,7 @@ import math
 import warnings
 from importlib import resources
 
-from .estimator import HamiltonianClassifier
+from .estimator import INPUT_KINDS, HamiltonianClassifier
 from .modelfile import file_sha256
 
 #: Shipped models: point-spread function (Gaussian sigma, px; 0 = lattice scale) ->
@@ -45,9 +45,16 @@ PRETRAINED_FILE, PRETRAINED_SHA256 = SHIPPED[0.0]
 def shipped(input_kind: str = "binary") -> dict[float, tuple[str, str]]:
     """The shipped models that read ``input_kind`` images: :data:`SHIPPED` or
     :data:`SHIPPED_GREY`."""
-    if input_kind not in ("binary", "grey"):
-        raise ValueError(f"input_kind must be 'binary' or 'grey', got {input_kind!r}")
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
     return SHIPPED_GREY if input_kind == "grey" else SHIPPED
+
+
+def input_kind_for(psf_sigma: float | None, levels) -> str:
+    """Which shipped model reads an image: the grey one when its phase ``levels`` are
+    known and it is a micrograph (``psf_sigma`` > 0), else the binary one."""
+    return "grey" if levels is not None and psf_sigma is not None and psf_sigma > 0 \
+        else "binary"
 
 
 def pretrained_path(psf_sigma: float = 0.0, input_kind: str = "binary"):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._binary import binarize, check_levels, level_threshold, phase_units
+from ._binary import binarised, binarize, check_levels, level_threshold, phase_units
 from .classes import NONE_NAME, standard_names, standard_order
 from .correlations import window_statistics
 from .rejection import SCORES
@@ -202,33 +202,42 @@ def resolve_model(clf, psf_sigma, levels=None):
     ``levels`` are known and the image is a micrograph (``psf_sigma`` > 0), else the
     binary one. ValueError for a classifier and ``psf_sigma`` at once."""
     if clf is None:
-        from .pretrained import load_pretrained
-        grey = levels is not None and psf_sigma is not None and psf_sigma > 0
-        return load_pretrained(psf_sigma, input_kind="grey" if grey else "binary")
+        from .pretrained import input_kind_for, load_pretrained
+        return load_pretrained(psf_sigma, input_kind_for(psf_sigma, levels))
     if psf_sigma is not None:
         raise ValueError("pass a classifier or psf_sigma, not both: psf_sigma selects a "
                          "shipped model")
     return clf
 
 
+def reading(clf, threshold=None, metal: str = "bright", levels=None) -> tuple:
+    """How ``clf`` reads images given these settings: ``(threshold, metal, levels)`` with
+    ``levels`` None for a binary model (which thresholds halfway between the phase
+    levels, metal on the metal level's side) and ``threshold`` None for a grey model.
+    ValueError for levels and a threshold at once, or a threshold for a grey model."""
+    if levels is not None and threshold is not None:
+        raise ValueError("pass levels or threshold, not both: levels=(insulator, metal) "
+                         "set the threshold halfway between the phases")
+    if getattr(clf, "input_kind", "binary") == "grey":
+        if threshold is not None:
+            raise ValueError("this model reads grey levels, not a thresholded image: pass "
+                             "levels=(insulator, metal), the intensities of the two "
+                             "phases, instead of a threshold")
+        return None, metal, levels
+    if levels is not None:
+        return (*level_threshold(levels), None)
+    return threshold, metal, None
+
+
 def read_image(image, clf, threshold=None, metal: str = "bright", levels=None
                ) -> tuple[np.ndarray | None, np.ndarray]:
     """What ``clf`` reads of one image: (grey image in phase units or None for a binary
     model, its uint8 0/1 binarisation). See :func:`iter_classify` for the arguments."""
-    n = clf.window_
-    if levels is not None and threshold is not None:
-        raise ValueError("pass levels or threshold, not both: levels=(insulator, metal) "
-                         "set the threshold halfway between the phases")
+    threshold, metal, levels = reading(clf, threshold, metal, levels)
     if getattr(clf, "input_kind", "binary") != "grey":
-        if levels is not None:
-            threshold, metal = level_threshold(levels)
-        return None, binarize(image, threshold, metal, min_side=n)
-    if threshold is not None:
-        raise ValueError("this model reads grey levels, not a thresholded image: pass "
-                         "levels=(insulator, metal), the intensities of the two phases, "
-                         "instead of a threshold")
-    grey = phase_units(image, levels, min_side=n)
-    return grey, np.ascontiguousarray(grey > 0.5).view(np.uint8)
+        return None, binarize(image, threshold, metal, min_side=clf.window_)
+    grey = phase_units(image, levels, min_side=clf.window_)
+    return grey, binarised(grey)
 
 
 def check_stride(stride) -> int:

@@ -19,7 +19,6 @@ from ._binary import (
     check_levels,
     check_metal,
     check_threshold,
-    level_threshold,
     resolve_threshold,
 )
 from .classes import standard_names
@@ -30,6 +29,7 @@ from .sliding import (
     exhaust,
     iter_classify,
     n_windows,
+    reading,
     resolve_model,
 )
 
@@ -228,15 +228,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         raise ValueError("the stack has no frames (T = 0)")
     phases = check_levels(levels)
     clf = resolve_model(clf, psf_sigma, phases)
-    if phases is not None and threshold is not None:
-        raise ValueError("pass levels or threshold, not both: levels=(insulator, metal) "
-                         "set the threshold halfway between the phases")
-    if getattr(clf, "input_kind", "binary") == "grey":
-        if threshold is not None:
-            raise ValueError("this model reads grey levels, not a thresholded image: pass "
-                             "levels=(insulator, metal) instead of a threshold")
-    elif phases is not None:  # a binary model thresholds halfway between the phases
-        (threshold, metal), phases = level_threshold(phases), None
+    threshold, metal, phases = reading(clf, threshold, metal, phases)
     if isinstance(client, str):
         from distributed import Client
         client = Client(client)

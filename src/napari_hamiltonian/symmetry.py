@@ -27,7 +27,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._binary import as_binary, restore
+from ._binary import as_binary, binarised, restore
 
 #: Number of symmetry operations of Z2 x D4.
 N_OPERATIONS = 16
@@ -192,7 +192,7 @@ def reduce_grey(G: np.ndarray) -> np.ndarray:
         raise ValueError(f"G must be a stack of square grey images (N, n, n), got shape "
                          f"{g.shape}")
     ops = np.empty(len(g), np.int64)
-    _operations_batch(np.ascontiguousarray(g > 0.5).view(np.uint8), ops)
+    _operations_batch(binarised(g), ops)
     return transform_each(g, ops)
 
 

@@ -533,12 +533,10 @@ class ClassifyWidget(QWidget):
 
     def classifier(self):
         """The selected classifier with the widget's k (loaded once per source)."""
-        from ..pretrained import nearest_shipped
+        from ..pretrained import input_kind_for, nearest_shipped
 
         shipped = self.model_choice.value == "shipped"
-        # known phase levels of a micrograph: the grey model of its resolution reads them
-        kind = ("grey" if self.threshold_mode.value == LEVELS and self.psf_sigma.value > 0
-                else "binary")
+        kind = input_kind_for(float(self.psf_sigma.value), self.settings()["levels"])
         sigma = nearest_shipped(float(self.psf_sigma.value), kind)
         source = (f"shipped, PSF {sigma:g} px{', grey' if kind == 'grey' else ''}"
                   if shipped else str(self.model_file.value))
