@@ -10,7 +10,9 @@ frame at stride 4 with the shipped model from the widget, and saves:
   seven classes' references;
 * ``docs/overlay_gray.png``: the grayscale sample stack (blurred 1.5 px, noisy), binarised
   by switching frame, PSF sigma estimated in the widget, the model for it;
-* ``docs/overlay_760.png``: a 760x760 RF-2D frame at stride 4, class outlines over it.
+* ``docs/overlay_760.png``: a 760x760 RF-2D frame at stride 4, class outlines over it;
+* ``docs/overlay_levels.png``: an RF-2D field sweep through a 2 px microscope (metal the
+  darker phase), read by the grey model for 2 px with the phases' intensities given.
 """
 
 import time
@@ -88,6 +90,28 @@ def main():
     widget.run()
     settle(viewer, widget, app)
     viewer.screenshot(str(HERE / "overlay_760.png"), canvas_only=True, flash=False)
+    viewer.close()
+
+    import numpy as np
+
+    from napari_hamiltonian.optics import Instrument
+
+    frames = field_sweep_stack(size=300, fractions=(0.3, 0.5, 0.7), seed=5)[0]
+    grey = Instrument(2.0, insulator=120.0, metal=40.0, noise=10.0).grey(
+        frames, np.random.default_rng(0))
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1900, 1000)
+    viewer.add_image(grey, name="sweep, 2 px microscope")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
+                                                     "Classify Hamiltonian")
+    widget.threshold_mode.value = "phase levels"
+    widget.insulator_level.value, widget.metal_level.value = 120.0, 40.0
+    widget.psf_sigma.value = 2.0
+    widget.stride.value = 4
+    viewer.dims.set_current_step(0, 1)
+    widget.run()
+    settle(viewer, widget, app)
+    viewer.screenshot(str(HERE / "overlay_levels.png"), canvas_only=False, flash=False)
     viewer.close()
 
 
