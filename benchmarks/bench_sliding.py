@@ -6,7 +6,8 @@ batched per-window ``decision_function`` on a random sample of windows in the sa
 extrapolated to the whole frame. Also a 100-frame 760x760 stack at stride 4 through
 ``classify_stack`` (``--stack``).
 
-Run: ``python benchmarks/bench_sliding.py [--size 760] [--stack | --stack-only]``.
+Run: ``python benchmarks/bench_sliding.py [--size 760] [--stack | --stack-only]
+[--psf-sigma S]`` (``--psf-sigma``: the shipped model of that resolution).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import json, resource, sys, time
 import numpy as np
 import napari_hamiltonian as nh
 from napari_hamiltonian.samples import field_sweep_stack
-size, mode = int(sys.argv[1]), sys.argv[2]
-clf = nh.load_pretrained()
+size, mode, psf = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+clf = nh.load_pretrained(psf or None)
 out = {}
 if mode == "image":
     img = field_sweep_stack(size=size, fractions=(0.5,), seed=1)[0][0]
@@ -66,8 +67,8 @@ print(json.dumps(out))
 """
 
 
-def run(size: int, mode: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(size), mode],
+def run(size: int, mode: str, psf_sigma: float = 0.0) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(size), mode, str(psf_sigma)],
                           capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -77,10 +78,12 @@ def main():
     ap.add_argument("--size", type=int, default=760)
     ap.add_argument("--stack", action="store_true")
     ap.add_argument("--stack-only", action="store_true")
+    ap.add_argument("--psf-sigma", type=float, default=0.0,
+                    help="the shipped model of this resolution (default: lattice scale)")
     args = ap.parse_args()
     t = time.perf_counter()
     if not args.stack_only:
-        image_part(args.size)
+        image_part(args.size, args.psf_sigma)
     if args.stack or args.stack_only:
         s = run(args.size, "stack")
         print(f"stack of {s['frames']} frames {args.size}x{args.size} at stride 4 "
@@ -89,8 +92,8 @@ def main():
     print(json.dumps({"total_seconds": round(time.perf_counter() - t, 1)}))
 
 
-def image_part(size: int) -> None:
-    r = run(size, "image")
+def image_part(size: int, psf_sigma: float = 0.0) -> None:
+    r = run(size, "image", psf_sigma)
     print(f"{size}x{size} at stride 1: {r['windows']} windows in "
           f"{r['seconds']:.1f} s, peak RSS {r['peak_rss_gib']:.2f} GiB")
     print(f"batched per-window inference: {r['naive_windows_per_s']:.0f} windows/s -> "

@@ -18,8 +18,9 @@ from napari_hamiltonian.sliding import classify_image
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A small seven-class model file on 32x32 windows."""
-    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=31, progress=False)
-    clf = nh.HamiltonianClassifier(hidden_units=16, epochs=2, random_state=0).fit(X, y)
+    X, y, _ = nh.simulate.make_dataset(80, size=32, seed=31, progress=False)
+    clf = nh.HamiltonianClassifier(hidden_units=16, epochs=4, random_state=0).fit(X, y)
+    assert clf.unreliable() is None  # its rejection decides
     path = tmp_path_factory.mktemp("model") / "small.safetensors"
     clf.save(path)
     return path, clf
@@ -520,3 +521,21 @@ def test_levels_and_psf_sigma_pick_the_shipped_grey_model(tmp_path, capsys):
     labels = tifffile.imread(tmp_path / "grey" / "g" / "labels.tif")[1]
     np.testing.assert_array_equal(labels, np.where(ref.confident, ref.labels + 1,
                                                    len(nh.CLASSES) + 1))
+
+
+def test_geometry_references_never_write_into_the_package(tmp_path, monkeypatch, capsys):
+    """Without --out the references go to the current folder under the shipped file's
+    name; the package's own file is refused as an output before any work."""
+    from napari_hamiltonian.cli import main
+    from napari_hamiltonian.geometry import reference_file
+    from napari_hamiltonian.modelfile import file_sha256
+
+    shipped = reference_file(0.0)
+    before = file_sha256(shipped)
+    assert main(["geometry-references", "--out", str(shipped)]) == 2
+    assert "shipped references" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["geometry-references", "--n-per-class", "2", "--size", "48",
+                 "--lattices", "1"]) == 0
+    assert (tmp_path / shipped.name).is_file()
+    assert file_sha256(shipped) == before

@@ -469,6 +469,35 @@ def test_format_1_files_load_with_a_warning(fitted, data, tmp_path):
                                   fitted.decision_function(data[0]))
 
 
+def test_weights_that_are_not_finite_are_neither_saved_nor_loaded(fitted, tmp_path):
+    """A network with NaN weights answers one class for everything, and its rejection
+    would certify it: such a model is refused when saved and when read."""
+    import copy
+
+    import torch
+
+    from napari_hamiltonian.modelfile import content_sha256
+
+    broken = copy.deepcopy(fitted)
+    with torch.no_grad():
+        next(broken.model_.parameters()).view(-1)[0] = float("nan")
+    path = tmp_path / "nan.safetensors"
+    with pytest.raises(ValueError, match="not finite.*smaller learning rate"):
+        broken.save(path)
+    assert not path.exists()
+    good = fitted.save(tmp_path / "m.safetensors")
+
+    def poison(meta, tensors):  # NaN weights under a hash that matches them
+        name = next(k for k in tensors if k.startswith("model."))
+        tensors[name] = tensors[name].copy()
+        tensors[name].flat[0] = np.nan
+        meta["content_sha256"] = content_sha256(meta["classes"], meta["architecture"],
+                                                tensors)
+    _rewrite_header(good, poison)
+    with pytest.raises(ValueError, match="m.safetensors.*not finite"):
+        HamiltonianClassifier.load(good)
+
+
 def test_training_that_diverges_stops_with_a_clear_error(data):
     X, y = data
     with pytest.raises(ValueError, match="finite"):

@@ -121,3 +121,37 @@ def test_an_image_the_cnn_rejects_is_never_said_to_agree():
     none = g.Verdict(chi2={"RF-2D": 99.0}, n_measures=4, consistent=[], likelihood={})
     assert "none of the seven references either" in g.agreement_message(NONE_NAME, none)
     assert "agrees with the CNN" in g.agreement_message("RF-2D", fits)
+
+
+@pytest.mark.parametrize("sigma", g.REFERENCE_SIGMAS)
+def test_references_hold_the_patterns_none_of_the_seven_draws(sigma):
+    """Every resolution's references also measure labyrinths, bubbles and smoothed
+    noise through the same microscope, and a fresh level set of smoothed noise through
+    it is found consistent with its family."""
+    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.simulate.outliers import pattern
+
+    refs = g.References.load(psf_sigma=sigma)
+    assert set(refs.outside) == set(g.OUTSIDE_FAMILIES)
+    fits, measured = 0, 0
+    for k in range(8):
+        x = pattern("smooth field", 1, 384, seed=4242 + k)
+        if sigma:
+            x = render_training_set(x, sigma, seed=k)
+        v = g.verdict(g.measure(x[0], refs.min_size), refs)
+        if v.n_measures:  # long correlation lengths leave too few clusters to measure
+            measured += 1
+            fits += "smooth field" in v.outside
+    assert measured >= 3 and fits >= 0.75 * measured
+
+
+def test_the_geometry_never_agrees_when_it_cannot_exclude_a_non_physical_family():
+    v = g.Verdict(chi2={"RF-2D": 1.0, "C-2D": 30.0}, n_measures=4, consistent=["RF-2D"],
+                  likelihood={"RF-2D": 1.0, "C-2D": 0.0}, outside=["labyrinth"])
+    words = g.agreement_message("RF-2D or RF-3D", v)
+    assert "agrees" not in words and "cannot confirm" in words and "labyrinth" in words
+    assert "agrees" in g.agreement_message("RF-2D", g.Verdict(
+        chi2=v.chi2, n_measures=4, consistent=["RF-2D"], likelihood=v.likelihood,
+        outside=[]))
+    words = g.agreement_message("cannot tell at this resolution", v)
+    assert "cannot tell" in words and "agrees" not in words

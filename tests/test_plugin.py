@@ -516,7 +516,7 @@ def test_cluster_geometry_of_the_displayed_frame_beside_the_cnn(widget, qtbot):
         assert drawn == pytest.approx(direct.values[m], nan_ok=True), m
     assert np.isfinite(direct.values["tau"])
     assert "frame 4, cluster geometry" in w.status.value
-    assert ("agrees with the CNN" in w.status.value
+    assert ("agrees with the CNN" in w.status.value or "cannot confirm" in w.status.value
             or "disagree" in w.status.value or "matches none" in w.status.value)
 
 

@@ -49,3 +49,41 @@ def test_tensors_round_trip_and_an_older_rule_falls_back_with_a_warning():
            "rejection.thresholds": np.zeros(3)}
     with pytest.warns(UserWarning, match="earlier version.*k-sigma rule decides"):
         assert Rejection.from_tensors(old, "old.safetensors") is None
+
+
+def test_cannot_tell_keeps_every_family_under_its_share_and_round_trips():
+    """The "cannot tell at this resolution" thresholds: on their calibration images no
+    family is named a class near criticality more than the share allows, the decision
+    has three states, classes with no threshold (P*-like) are never "cannot tell",
+    and the thresholds survive the model-file form."""
+    from napari_hamiltonian.rejection import ACCEPTED, CANNOT_TELL, REJECTED
+
+    rng = np.random.default_rng(2)
+    rule, _ = random_rule(rng)
+    rule.thresholds = np.array([np.inf, 0.9])
+    n = 600
+    families = np.repeat(np.array(["smooth", "labyrinth", "hot"]), n // 3)
+    predicted = rng.integers(0, 3, n)
+    # "smooth" images look like class 0 (low none-probability), the others are spread
+    p_none = np.where(families == "smooth", rng.uniform(0, 0.3, n), rng.uniform(0, 1, n))
+    scores = np.stack([np.zeros(n), p_none], 1)
+    critical = np.array([True, True, False])
+    share = 0.05
+    cut = rule.calibrate_cannot_tell(scores, predicted, families, critical, share)
+    assert np.isinf(cut[2]) and np.all(np.isfinite(cut[:2]))
+    states = rule.decide(scores, predicted)
+    assert set(np.unique(states)) == {REJECTED, ACCEPTED, CANNOT_TELL}
+    for f in np.unique(families):
+        m = families == f
+        named = (states[m] == ACCEPTED) & critical[predicted[m]]
+        assert named.mean() <= share
+    # above the probe's threshold: "none of these", whatever the class
+    assert np.all(states[p_none > 0.9] == REJECTED)
+    # the class without a threshold keeps every accepted image
+    assert np.all(states[(predicted == 2) & (p_none <= 0.9)] == ACCEPTED)
+    back = Rejection.from_tensors(rule.tensors())
+    np.testing.assert_array_equal(back.cannot_tell, cut)
+    np.testing.assert_array_equal(back.decide(scores, predicted), states)
+    # a rule without thresholds (written before them) never says "cannot tell"
+    old = {k: v for k, v in rule.tensors().items() if k != "rejection.cannot_tell"}
+    assert not np.any(Rejection.from_tensors(old).decide(scores, predicted) == CANNOT_TELL)

@@ -15,9 +15,12 @@ from napari_hamiltonian.symmetry import reducing_operation, window_operations
 
 @pytest.fixture(scope="module")
 def clf32():
-    """A small seven-class model on 32x32 windows (trained in seconds)."""
-    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=21, progress=False)
-    return HamiltonianClassifier(hidden_units=24, epochs=2, random_state=0).fit(X, y)
+    """A small seven-class model on 32x32 windows (trained in seconds), accurate enough
+    (66 % on its validation images) that its rejection decides (``unreliable``)."""
+    X, y, _ = nh.simulate.make_dataset(80, size=32, seed=21, progress=False)
+    clf = HamiltonianClassifier(hidden_units=24, epochs=3, random_state=0).fit(X, y)
+    assert clf.unreliable() is None
+    return clf
 
 
 def naive(clf, image, stride, rows=None):
@@ -239,9 +242,9 @@ def grey32():
     """A small grey-input model on 32x32 windows: renders at sigma 1 px in phase units."""
     from napari_hamiltonian.optics import render_training_set
 
-    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=22, progress=False)
+    X, y, _ = nh.simulate.make_dataset(80, size=32, seed=22, progress=False)
     G = render_training_set(X, 1.0, seed=3, binarisation="none", level_error=0.05)
-    return HamiltonianClassifier(hidden_units=24, epochs=2, random_state=0, psf_sigma=1.0,
+    return HamiltonianClassifier(hidden_units=24, epochs=3, random_state=0, psf_sigma=1.0,
                                  input_kind="grey").fit(G, y)
 
 
@@ -295,3 +298,61 @@ def test_levels_give_a_binary_model_the_threshold_halfway(clf32):
     np.testing.assert_array_equal(by_levels.logits, by_threshold.logits)
     stack = classify_stack(grey[None], clf32, levels=(3.0, 1.0), stride=3)
     np.testing.assert_allclose(stack.frame(0).logits, by_levels.logits, atol=1e-5)
+
+
+def test_a_model_trained_to_chance_certifies_nothing_and_says_why():
+    """The safety net: a model near chance level marks no window confident, whatever its
+    rejection was calibrated to accept, and classify_image warns with the fix."""
+    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=21, progress=False)
+    weak = HamiltonianClassifier(hidden_units=8, epochs=1, random_state=0).fit(X, y)
+    why = weak.unreliable()
+    assert why is not None and "validation accuracy" in why and "load_pretrained" in why
+    image = nh.simulate.rfim(1, size=64, disorder=1.1, seed=3)[0]
+    with pytest.warns(UserWarning, match="cannot tell the classes apart"):
+        res = classify_image(image, weak, stride=4)
+    assert not res.confident.any()
+    assert res.answer() == "none of these"
+    # its rejection alone would have accepted windows: the net is what refuses them
+    assert weak.rejection_.accepts(res.scores).any()
+    assert not weak.score_confidence(X[:20]).any()
+
+
+def test_a_grey_model_warns_on_a_binary_image(grey32):
+    image = nh.simulate.percolation(1, size=64, p=0.59, seed=4)[0]
+    with pytest.warns(UserWarning, match="binary image"):
+        classify_image(image, grey32, stride=8, levels=(0, 1))
+
+
+def test_the_answer_is_the_majority_of_the_confident_windows(clf32):
+    """A frame's answer counts only accepted windows: rejected ones of another class do
+    not outvote them; mostly undecided windows read "cannot tell at this resolution"."""
+    image = nh.simulate.percolation(1, size=64, p=0.59, seed=5)[0]
+    res = classify_image(image, clf32, stride=4)
+    res.groups = ()  # classes named on their own
+    n = res.labels.size
+    res.labels[:] = 0
+    res.labels.flat[: n // 4] = 1
+    res.confident[:] = False
+    res.confident.flat[: n // 4] = True
+    res.cannot_tell[:] = False
+    assert res.majority() == res.classes[1]  # 3/4 of the windows are class 0, rejected
+    assert res.answer() == "none of these"
+    res.cannot_tell.flat[n // 4: n // 4 + n // 2] = True
+    assert res.undecided() == pytest.approx((n // 2) / n)
+    assert res.answer() == "cannot tell at this resolution"
+    res.cannot_tell[:] = False
+    res.confident.flat[: 3 * n // 4] = True
+    assert res.answer() == res.majority()
+
+
+def test_a_model_trained_without_symmetry_reduction_reads_windows_as_they_are():
+    """Each window gets exactly what predict gives it, also for a model trained on raw
+    images (augmented): no reduction in the fast path either."""
+    X, y, _ = nh.simulate.make_dataset(20, size=32, seed=23, progress=False)
+    raw = HamiltonianClassifier(hidden_units=16, epochs=1, random_state=0,
+                                symmetry_reduction=False, augmentation=True).fit(X, y)
+    image = nh.simulate.rfim(1, size=60, disorder=1.1, seed=6)[0]
+    res = classify_image(image, raw, stride=7)
+    z = as_result_order(raw, res, naive(raw, image, 7)).reshape(res.logits.shape)
+    np.testing.assert_allclose(res.logits, z, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(res.labels, z.argmax(-1))

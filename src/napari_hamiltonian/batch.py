@@ -37,7 +37,7 @@ import numpy as np
 
 from ._binary import binarize, check_levels, check_metal, check_threshold, level_threshold
 from ._files import atomic_write, check_writable
-from .classes import NONE_NAME
+from .classes import CANNOT_TELL_NAME, NONE_NAME
 from .modelfile import file_sha256
 from .rejection import SCORES
 from .sliding import WindowResult, check_stride, read_image
@@ -429,8 +429,7 @@ def _read_frame(f: Path, clf) -> WindowResult:
         raise ValueError(f"{f} holds rejection scores of another version of "
                          "napari-hamiltonian; rerun classify with --overwrite to compute "
                          "them again")
-    return WindowResult.of(clf, labels=logits.argmax(-1).astype(np.int16),
-                           confident=clf.accepts(scores, dist), logits=logits,
+    return WindowResult.of(clf, labels=logits.argmax(-1).astype(np.int16), logits=logits,
                            distance=dist, classes=classes, stride=stride, window=window,
                            scores=scores)
 
@@ -551,8 +550,9 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
         row = {"frame": int(t), xlabel: x_t} if with_x else {"frame": int(t)}
         rows.append({**row, **report.frame_summary(f), "criticality distance": round(d, 4)})
         fig = report.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x_t:g}: "
-                               "windows per class (confident share in brackets)")
-        if f.answer() == NONE_NAME:
+                               "windows per class (confident share in brackets)",
+                               cannot_tell=f.undecided())
+        if f.answer() in (NONE_NAME, CANNOT_TELL_NAME):
             fig.text(0.5, 0.01, report.unlike_message([f], [t]), ha="center",
                      va="bottom", fontsize=6, wrap=True, color="#8a1c1c")
         report.save_figure(fig, folder / "bars" / f"t{t:05d}.png")

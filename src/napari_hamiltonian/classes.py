@@ -24,6 +24,16 @@ CLASS_COLORS: dict[str, str] = {
 NONE_COLOR = "#9a9a9a"
 #: Name shown for them.
 NONE_NAME = "none of these"
+#: Windows whose class the model's resolution cannot tell from patterns none of the
+#: seven draws (:mod:`napari_hamiltonian.rejection`): a state of its own, apart from a
+#: class and from "none of these".
+CANNOT_TELL_NAME = "cannot tell at this resolution"
+#: Their colour: a light neutral grey, apart from "none of these".
+CANNOT_TELL_COLOR = "#dcdcdc"
+#: The classes near criticality: every class but P*, the paper's "not near
+#: criticality". Naming one of them (or a group of them) is the claim the rejection
+#: must not make for an image none of the seven drew.
+CRITICAL_CLASSES: tuple[str, ...] = tuple(c for c in CLASSES if c != "P*")
 
 
 def class_color(name: str, index: int = 0) -> str:

@@ -161,6 +161,9 @@ def _classify(args: argparse.Namespace) -> int:
     from .report import groups_message, levels_message
 
     clf, digest = _model(args)
+    why = clf.unreliable()
+    if why is not None:
+        print(f"warning: {why}")
     temps = _temperatures(args.temperatures)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -255,16 +258,28 @@ def _geometry_references(args: argparse.Namespace) -> int:
 
     from .geometry import build_references, reference_file
 
+    from pathlib import Path
+
+    from ._files import check_writable
+
     if args.out and len(args.psf_sigma) != 1:
         raise ValueError("--out names one file: give one --psf-sigma with it")
+    # never into the installed package: the shipped references are data of a release
+    outs = [Path(args.out) if args.out else Path(reference_file(s).name)
+            for s in args.psf_sigma]
+    package = reference_file(0.0).parent.resolve()
+    for out in outs:
+        if out.resolve().parent == package:
+            raise ValueError(f"{out} is the package's shipped references; write yours "
+                             "elsewhere (--out FILE)")
+        check_writable(out.resolve().parent)
     start = time.time()
     built = build_references(args.n_per_class, args.size, args.seed, args.psf_sigma,
                              None if args.min_size is None else
                              [args.min_size] * len(args.psf_sigma), args.lattices)
-    for refs in built:
+    for refs, out in zip(built, outs):
         refs.info.update(seconds=round(time.time() - start),
                          command="napari-hamiltonian " + " ".join(args.argv))
-        out = args.out or reference_file(refs.info["psf_sigma"])
         refs.save(out)
         print(f"wrote the references of {len(refs.mean)} classes at PSF sigma "
               f"{refs.info['psf_sigma']:g} px to {out}")
@@ -430,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--psf-sigma", type=float, nargs="+", default=[0.0], metavar="S",
                     help="resolutions: each image is also rendered through the "
                     "microscope of the models of that resolution (default 0: sharp)")
-    gr.add_argument("--out", help="JSON file (default: the package's references)")
+    gr.add_argument("--out", help="JSON file (default: the shipped file's name, "
+                    "geometry-references[-psfS].json, in the current folder; the "
+                    "package's own references are never written)")
     gr.set_defaults(func=_geometry_references)
 
     rp = sub.add_parser("report", help="redraw the CSV and charts of a results folder",

@@ -382,6 +382,12 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                                   yi[train_in], len(classes),
                                   (val_hidden, pattern_statistics(binarised(data[calibration]))),
                                   self.false_rejection, outliers=outliers, seed=seed)
+        val_out = val_idx[yi[val_idx] < 0]
+        if len(val_out) and outliers is not None:  # held-out outliers: "cannot tell"
+            z, h = cnn.predict_logits(model, data[val_out], device, hidden=True)
+            rejection.calibrate_cannot_tell(
+                rejection.scores(h, pattern_statistics(binarised(data[val_out]))),
+                z.argmax(1), np.zeros(len(val_out), int), _critical(classes))
         # fitted attributes only now that training succeeded
         self.classes_ = classes
         self.window_ = window
@@ -420,6 +426,96 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         acc = rec["val_accuracy"]
         print(f"epoch {rec['epoch']}: loss {rec['loss']:.4f}"
               + (f", validation accuracy {acc:.4%}" if acc is not None else ""), flush=True)
+
+    def calibrate_rejection(self, X, y, families=None, calibration_fraction: float = 0.5,
+                            random_state=None) -> HamiltonianClassifier:
+        """Fit the rejection anew (:mod:`napari_hamiltonian.rejection`), the network
+        unchanged: from images of the classes and of none of them, e.g. rendered through
+        the instrument the model is for.
+
+        The images of the classes are split (stratified): one part fits the class
+        models of the pattern statistics and, against half of the images of none of
+        the classes, the probe; the other (``calibration_fraction``) sets the
+        thresholds to reject ``false_rejection`` of them. The other half of the images
+        of none of the classes sets the "cannot tell at this resolution" thresholds
+        (:meth:`Rejection.calibrate_cannot_tell`), family by family.
+
+        Parameters
+        ----------
+        X : array-like, shape (N, w, w)
+            Images as :meth:`fit` takes them.
+        y : array-like of str, shape (N,)
+            Class labels from ``classes_``, or ``outlier_label`` for images of none of
+            them (at least one image of each class and some of none are needed).
+        families : array-like of str, shape (N,), optional
+            The family (category) of each image of none of the classes; each family is
+            kept below the share of :data:`~napari_hamiltonian.rejection.CANNOT_TELL_SHARE`
+            on its own. Default: one family.
+        calibration_fraction : float
+            Share of the images of the classes that calibrate the thresholds.
+        random_state : int, RandomState or None
+            Seeds the splits, the mixtures and the probe.
+
+        Returns
+        -------
+        self
+        """
+        from .rejection import Rejection
+
+        check_is_fitted(self)
+        images = self._images(X, reset=False)
+        y = np.asarray(y).astype(str)
+        check_consistent_length(images, y)
+        families = np.full(len(y), "none") if families is None \
+            else np.asarray(families).astype(str)
+        check_consistent_length(images, families)
+        outlier = y == str(self.outlier_label)
+        unknown = np.setdiff1d(y[~outlier], self.classes_.astype(str))
+        if len(unknown):
+            raise ValueError(f"y holds labels that are not classes of this model: "
+                             f"{unknown.tolist()}; classes: {self.classes_.tolist()}, "
+                             f"images of none of them: {self.outlier_label!r}")
+        yi = np.full(len(y), -1, np.int64)
+        yi[~outlier] = np.searchsorted(self.classes_.astype(str), y[~outlier])
+        if len(np.unique(yi[~outlier])) < len(self.classes_) or outlier.sum() < 2:
+            raise ValueError("calibrating the rejection needs images of every class and at "
+                             f"least two of none of them ({self.outlier_label!r})")
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        gen = np.random.default_rng(seed)
+        fit_in, cal_in = train_validation_split(np.where(outlier, -1, yi)[~outlier],
+                                                calibration_fraction, gen)
+        inside = np.flatnonzero(~outlier)
+        fit_in, cal_in = inside[fit_in], inside[cal_in]
+        codes = np.unique(families[outlier], return_inverse=True)[1]
+        probe_out, cannot_out = train_validation_split(codes, 0.5, gen)
+        probe_out, cannot_out = np.flatnonzero(outlier)[probe_out], \
+            np.flatnonzero(outlier)[cannot_out]
+        data = self._reduced(images)
+        b = binarised(images)
+
+        def outputs(idx):
+            z, h = self._network_outputs(data[idx], hidden=True)
+            return z, h, pattern_statistics(b[idx])
+
+        _, h_fit, st_fit = outputs(fit_in)
+        _, h_cal, st_cal = outputs(cal_in)
+        _, h_probe, st_probe = outputs(probe_out)
+        z_out, h_out, st_out = outputs(cannot_out)
+        rejection = Rejection.fit(h_fit, st_fit, yi[fit_in], len(self.classes_),
+                                  (h_cal, st_cal), self.false_rejection,
+                                  outliers=(h_probe, st_probe), seed=seed)
+        rejection.calibrate_cannot_tell(rejection.scores(h_out, st_out), z_out.argmax(1),
+                                        families[cannot_out], _critical(self.classes_))
+        self.rejection_ = rejection
+        self.training_info_ = {**getattr(self, "training_info_", {}),
+                               "rejection_calibration": {
+                                   "n_classes_fit": int(len(fit_in)),
+                                   "n_classes_calibration": int(len(cal_in)),
+                                   "n_none_probe": int(len(probe_out)),
+                                   "n_none_cannot_tell": int(len(cannot_out)),
+                                   "families": sorted(set(families[outlier].tolist())),
+                                   "seed": seed}}
+        return self
 
     # ------------------------------------------------------------------ prediction
     def logits(self, X) -> np.ndarray:
@@ -480,8 +576,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             return np.full((len(hidden), len(SCORES)), np.nan)
         return self.rejection_.scores(hidden, statistics)
 
-    def accepts(self, scores: np.ndarray, distance: np.ndarray) -> np.ndarray:
-        """The decision "confidently one of the classes": the one place that makes it.
+    def decide(self, scores: np.ndarray, distance: np.ndarray, predicted) -> np.ndarray:
+        """The decision on each image or window: the one place that makes it.
 
         Parameters
         ----------
@@ -490,16 +586,68 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         distance : ndarray, shape (...)
             From :meth:`confidence_distance`; decides alone (the paper's rule) for a
             model file that has no rejection rule (written before it existed).
+        predicted : ndarray of str, shape (...)
+            The predicted class names (from ``classes_``).
+
+        Returns
+        -------
+        ndarray of int8, shape (...)
+            ``rejection.ACCEPTED`` (confidently the predicted class),
+            ``rejection.REJECTED`` ("none of these") or ``rejection.CANNOT_TELL``
+            ("cannot tell at this resolution": accepted, but the class is one this
+            model's resolution cannot tell from patterns none of the seven draws;
+            :mod:`napari_hamiltonian.rejection`). Everything is rejected by a model
+            that cannot classify (:meth:`unreliable`).
         """
+        from .rejection import ACCEPTED, REJECTED
+
+        check_is_fitted(self)
+        distance = np.asarray(distance)
+        if self.unreliable() is not None:
+            return np.full(distance.shape, REJECTED, np.int8)
         if getattr(self, "rejection_", None) is None:
-            return self.paper_confident(distance)
-        return self.rejection_.accepts(scores)
+            return np.where(self.paper_confident(distance), ACCEPTED, REJECTED
+                            ).astype(np.int8)
+        index = np.searchsorted(self.classes_, np.asarray(predicted))
+        return self.rejection_.decide(scores, np.minimum(index, len(self.classes_) - 1))
+
+    def accepts(self, scores: np.ndarray, distance: np.ndarray, predicted) -> np.ndarray:
+        """Bool, shape of ``distance``: :meth:`decide` says "confidently one of the
+        classes"."""
+        from .rejection import ACCEPTED
+
+        return self.decide(scores, distance, predicted) == ACCEPTED
+
+    def unreliable(self) -> str | None:
+        """Why this model must not certify any image, or None.
+
+        A model whose validation accuracy (of the epoch kept) is not at least halfway
+        from chance (``1 / n_classes``) to perfect cannot classify: its rejection would
+        still accept most images of the classes it was calibrated on, so it would mark
+        wrong answers confident. Every image is then "none of these"
+        (:meth:`decide`), and the front ends say why.
+        """
+        check_is_fitted(self)
+        scores = getattr(self, "validation_scores_", None) or []
+        if not scores:
+            return None
+        n = len(self.classes_)
+        best = max(scores) if self.keep_best_epoch else scores[-1]
+        needed = (1 + 1 / n) / 2
+        if best >= needed:
+            return None
+        return (f"this model's validation accuracy is {best:.0%}, less than halfway from "
+                f"chance ({1 / n:.0%}) to perfect ({needed:.0%} needed): it cannot tell "
+                "the classes apart, so no window is marked confident. Train it longer or "
+                "on more images, or use a shipped model (load_pretrained)")
 
     def confident_of(self, logits: np.ndarray, hidden: np.ndarray,
                      statistics: np.ndarray) -> np.ndarray:
         """:meth:`score_confidence` of :meth:`rejection_inputs` already computed."""
+        logits = np.asarray(logits)
         return self.accepts(self.rejection_scores_of(hidden, statistics),
-                            self.distance_of_logits(logits))
+                            self.distance_of_logits(logits),
+                            self.classes_[logits[..., :len(self.classes_)].argmax(-1)])
 
     def confidence_distance(self, X) -> np.ndarray:
         """Distance of each image's last-layer point to the nearest training point of its
@@ -543,7 +691,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         This is the rejection of :mod:`napari_hamiltonian.rejection` (the likelihood
         of the image's pattern statistics under the classes, and a learned probability
         of "none of these", both within thresholds calibrated on held-out images of the
-        classes); False means "none of these".
+        classes); False means "none of these" or "cannot tell at this resolution"
+        (:meth:`decide` tells them apart).
         The paper's k-sigma rule is :meth:`paper_confidence`. For a model file without
         a rejection rule, the paper's rule decides.
         """
@@ -582,6 +731,17 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         """
         from .modelfile import load_model
         return load_model(cls, path, device)
+
+
+def _critical(classes) -> np.ndarray:
+    """Bool per class: near criticality (:data:`napari_hamiltonian.classes.CRITICAL_CLASSES`;
+    every class for a model of other classes than the seven)."""
+    from .classes import CLASSES, CRITICAL_CLASSES
+
+    names = [str(c) for c in classes]
+    if set(names) != set(CLASSES):
+        return np.ones(len(names), bool)
+    return np.array([c in CRITICAL_CLASSES for c in names])
 
 
 def train_validation_split(y: np.ndarray, fraction: float, rng: np.random.Generator):

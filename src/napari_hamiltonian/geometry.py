@@ -333,12 +333,17 @@ class References:
     info : dict
         How they were made (images per class, size, seed, ``min_size``, ``psf_sigma``,
         the command).
+    outside : dict of family -> {"mean", "spread", "coverage"} -> dict of measure -> float
+        The same for families of patterns none of the seven draws
+        (:data:`OUTSIDE_FAMILIES`, through the same microscope): a verdict that cannot
+        exclude them does not confirm a class. Empty in references built before them.
     """
 
     mean: dict
     spread: dict
     info: dict = field(default_factory=dict)
     coverage: dict = field(default_factory=dict)
+    outside: dict = field(default_factory=dict)
 
     def save(self, path) -> None:
         from ._files import atomic_write
@@ -381,6 +386,41 @@ def reference_images(code: str, n: int, size: int, seed: int, lattices: int = 10
     return np.concatenate(parts)[:n]
 
 
+#: Families of patterns none of the seven draws that the references include
+#: (``simulate/outliers.py``): what a labyrinth, bubbles or smoothed noise measure.
+OUTSIDE_FAMILIES = ("smooth field", "stretched field", "labyrinth", "bubbles", "stripes")
+
+
+def _summary(rows: list[dict]) -> tuple[dict, dict, dict]:
+    """(mean, spread, coverage) of each measure over rows of :class:`Geometry` values."""
+    table = {m: np.array([r[m] for r in rows]) for m in MEASURES}
+    mean = {m: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+            for m, v in table.items()}
+    spread = {m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else float("nan")
+              for m, v in table.items()}
+    coverage = {m: float(np.isfinite(v).mean()) for m, v in table.items()}
+    return mean, spread, coverage
+
+
+def outside_references(n_per_family: int = 26, size: int = 384, seed: int = 0,
+                       psf_sigma: float = 0.0, min_size: int | None = None,
+                       families=OUTSIDE_FAMILIES) -> dict:
+    """:attr:`References.outside` of one resolution: each family's measures over
+    ``n_per_family`` images of ``size`` pixels, rendered as the classes' references are
+    (:func:`build_references`)."""
+    from .optics import render_training_set
+    from .simulate.outliers import pattern
+
+    min_size = default_min_size(psf_sigma) if min_size is None else int(min_size)
+    out = {}
+    for k, f in enumerate(families):
+        X = pattern(f, n_per_family, size, seed + 7907 * k)
+        images = X if psf_sigma == 0 else render_training_set(X, psf_sigma, seed + 7907 * k)
+        mean, spread, coverage = _summary([measure(x, min_size).values for x in images])
+        out[f] = {"mean": mean, "spread": spread, "coverage": coverage}
+    return out
+
+
 def build_references(n_per_class: int = 26, size: int = 384, seed: int = 0,
                      psf_sigmas=(0.0,), min_sizes=None, lattices: int = 10,
                      classes=None, progress: bool = True) -> list[References]:
@@ -403,17 +443,13 @@ def build_references(n_per_class: int = 26, size: int = 384, seed: int = 0,
                              seed + 7919 * k, lattices)
         for sigma, min_size in zip(sigmas, sizes):
             images = X if sigma == 0 else render_training_set(X, sigma, seed + 7919 * k)
-            rows = [measure(x, min_size).values for x in images]
-            table = {m: np.array([r[m] for r in rows]) for m in MEASURES}
             mean, spread, coverage = tables[sigma]
-            mean[c] = {m: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-                       for m, v in table.items()}
-            spread[c] = {m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else
-                         float("nan") for m, v in table.items()}
-            coverage[c] = {m: float(np.isfinite(v).mean()) for m, v in table.items()}
+            mean[c], spread[c], coverage[c] = _summary([measure(x, min_size).values
+                                                        for x in images])
     return [References(*tables[s][:2], {"n_per_class": n_per_class, "size": size,
                                         "seed": seed, "min_size": m, "psf_sigma": s,
-                                        "lattices_3d": lattices}, tables[s][2])
+                                        "lattices_3d": lattices}, tables[s][2],
+                       outside_references(n_per_class, size, seed, s, m))
             for s, m in zip(sigmas, sizes)]
 
 
@@ -446,32 +482,40 @@ class Verdict:
     n_measures: int
     consistent: list
     likelihood: dict
+    outside: list | None = None
+
+
+def _chi2(geometry: Geometry, used: list, mean: dict, spread: dict, coverage: dict
+          ) -> float:
+    """chi2 of the measures ``used`` against one reference (see :class:`Verdict`)."""
+    total, n = 0.0, 0
+    for m in used:
+        mu, sd = mean.get(m, np.nan), spread.get(m, np.nan)
+        if coverage.get(m, 1.0) < RARE_COVERAGE:
+            # the reference images (almost) never have this measure (P-3D slices: no
+            # clusters large enough for a hull); the image has it: a clear miss
+            total += MISSING_SIGMA ** 2
+            n += 1
+            continue
+        if not (np.isfinite(mu) and np.isfinite(sd)):
+            continue  # too few reference values to compare with
+        sigma2 = geometry.errors[m] ** 2 + sd ** 2
+        total += (geometry.values[m] - mu) ** 2 / max(sigma2, 1e-12)
+        n += 1
+    return total if n else float("nan")
 
 
 def verdict(geometry: Geometry, references: References | None = None) -> Verdict:
-    """Compare measured exponents with each class's reference range."""
+    """Compare measured exponents with each class's reference range, and with the
+    families of patterns none of the seven draws (``Verdict.outside``: the families
+    the exponents fit as well; None when the references have none)."""
     from scipy.stats import chi2 as chi2_law
 
     ref = references or References.load()
     used = [m for m in MEASURES if np.isfinite(geometry.values[m])
             and np.isfinite(geometry.errors[m])]
-    chi2 = {}
-    for c in ref.mean:
-        total, n = 0.0, 0
-        for m in used:
-            mu, sd = ref.mean[c].get(m, np.nan), ref.spread[c].get(m, np.nan)
-            if ref.coverage.get(c, {}).get(m, 1.0) < RARE_COVERAGE:
-                # the class's images (almost) never have this measure (P-3D slices: no
-                # clusters large enough for a hull); the image has it: a clear miss
-                total += MISSING_SIGMA ** 2
-                n += 1
-                continue
-            if not (np.isfinite(mu) and np.isfinite(sd)):
-                continue  # too few reference values to compare with
-            sigma2 = geometry.errors[m] ** 2 + sd ** 2
-            total += (geometry.values[m] - mu) ** 2 / max(sigma2, 1e-12)
-            n += 1
-        chi2[c] = total if n else float("nan")
+    chi2 = {c: _chi2(geometry, used, ref.mean[c], ref.spread[c], ref.coverage.get(c, {}))
+            for c in ref.mean}
     n_used = len(used)
     limit = chi2_law.ppf(0.95, max(n_used, 1))
     finite = {c: v for c, v in chi2.items() if np.isfinite(v)}
@@ -479,8 +523,12 @@ def verdict(geometry: Geometry, references: References | None = None) -> Verdict
     low = min(finite.values(), default=0.0)
     weights = {c: float(np.exp(-(v - low) / 2)) for c, v in finite.items()}
     total = sum(weights.values()) or 1.0
+    outside = None
+    if ref.outside:
+        outside = [f for f, r in ref.outside.items()
+                   if _chi2(geometry, used, r["mean"], r["spread"], r["coverage"]) <= limit]
     return Verdict(chi2=chi2, n_measures=n_used, consistent=consistent,
-                   likelihood={c: w / total for c, w in weights.items()})
+                   likelihood={c: w / total for c, w in weights.items()}, outside=outside)
 
 
 def table_row(geometry: Geometry, v: Verdict) -> dict:
@@ -505,10 +553,19 @@ def cnn_agrees(cnn_class: str, v: Verdict) -> bool:
 def agreement_message(cnn_class: str, v: Verdict) -> str:
     """Plain words on whether the geometry agrees with the CNN's answer: its majority
     class (or group), or "none of these" for an image unlike every class."""
-    from .classes import NONE_NAME
+    from .classes import CANNOT_TELL_NAME, NONE_NAME
 
     if v.n_measures == 0:
         return "the cluster geometry could not be measured (too few clusters)"
+    fits = ", ".join(v.consistent) or "none of the seven"
+    if cnn_class == CANNOT_TELL_NAME:
+        return (f"the CNN cannot tell at this resolution; the cluster exponents fit "
+                f"{fits}" + (f" and patterns none of the seven draws ({', '.join(v.outside)})"
+                             if v.outside else ""))
+    if cnn_class != NONE_NAME and v.outside and cnn_agrees(cnn_class, v):
+        return (f"the cluster geometry cannot confirm the CNN ({cnn_class}): its exponents "
+                f"fit {fits}, but also patterns none of the seven draws "
+                f"({', '.join(v.outside)}) at this resolution")
     if cnn_class == NONE_NAME:
         if not v.consistent:
             return ("the CNN finds the image unlike every class, and its cluster geometry "

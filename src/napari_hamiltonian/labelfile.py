@@ -8,6 +8,7 @@ value                       meaning
 0                           not classified (a frame nobody ran; transparent)
 k + 1, k = 0 .. n - 1       class ``classes[k]`` (column k of the CSV), accepted
 n + 1                       "none of these" (the rejection; neutral grey)
+n + 2                       "cannot tell at this resolution" (light grey)
 ==========================  =====================================================
 
 ``labels.tif`` holds these values for every frame of the source stack, as (T, ny, nx)
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ._files import atomic_write
-from .classes import NONE_COLOR, NONE_NAME, class_color
+from .classes import CANNOT_TELL_COLOR, CANNOT_TELL_NAME, NONE_COLOR, NONE_NAME, class_color
 
 #: Key of this package's block in the TIFF's JSON description.
 METADATA_KEY = "napari_hamiltonian_labels"
@@ -70,6 +71,7 @@ def label_names(classes: Sequence[str]) -> dict[int, str]:
     names = {0: NOT_CLASSIFIED}
     names.update({k + 1: c for k, c in enumerate(classes)})
     names[len(classes) + 1] = NONE_NAME
+    names[len(classes) + 2] = CANNOT_TELL_NAME
     return names
 
 
@@ -79,14 +81,17 @@ def label_colors(classes: Sequence[str]) -> dict:
     colors = {None: "transparent", 0: "transparent"}
     colors.update({k + 1: class_color(c, k) for k, c in enumerate(classes)})
     colors[len(classes) + 1] = NONE_COLOR
+    colors[len(classes) + 2] = CANNOT_TELL_COLOR
     return colors
 
 
 def label_values(result) -> np.ndarray:
     """Label values of a WindowResult, shape (ny, nx) uint8: class index + 1 where the
-    window is accepted, ``len(classes) + 1`` where it is none of the classes."""
+    window is accepted, ``len(classes) + 1`` where it is none of the classes,
+    ``len(classes) + 2`` where the model's resolution cannot tell."""
     none = len(result.classes) + 1
-    return np.where(result.confident, result.labels + 1, none).astype(np.uint8)
+    return np.where(result.confident, result.labels + 1,
+                    np.where(result.cannot_tell, none + 1, none)).astype(np.uint8)
 
 
 def write_labels(path, results: dict, n_frames: int | None, image_scale=None,

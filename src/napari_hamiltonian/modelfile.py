@@ -61,6 +61,7 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
     tensors = {f"model.{k}": np.ascontiguousarray(
         v.detach().cpu().numpy().astype(np.float16 if half else np.float32))
         for k, v in clf.model_.state_dict().items()}
+    check_finite(tensors, "the model to save")
     for c, pts in enumerate(clf.clusters_.points):
         tensors[f"cluster.{c}"] = np.ascontiguousarray(pts)
     if getattr(clf, "rejection_", None) is not None:
@@ -90,6 +91,16 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
     return path
 
 
+def check_finite(tensors: dict, what: str) -> None:
+    """ValueError naming ``what`` if a weight of the network is NaN or infinite (a
+    training run that diverged: such a network answers one class for everything)."""
+    bad = [k for k, v in tensors.items() if k.startswith("model.") and not np.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{what}: the network's weights are not finite ({bad[0]}): its "
+                         "training diverged. Train again with a smaller learning rate "
+                         "(the default is 0.001)")
+
+
 def load_model(cls, path, device: str = "auto"):
     """Read a file written by :func:`save_model` into a fitted instance of ``cls``.
 
@@ -111,6 +122,7 @@ def load_model(cls, path, device: str = "auto"):
     blob = path.read_bytes()
     meta, tensors = parse_model_file(blob, path)
     check_model_metadata(meta, tensors, path)
+    check_finite(tensors, str(path))
     arch = meta["architecture"]
     clf = cls(**meta["params"])
     clf.device = device

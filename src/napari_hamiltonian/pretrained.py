@@ -24,19 +24,19 @@ SHIPPED: dict[float, tuple[str, str]] = {
     0.0: ("hamiltonian-cnn.safetensors",
           "c3fe93533112f5950eeaba91a6319ab8a3d348089ba722bf390dfc15d29c2f2f"),
     1.0: ("hamiltonian-cnn-psf1.safetensors",
-          "30637db4c9d2c4ceb3234229147d06c65a672571d3b0ed75f56cf2c2010e9111"),
+          "d8c35bf97c3c042408ae9ca170253025fcd5ba8a6ce3f23e56bfeb7a5be71f92"),
     2.0: ("hamiltonian-cnn-psf2.safetensors",
-          "73037e3fb52483ad98c7ab2f966c7f9a16b2016cd22ca091f7d7552063dd28f5"),
+          "9895812719414033bb37d62c2c7885cfff9e6708229e1009bdc91566a772cb1f"),
     3.0: ("hamiltonian-cnn-psf3.safetensors",
-          "24717da3dca47ae8c64ae21acbd1404caceb5f74d1291b967d1ecf084b410253"),
+          "18052f412b5db569ccf74fe1707bf3331da544b7e412dac8704dc4853a26afc8"),
 }
 #: Shipped grey models (``input_kind="grey"``): point-spread function (px) -> (file name,
 #: SHA-256).
 SHIPPED_GREY: dict[float, tuple[str, str]] = {
     2.0: ("hamiltonian-cnn-psf2-grey.safetensors",
-          "84936f34c6a901454f99038e7dcbcb10952e789e1820162af5e2a34a7a2958a8"),
+          "371ac513dd324284a81b5676ae2566ad76c0a72441ecc8a39d1859d01f6b9e5f"),
     3.0: ("hamiltonian-cnn-psf3-grey.safetensors",
-          "dc63ecd59e46c7af79bb361216cd4fa8766dbeb55745283668008412fa4f824c"),
+          "5a15e8c4e1ca9a57498b129d967c45d2404f3b6dc9fded439ebb90429302bb80"),
 }
 #: The lattice-scale model's file and hash (``SHIPPED[0.0]``).
 PRETRAINED_FILE, PRETRAINED_SHA256 = SHIPPED[0.0]

@@ -30,6 +30,23 @@ their thresholds, the ``1 - false_rejection / 2`` quantiles of the scores of the
 validation split (images of the classes the network did not train on), so about
 ``false_rejection`` of such images are rejected.
 
+**Cannot tell at this resolution.** Blur erases what separates some classes from
+patterns none of the seven draws (a blurred random-field sweep from a level set of
+smoothed noise, say). Where the model was calibrated against such patterns rendered
+through its own instrument (:meth:`Rejection.calibrate_cannot_tell`), each class near
+criticality ``c`` has a third threshold ``cannot_tell[c]`` on the probability of "none
+of these": the largest at which held-out images of every pattern family are named
+``c`` (accepted by both scores) at most ``CANNOT_TELL_SHARE x (share of the family's
+accepted critical images predicted c)`` of the time, so that no family is named a
+critical class in more than :data:`CANNOT_TELL_SHARE` of its images. A window that both
+scores accept, predicted ``c``, with a probability above ``cannot_tell[c]``, is
+"cannot tell at this resolution" (:data:`CANNOT_TELL`), neither a class nor "none of
+these". P* (the paper's "not near criticality") has no such threshold: naming a
+pattern P* claims no critical Hamiltonian.
+
+The decision of one window (:meth:`Rejection.decide`) is one of :data:`REJECTED`,
+:data:`ACCEPTED`, :data:`CANNOT_TELL`.
+
 Measured on independent data (``benchmarks/eval_rejection.py``, figures in the model
 card): the CNN-feature scores tried first (a Mahalanobis distance of ``h`` with a
 tied covariance, Lee et al. 2018, and the energy of the logits, Liu et al. 2020)
@@ -50,6 +67,13 @@ SCORES = ("pattern statistics", "none probability")
 COMPONENTS = 2
 #: Floor of the per-class log-likelihoods the probe reads (keeps far outliers finite).
 LOG_LIKELIHOOD_FLOOR = -200.0
+#: Decisions of :meth:`Rejection.decide`: "none of these", confidently the predicted
+#: class, "cannot tell at this resolution".
+REJECTED, ACCEPTED, CANNOT_TELL = 0, 1, 2
+#: Largest share of a pattern family's calibration images that may be named a class
+#: near criticality (:meth:`Rejection.calibrate_cannot_tell`); half the 10 % the
+#: evaluation allows, for the spread between calibration and new images.
+CANNOT_TELL_SHARE = 0.05
 
 
 class Rejection:
@@ -71,11 +95,17 @@ class Rejection:
     probe : dict of ndarray, optional
         The "none of these" network: ``mean``, ``scale`` (its input standardisation),
         ``w1``, ``b1``, ``w2``, ``b2``.
+    cannot_tell : ndarray, shape (n_classes,), optional
+        Per predicted class (the classifier's ``classes_`` order), the largest
+        probability of "none of these" at which an accepted window is named that class;
+        above it, up to ``thresholds[1]``, the window is :data:`CANNOT_TELL`. Infinite
+        (the default) where the class is told from every calibrated pattern family.
     """
 
     def __init__(self, center: np.ndarray, scale: np.ndarray, log_weights: np.ndarray,
                  means: np.ndarray, precision_cholesky: np.ndarray, thresholds: np.ndarray,
-                 probe: dict[str, np.ndarray] | None = None):
+                 probe: dict[str, np.ndarray] | None = None,
+                 cannot_tell: np.ndarray | None = None):
         self.center = np.asarray(center, np.float64)
         self.scale = np.asarray(scale, np.float64)
         self.log_weights = np.asarray(log_weights, np.float64)
@@ -84,6 +114,8 @@ class Rejection:
         self.thresholds = np.asarray(thresholds, np.float64)
         self.probe = None if probe is None else {
             k: np.ascontiguousarray(v, np.float64) for k, v in probe.items()}
+        self.cannot_tell = np.full(len(self.log_weights), np.inf) if cannot_tell is None \
+            else np.asarray(cannot_tell, np.float64)
         # log-density constant of each component: log |L| - d/2 log(2 pi)
         diag = np.diagonal(self.precision_cholesky, axis1=-2, axis2=-1)
         self._log_norm = (np.log(diag).sum(-1) - 0.5 * self.means.shape[-1]
@@ -202,6 +234,71 @@ class Rejection:
         """Bool, shape ``scores.shape[:-1]``: every score at most its threshold."""
         return np.all(np.asarray(scores) <= self.thresholds, axis=-1)
 
+    def decide(self, scores: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """The decision of each window or image (see the module's docstring).
+
+        Parameters
+        ----------
+        scores : ndarray, shape (..., 2)
+            From :meth:`scores`.
+        predicted : ndarray of int, shape (...)
+            Index of the predicted class (the classifier's ``classes_`` order).
+
+        Returns
+        -------
+        ndarray of int8, shape (...)
+            :data:`REJECTED`, :data:`ACCEPTED` or :data:`CANNOT_TELL`.
+        """
+        scores = np.asarray(scores)
+        passed = self.accepts(scores)
+        unsure = passed & (scores[..., 1] > self.cannot_tell[np.asarray(predicted)])
+        return np.where(unsure, CANNOT_TELL, np.where(passed, ACCEPTED, REJECTED)
+                        ).astype(np.int8)
+
+    def calibrate_cannot_tell(self, scores: np.ndarray, predicted: np.ndarray,
+                              families: np.ndarray, critical: np.ndarray,
+                              share: float = CANNOT_TELL_SHARE) -> np.ndarray:
+        """Set :attr:`cannot_tell` from held-out images of patterns none of the seven drew.
+
+        For every family ``f`` and critical class ``c``: of the family's ``n_f``
+        images, ``a_f`` are accepted by both scores as some critical class, ``a_fc`` of
+        them as ``c``; at most ``floor(share * n_f * a_fc / a_f)`` of the latter may
+        stay named ``c``, the ones with the lowest probability of "none of these".
+        ``cannot_tell[c]`` is the lowest such cut over the families, so every family is
+        named a critical class in at most ``share`` of its images.
+
+        Parameters
+        ----------
+        scores : ndarray, shape (N, 2)
+            :meth:`scores` of the held-out images of none of the classes.
+        predicted : ndarray of int, shape (N,)
+            Their predicted classes.
+        families : ndarray of str, shape (N,)
+            The family (category) of each image.
+        critical : ndarray of bool, shape (n_classes,)
+            Which classes are near criticality (naming P* is not a claim to guard).
+        share : float
+
+        Returns
+        -------
+        ndarray, shape (n_classes,)
+            The thresholds (also stored in :attr:`cannot_tell`).
+        """
+        scores, predicted = np.asarray(scores), np.asarray(predicted)
+        families = np.asarray(families)
+        named = self.accepts(scores) & np.asarray(critical)[predicted]
+        cut = np.full(len(self.log_weights), np.inf)
+        for f in np.unique(families):
+            mine = families == f
+            n_f, a_f = int(mine.sum()), int((mine & named).sum())
+            for c in np.flatnonzero(critical):
+                p = np.sort(scores[mine & named & (predicted == c), 1])
+                allowed = int(np.floor(share * n_f * len(p) / max(a_f, 1)))
+                if len(p) > allowed:  # at most `allowed` of them at or below the cut
+                    cut[c] = min(cut[c], np.nextafter(p[allowed], -np.inf))
+        self.cannot_tell = cut
+        return cut
+
     _ARRAYS = ("center", "scale", "log_weights", "means", "precision_cholesky", "thresholds")
 
     def tensors(self) -> dict[str, np.ndarray]:
@@ -209,6 +306,8 @@ class Rejection:
         out = {f"rejection.{k}": getattr(self, k) for k in self._ARRAYS}
         for k, v in (self.probe or {}).items():
             out[f"rejection.probe.{k}"] = v
+        if np.isfinite(self.cannot_tell).any():
+            out["rejection.cannot_tell"] = self.cannot_tell
         return out
 
     @classmethod
@@ -226,7 +325,8 @@ class Rejection:
             return None
         probe = {k[len("rejection.probe."):]: v for k, v in tensors.items()
                  if k.startswith("rejection.probe.")} or None
-        return cls(*(tensors[f"rejection.{k}"] for k in cls._ARRAYS), probe)
+        return cls(*(tensors[f"rejection.{k}"] for k in cls._ARRAYS), probe,
+                   tensors.get("rejection.cannot_tell"))
 
 
 def _fit_probe(inside: np.ndarray, outside: np.ndarray, seed: int) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import NONE_COLOR, NONE_NAME, class_color
+from .classes import CANNOT_TELL_COLOR, CANNOT_TELL_NAME, NONE_COLOR, NONE_NAME, class_color
 
 #: The readings of the paper's k-sigma rule (:meth:`HamiltonianClassifier.paper_confidence`).
 PAPER_READINGS = ("nearest", "box", "ellipsoid")
@@ -349,18 +349,21 @@ def save_figure(fig, path) -> None:
     atomic_write(Path(path), buf.getvalue())
 
 
-def bar_chart(fractions: dict, title: str = "", ax=None):
+def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.0):
     """Bar chart of window shares per class, as in Figs. 7 and 9 of Basak et al.
 
     Each bar is the share of windows predicted as that class; its bright part is the
     share that is also confident (the rejection accepts it), the dark part the rest.
     A grey bar "none" beside the seven is the share of all windows that are none of the
-    classes (the dark parts together).
+    classes, and a light grey bar "cannot tell" the share the model's resolution cannot
+    tell (the dark parts together are the two).
 
     Parameters
     ----------
     fractions : dict
         {class: (share of windows, confident share)}, e.g. ``WindowResult.fractions()``.
+    cannot_tell : float
+        Share of windows "cannot tell at this resolution" (``WindowResult.undecided()``).
     """
     import matplotlib.colors as mcolors
 
@@ -377,14 +380,19 @@ def bar_chart(fractions: dict, title: str = "", ax=None):
     ax.bar(x, conf, color=colors, edgecolor="black", linewidth=0.6, label="confident")
     ax.bar(x, total - conf, bottom=conf, color=dark, edgecolor="black", linewidth=0.6,
            label="flagged")
-    none = float((total - conf).sum())
-    ax.bar([len(names)], [none], color=NONE_COLOR, edgecolor="black", linewidth=0.6)
+    unsure = 100 * float(cannot_tell)
+    none = max(float((total - conf).sum()) - unsure, 0.0)
+    extra = [("none", none, NONE_COLOR)] + ([("cannot tell", unsure, CANNOT_TELL_COLOR)]
+                                            if unsure > 0 else [])
+    for k, (_, v, color) in enumerate(extra):
+        ax.bar([len(names) + k], [v], color=color, edgecolor="black", linewidth=0.6)
+        ax.text(len(names) + k, v + 1.5, f"{v:.0f}%", ha="center", va="bottom", fontsize=7)
     for xi, t, c in zip(x, total, conf):
         if t > 0:
             ax.text(xi, t + 1.5, f"{t:.0f}%\n({c:.0f}%)", ha="center", va="bottom",
                     fontsize=7)
-    ax.text(len(names), none + 1.5, f"{none:.0f}%", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(list(x) + [len(names)], names + ["none"])
+    ax.set_xticks(list(x) + [len(names) + k for k in range(len(extra))],
+                  names + [e[0] for e in extra])
     ax.set_ylim(0, 1.3 * max(100, total.max()))  # room for two-line bar labels
     ax.set_ylabel("windows (%)")
     ax.set_title(title or "classification of windows (confident share in brackets)",
@@ -521,13 +529,26 @@ def unlike_message(results, frames=None) -> str:
         Frame numbers of ``results`` (default 0, 1, ...).
     """
     frames = list(range(len(results))) if frames is None else list(frames)
-    unlike = [(t, r.rejected()) for t, r in zip(frames, results)
-              if r.answer() == NONE_NAME]
-    if not unlike:
-        return ""
-    which = (f"frame {unlike[0][0]}" if len(unlike) == 1 else
-             f"{len(unlike)} of {len(results)} frames")
-    return f"{which}: " + UNLIKE_EVERY_CLASS.format(share=max(s for _, s in unlike))
+    out = []
+    for answer, words, share in ((NONE_NAME, UNLIKE_EVERY_CLASS, "rejected"),
+                                 (CANNOT_TELL_NAME, CANNOT_TELL_WORDS, "undecided")):
+        hit = [(t, getattr(r, share)()) for t, r in zip(frames, results)
+               if r.answer() == answer]
+        if hit:
+            which = (f"frame {hit[0][0]}" if len(hit) == 1 else
+                     f"{len(hit)} of {len(results)} frames")
+            out.append(f"{which}: " + words.format(share=max(s for _, s in hit)))
+    return "; ".join(out)
+
+
+#: Words for a frame the model's resolution cannot tell (``WindowResult.answer()``).
+CANNOT_TELL_WORDS = (
+    "cannot tell at this resolution: {share:.0%} of its windows look like a class near "
+    "criticality but, seen through this point-spread function, also like patterns none "
+    "of the seven models draws (level sets of smoothed noise, labyrinths, parameters "
+    "outside Table I; the model card's table says which), so no class is named for "
+    "them. A sharper image (a smaller point-spread function, or the grey model with the "
+    "phase levels) may tell them apart")
 
 
 def chance_message(accuracy: float, n_classes: int) -> str:
@@ -579,9 +600,11 @@ def frame_summary(result) -> dict:
         row[f"confident {c}"] = round(cf, 6)
     row["confident"] = round(float(result.confident.mean()), 6)
     row["none of these"] = round(result.rejected(), 6)
+    row[CANNOT_TELL_NAME] = round(result.undecided(), 6)
     if result.paper_confident is not None:
         row["paper k-sigma confident"] = round(float(result.paper_confident.mean()), 6)
     row["majority"] = result.majority()
+    row["answer"] = result.answer()
     return row
 
 

@@ -19,6 +19,7 @@ line and the napari widget.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from ._binary import binarised, binarize, check_levels, level_threshold, phase_units
-from .classes import NONE_NAME, standard_names, standard_order
+from .classes import CANNOT_TELL_NAME, NONE_NAME, standard_names, standard_order
 from .correlations import window_statistics
 from .rejection import SCORES
 from .symmetry import window_operations
@@ -48,7 +49,8 @@ class WindowResult:
         Index into ``classes`` of each window's predicted class.
     confident : ndarray of bool, shape (ny, nx)
         The rejection (:meth:`HamiltonianClassifier.score_confidence`): True where the
-        window is confidently of its class, False for "none of these".
+        window is confidently of its class; False for "none of these" and for "cannot
+        tell at this resolution" (``cannot_tell``).
     logits : ndarray of float32, shape (ny, nx, n_classes)
         Last layer before softmax, columns in ``classes`` order.
     distance : ndarray of float, shape (ny, nx)
@@ -66,6 +68,10 @@ class WindowResult:
     groups : tuple of tuple of str
         Classes the model cannot tell apart (``clf.class_groups_``): a window of one of
         them reads as the group ("P-2D or P*"), see :meth:`majority`.
+    cannot_tell : ndarray of bool, shape (ny, nx)
+        Windows the rejection accepts but whose predicted class the model's resolution
+        cannot tell from patterns none of the seven draws ("cannot tell at this
+        resolution", :mod:`napari_hamiltonian.rejection`); never ``confident``.
     """
 
     labels: np.ndarray
@@ -78,6 +84,11 @@ class WindowResult:
     scores: np.ndarray | None = None
     paper_confident: np.ndarray | None = None
     groups: tuple = ()
+    cannot_tell: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.cannot_tell is None:
+            self.cannot_tell = np.zeros(np.shape(self.confident), bool)
 
     def fractions(self) -> dict:
         """{class: (share of windows, share of windows that are of this class and
@@ -91,27 +102,48 @@ class WindowResult:
 
     @classmethod
     def of(cls, clf, **fields) -> WindowResult:
-        """A WindowResult of ``clf``'s outputs (``fields``: every attribute but the two
-        the classifier itself gives, the paper's rule of ``distance`` and its groups)."""
-        return cls(**fields, paper_confident=clf.paper_confident(fields["distance"]),
+        """A WindowResult of ``clf``'s outputs: ``fields`` are ``labels``, ``logits``,
+        ``distance``, ``scores``, ``classes``, ``stride`` and ``window``; the decision of
+        each window (:meth:`HamiltonianClassifier.decide`), the paper's rule and the
+        class groups come from the classifier."""
+        from .rejection import ACCEPTED, CANNOT_TELL
+
+        names = np.asarray(fields["classes"])[np.asarray(fields["labels"])]
+        states = clf.decide(fields["scores"], fields["distance"], names)
+        return cls(**fields, confident=states == ACCEPTED,
+                   cannot_tell=states == CANNOT_TELL,
+                   paper_confident=clf.paper_confident(fields["distance"]),
                    groups=tuple(getattr(clf, "class_groups_", ())))
 
     def majority(self) -> str:
-        """The most frequent class over the windows, named as its group if the model
-        cannot tell it from others ("RF-2D or RF-3D")."""
+        """The most frequent class over the confident windows (over all windows when
+        none is), named as its group if the model cannot tell it from others ("RF-2D or
+        RF-3D")."""
         from .classes import group_name
 
-        k = int(np.bincount(self.labels.ravel(), minlength=len(self.classes)).argmax())
+        counted = self.labels[self.confident] if self.confident.any() else self.labels
+        k = int(np.bincount(counted.ravel(), minlength=len(self.classes)).argmax())
         return group_name(self.classes[k], self.groups)
 
     def rejected(self) -> float:
         """Share of windows that are none of the classes ("none of these")."""
-        return float(1.0 - np.mean(self.confident))
+        return float(np.mean(~self.confident & ~self.cannot_tell))
+
+    def undecided(self) -> float:
+        """Share of windows the model's resolution cannot tell ("cannot tell at this
+        resolution")."""
+        return float(np.mean(self.cannot_tell))
 
     def answer(self) -> str:
         """What the model says of the whole image: "none of these" when more than
-        :data:`UNLIKE_SHARE` of its windows are, else :meth:`majority`."""
-        return NONE_NAME if self.rejected() > UNLIKE_SHARE else self.majority()
+        :data:`UNLIKE_SHARE` of its windows are; else "cannot tell at this resolution"
+        when that and "none of these" together are more than :data:`UNLIKE_SHARE`;
+        else :meth:`majority` of the confident windows."""
+        if self.rejected() > UNLIKE_SHARE:
+            return NONE_NAME
+        if self.rejected() + self.undecided() > UNLIKE_SHARE:
+            return CANNOT_TELL_NAME
+        return self.majority()
 
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
@@ -154,11 +186,17 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     """
     levels = check_levels(levels)
     clf = resolve_model(clf, psf_sigma, levels)
+    why = clf.unreliable()
+    if why is not None:
+        warnings.warn(why, UserWarning, stacklevel=3)
     n = clf.window_
     grey, b = read_image(image, clf, threshold, metal, levels)
     check_stride(stride)
     net = whole_image_cnn(clf)
-    ops = window_operations(b, n, stride)
+    if getattr(clf, "symmetry_reduction", True):
+        ops = window_operations(b, n, stride)
+    else:  # a model trained on raw images reads every window as it is
+        ops = np.zeros(n_windows(b.shape, n, stride), np.int8)
     ny, nx = ops.shape
     classes = tuple(str(c) for c in clf.classes_)
     logits = np.empty((ny, nx, len(classes)), np.float32)
@@ -191,7 +229,6 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     order = standard_order(classes)
     return WindowResult.of(clf, labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
                            .astype(np.int16),
-                           confident=clf.accepts(scores, dist),
                            logits=np.ascontiguousarray(logits[..., order]), distance=dist,
                            classes=standard_names(classes), stride=stride,
                            window=n, scores=scores)
@@ -237,7 +274,23 @@ def read_image(image, clf, threshold=None, metal: str = "bright", levels=None
     if getattr(clf, "input_kind", "binary") != "grey":
         return None, binarize(image, threshold, metal, min_side=clf.window_)
     grey = phase_units(image, levels, min_side=clf.window_)
+    if two_valued(grey):
+        warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
     return grey, binarised(grey)
+
+
+#: Warning for a binary image given to a grey model.
+BINARY_FOR_GREY = (
+    "this image holds two values only (a binary image), but the model reads micrographs' "
+    "grey levels (a grey model): its answers on binary images are not measured and can "
+    "be confidently wrong. Use the binary model for the resolution "
+    "(load_pretrained(psf_sigma), or drop levels= / --levels and give a threshold)")
+
+
+def two_valued(image: np.ndarray) -> bool:
+    """Whether an image holds at most two distinct values (a binary image)."""
+    low, high = np.nanmin(image), np.nanmax(image)
+    return bool(np.all((image == low) | (image == high)))
 
 
 def check_stride(stride) -> int:

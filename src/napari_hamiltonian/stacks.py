@@ -99,10 +99,9 @@ class StackResult:
 
     def frame(self, t: int) -> WindowResult:
         """Compute frame ``t`` into a :class:`WindowResult`."""
-        logits, dist, labels, conf, scores = self.compute(
-            self.logits[t], self.distance[t], self.labels[t], self.confident[t],
-            self.scores[t])
-        return WindowResult.of(self.clf, labels=labels, confident=conf, logits=logits,
+        logits, dist, labels, scores = self.compute(
+            self.logits[t], self.distance[t], self.labels[t], self.scores[t])
+        return WindowResult.of(self.clf, labels=labels, logits=logits,
                                distance=dist, classes=self.classes, stride=self.stride,
                                window=self.window, scores=scores)
 

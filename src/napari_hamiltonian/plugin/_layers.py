@@ -15,7 +15,9 @@ def legend_html() -> str:
     colors = label_colors(CLASSES)
     items = "".join(f'<span style="color:{colors[v]}">&#9632;</span>&nbsp;{v}&nbsp;{name}'
                     "&nbsp;&nbsp; " for v, name in label_names(CLASSES).items() if v)
-    return (f"<small>{items}<br>grey: none of these (no class fits confidently). Labels "
+    return (f"<small>{items}<br>grey: none of these (no class fits confidently); light "
+            "grey: cannot tell at this resolution (a class, or a pattern none of the seven "
+            "draws, seen through this point-spread function). Labels "
             "sit at window centres; one label pixel = stride x stride image pixels."
             "</small>")
 

@@ -39,7 +39,7 @@ from ..report import (
     levels_message,
     unlike_message,
 )
-from ..sliding import iter_classify, n_windows, read_image
+from ..sliding import BINARY_FOR_GREY, iter_classify, n_windows, read_image, two_valued
 from . import _status
 from ._layers import legend_html
 from ._worker import GeneratorRun
@@ -185,7 +185,7 @@ class ResultChart(_Chart):
             ax1.set_axis_off()
         else:
             bar_chart(result.fractions(), title=f"frame {t}: windows per class "
-                      "(confident share)", ax=ax1)
+                      "(confident share)", ax=ax1, cannot_tell=result.undecided())
             # names slanted: eight of them fit a narrow dock
             ax1.tick_params(axis="x", labelrotation=35, labelsize=7)
             for label in ax1.get_xticklabels():
@@ -697,14 +697,26 @@ class ClassifyWidget(QWidget):
                 else f"{len(frames)} frame(s) classified")
         self._cancelled = False
         self.progress.visible = False
+        unreliable = self._clf.unreliable() if self._clf is not None else None
+        binary = self._binary_for_grey(frames)
         if not self._failed:  # an error stays in view, with its fix
             self.status.value = head + "".join(
-                f". {m[0].upper()}{m[1:]}" for m in (message, groups, levels) if m)
+                f". {m[0].upper()}{m[1:]}"
+                for m in (unreliable, binary, message, groups, levels) if m)
         self._failed = False
         if self._pending is not None:
             s, clf, frames = self._pending
             self._pending = None
             self._start(s, clf, [t for t in frames if t not in self.results])
+
+    def _binary_for_grey(self, frames) -> str:
+        """The warning for a grey model reading a binary image ("" otherwise)."""
+        layer = self._run_layer
+        if self._clf is None or self._clf.input_kind != "grey" or not frames \
+                or layer is None:
+            return ""
+        image = np.asarray(layer.data[frames[0]] if layer.ndim == 3 else layer.data)
+        return BINARY_FOR_GREY if two_valued(image) else ""
 
     def _on_yield(self, msg, s, clf) -> None:
         if msg[0] == "ready":  # the empty classes layer, in an event of its own

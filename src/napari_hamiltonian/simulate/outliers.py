@@ -11,7 +11,10 @@ category is a generator; parameters are drawn per image from the ranges below.
   to Table I (:data:`NEAR_SHARE`, :data:`NEAR_SPAN`), where they are hardest to tell
   from the classes; the rest over the whole range.
 * Patterns no lattice model of the seven makes: level sets of smooth Gaussian random
-  fields (correlation lengths of 1 to 8 pixels, any level), stripes (any period,
+  fields (correlation lengths of 1 to 12 pixels, isotropic or stretched along one
+  direction, any level), patterns with a characteristic length as dipolar magnets and
+  Kerr or photoemission micrographs show them (labyrinths and bubbles: level sets of
+  band-pass filtered noise, periods of 4 to 40 pixels), stripes (any period,
   orientation and duty cycle, with some defects), checkerboards and nearly uniform
   images.
 * Any of the seven classes seen through an optical system whose point-spread function
@@ -20,6 +23,8 @@ category is a generator; parameters are drawn per image from the ranges below.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import ndimage
@@ -41,14 +46,19 @@ OUT_OF_RANGE: dict[str, tuple[str, str, tuple[float, float]]] = {
 #: the category's range (from the end nearest Table I) that counts as next to it.
 NEAR_SHARE, NEAR_SPAN = 0.5, 0.25
 #: Categories of patterns no lattice model of the seven makes.
-PATTERNS = ("smooth field", "stripes", "checkerboard", "uniform")
+PATTERNS = ("smooth field", "stretched field", "labyrinth", "bubbles", "stripes",
+            "checkerboard", "uniform")
+#: Periods (pixels) of the patterns with a characteristic length ("labyrinth",
+#: "bubbles"), drawn log-uniformly.
+PERIOD = (4.0, 40.0)
 #: Point-spread functions (Gaussian sigma, px) of the blurred renders, and their noise.
 BLUR_SIGMA, BLUR_NOISE = (1.0, 3.5), (0.05, 0.3)
 
 
 def out_of_range(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
     """``n`` images of one of the seven models outside its range (:data:`OUT_OF_RANGE`):
-    ``round(n * NEAR_SHARE)`` next to the Table I range, the rest over the whole range.
+    ``round(n * NEAR_SHARE)`` next to the Table I range, the rest over the whole range;
+    in 3D the 13 slices of one configuration per chain (Ising) or sweep (RFIM).
 
     Returns
     -------
@@ -67,7 +77,11 @@ def out_of_range(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
     dim = 3 if kind.endswith("3d") else 2
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     k = int(round(n * NEAR_SHARE))
-    parts = [sample(m, size, r, dim, s)[0]
+    # 3D: one configuration per chain or sweep (13 slices each), so that the images
+    # sample the parameter range over many lattices, not a few lattices' slices
+    one = ({"per_chain": 1} if kind == "ising3d" else
+           {"snapshots_per_sweep": 1} if kind == "rfim3d" else {})
+    parts = [sample(m, size, r, dim, s, **one)[0]
              for m, r, s in zip((k, n - k), (near, (low, high)), seq.spawn(2)) if m]
     return np.concatenate(parts) if parts else np.empty((0, size, size), np.uint8)
 
@@ -87,8 +101,21 @@ def pattern(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
     for i in range(n):
         if category == "smooth field":
             g = ndimage.gaussian_filter(rng.standard_normal((size, size)),
-                                        rng.uniform(1.0, 8.0), mode="wrap")
+                                        math.exp(rng.uniform(0.0, math.log(12.0))),
+                                        mode="wrap")
             img = g > np.quantile(g, rng.uniform(0.2, 0.8))
+        elif category == "stretched field":
+            long = math.exp(rng.uniform(math.log(3.0), math.log(30.0)))
+            g = ndimage.gaussian_filter(rng.standard_normal((size, size)),
+                                        (long, long / rng.uniform(3.0, 10.0)), mode="wrap")
+            g = ndimage.rotate(g, rng.uniform(0, 180), reshape=False, mode="grid-wrap")
+            img = g > np.quantile(g, rng.uniform(0.2, 0.8))
+        elif category in ("labyrinth", "bubbles"):
+            period = math.exp(rng.uniform(*np.log(PERIOD)))
+            g = band_pass_noise(size, period, rng)
+            share = rng.uniform(0.35, 0.65) if category == "labyrinth" \
+                else rng.uniform(0.05, 0.3)
+            img = g > np.quantile(g, 1.0 - share)
         elif category == "stripes":
             angle, period = rng.uniform(0, np.pi), rng.uniform(2.0, 30.0)
             phase = (xx * np.cos(angle) + yy * np.sin(angle)) / period + rng.uniform()
@@ -104,6 +131,65 @@ def pattern(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
             raise ValueError(f"unknown pattern {category!r}; choose from {PATTERNS}")
         out[i] = img
     return out
+
+
+def band_pass_noise(size: int, period: float, rng: np.random.Generator,
+                    width: float = 0.15) -> np.ndarray:
+    """White noise filtered to a ring of wavenumbers around ``2 pi / period``: the
+    Gaussian random field whose level sets are the labyrinths (level near the median)
+    and bubbles (a level far in one tail) of a pattern with a characteristic length,
+    as in dipolar magnets and Swift-Hohenberg relaxation (Seul and Andelman, Science
+    267, 476 (1995)).
+
+    Parameters
+    ----------
+    size : int
+        Image side (pixels).
+    period : float
+        Characteristic period (pixels), at least 2.
+    rng : numpy Generator
+    width : float
+        Relative width of the ring (standard deviation of ``|k|`` over its centre).
+
+    Returns
+    -------
+    ndarray, float64, shape (size, size)
+        Periodic field of zero mean.
+    """
+    k0 = 2 * np.pi / period
+    ky = np.fft.fftfreq(size)[:, None] * 2 * np.pi
+    kx = np.fft.rfftfreq(size)[None] * 2 * np.pi
+    k = np.hypot(ky, kx)
+    ring = np.exp(-0.5 * ((k - k0) / (width * k0)) ** 2)
+    return np.fft.irfft2(np.fft.rfft2(rng.standard_normal((size, size))) * ring,
+                         s=(size, size))
+
+
+def none_set(n_per_category: int, size: int = 100, seed=0, categories=None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Images of none of the seven, ``n_per_category`` of each category.
+
+    Parameters
+    ----------
+    n_per_category : int
+    size : int
+        Image side (pixels).
+    seed : int or numpy.random.SeedSequence
+    categories : sequence of str, optional
+        Keys of :data:`OUT_OF_RANGE` and names of :data:`PATTERNS` (default: all of
+        them, in that order).
+
+    Returns
+    -------
+    X : ndarray, uint8, shape (n_categories * n_per_category, size, size)
+    names : ndarray of str, shape (len(X),)
+        The category of each image.
+    """
+    cats = list(categories or (*OUT_OF_RANGE, *PATTERNS))
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    xs = [out_of_range(c, n_per_category, size, s) if c in OUT_OF_RANGE
+          else pattern(c, n_per_category, size, s) for c, s in zip(cats, seq.spawn(len(cats)))]
+    return np.concatenate(xs), np.repeat(np.array(cats), n_per_category)
 
 
 def blurred(images: np.ndarray, seed=0) -> np.ndarray:
