@@ -37,12 +37,15 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def test_classify_writes_labels_csv_and_pngs(model, stack, tmp_path):
+def test_classify_writes_labels_csv_and_pngs(model, stack, tmp_path, capsys):
     path, clf = model
     tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
     out = tmp_path / "out"
     assert main(["classify", str(tmp_path / "s.tif"), "--out", str(out), "--model",
                  str(path), "--stride", "2"]) == 0
+    # the answer for the input, in one line, whatever it is
+    refs = [classify_image(x, clf, stride=2) for x in stack]
+    assert f"{tmp_path / 's.tif'}: {report.answer_line(refs)}" in capsys.readouterr().out
     folder = out / "s"
     labels = tifffile.imread(folder / "labels.tif")
     conf = tifffile.imread(folder / "confident.tif")
@@ -539,3 +542,48 @@ def test_geometry_references_never_write_into_the_package(tmp_path, monkeypatch,
                  "--lattices", "1"]) == 0
     assert (tmp_path / shipped.name).is_file()
     assert file_sha256(shipped) == before
+
+
+def test_words_for_a_frame_follow_the_model_that_read_it():
+    """The advice for a frame unlike every class names the resolution model only to a
+    user of the lattice-scale model; the split of the windows is given in words."""
+    from types import SimpleNamespace
+
+    from napari_hamiltonian.sliding import WindowResult
+
+    n = 16
+    rejected = WindowResult(labels=np.zeros((4, 4), np.int16),
+                            confident=np.zeros((4, 4), bool),
+                            logits=np.zeros((4, 4, 7), np.float32),
+                            distance=np.zeros((4, 4)), classes=nh.CLASSES, stride=1,
+                            window=100)
+    lattice = report.unlike_message([rejected], [3], SimpleNamespace(psf_sigma=0.0))
+    assert "use the model for its resolution" in lattice
+    blurred = report.unlike_message([rejected], [3], SimpleNamespace(psf_sigma=2.0))
+    assert "use the model for its resolution" not in blurred and "2 px" in blurred
+    unsure = WindowResult(labels=np.zeros((4, 4), np.int16),
+                          confident=np.arange(n).reshape(4, 4) < 4,
+                          cannot_tell=np.arange(n).reshape(4, 4) >= 8,
+                          logits=np.zeros((4, 4, 7), np.float32),
+                          distance=np.zeros((4, 4)), classes=nh.CLASSES, stride=1, window=100)
+    assert unsure.answer() == "cannot tell at this resolution"
+    words = report.unlike_message([unsure], [0], SimpleNamespace(psf_sigma=2.0,
+                                                                 input_kind="grey"))
+    assert "25% named, 50% cannot tell, 25% none of these" in words
+    assert "grey model" not in words  # the grey model already read it
+    assert report.answer_line([unsure]).startswith("cannot tell at this resolution (25%")
+    assert report.answer_line([unsure, rejected, unsure], [0, 1, 2]) == (
+        "3 frames: cannot tell at this resolution in 2 (frames 0, 2); none of these in 1 "
+        "(frames 1)")
+
+
+def test_the_cli_gives_warnings_in_words(tmp_path, capsys):
+    """A grey model given a binary image: the warning is one line of words naming the
+    fix, not a Python warning with source lines."""
+    image = nh.simulate.percolation(1, size=150, p=0.59, seed=8)[0]
+    tifffile.imwrite(tmp_path / "b.tif", image)
+    assert main(["classify", str(tmp_path / "b.tif"), "--out", str(tmp_path / "out"),
+                 "--psf-sigma", "2", "--levels", "0", "1", "--stride", "50"]) == 0
+    err = capsys.readouterr().err
+    assert "napari-hamiltonian classify: warning: this image holds two values" in err
+    assert "UserWarning" not in err and "drop levels=" in err

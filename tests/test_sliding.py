@@ -317,6 +317,14 @@ def test_a_model_trained_to_chance_certifies_nothing_and_says_why():
     assert not weak.score_confidence(X[:20]).any()
 
 
+def test_phase_levels_outside_the_image_are_refused_by_name(grey32):
+    """Levels that put every pixel on one side are a mistake, not an image of one phase:
+    refused, naming both levels and the image's range."""
+    image = nh.simulate.percolation(1, size=64, p=0.59, seed=4)[0] * 2000.0 + 1000.0
+    with pytest.raises(ValueError, match=r"phase levels -1000 .* and 300 .*\[1000, 3000\]"):
+        classify_image(image, grey32, stride=8, levels=(-1000, 300))
+
+
 def test_a_grey_model_warns_on_a_binary_image(grey32):
     image = nh.simulate.percolation(1, size=64, p=0.59, seed=4)[0]
     with pytest.warns(UserWarning, match="binary image"):

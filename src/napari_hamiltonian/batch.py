@@ -553,8 +553,9 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
                                "windows per class (confident share in brackets)",
                                cannot_tell=f.undecided())
         if f.answer() in (NONE_NAME, CANNOT_TELL_NAME):
-            fig.text(0.5, 0.01, report.unlike_message([f], [t]), ha="center",
-                     va="bottom", fontsize=6, wrap=True, color="#8a1c1c")
+            # below the axes, in the space the layout keeps for it
+            fig.supxlabel(report.unlike_message([f], [t], clf), fontsize=6, wrap=True,
+                          color="#8a1c1c")
         report.save_figure(fig, folder / "bars" / f"t{t:05d}.png")
         report.save_figure(report.distribution_plot(
             clf, f.logits, f.confident, names=f.classes, max_points=1500,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .classes import CLASSES
 
@@ -183,7 +184,7 @@ def _classify(args: argparse.Namespace) -> int:
             args.kept.append(job.folder)
             folder = run(job, clf, client, min_size=args.min_size)
             print(f"{job.path}: results in {folder}")
-            _say_if_unlike(job)
+            _say_answer(job, clf)
             levels = levels_message(clf, list(job.frames.values()))
             if levels:
                 print(f"{job.path}: note: {levels}")
@@ -196,12 +197,14 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_if_unlike(job) -> None:
-    """Print, in words, which frames of a finished job are mostly "none of these"."""
+def _say_answer(job, clf) -> None:
+    """Print, in words, what the model says of a finished job's frames, and which are
+    mostly "none of these" or "cannot tell at this resolution"."""
     from .batch import geometry_disagreements
-    from .report import unlike_message
+    from .report import answer_line, unlike_message
 
-    message = unlike_message(list(job.frames.values()), list(job.frames))
+    print(f"{job.path}: " + answer_line(list(job.frames.values()), list(job.frames)))
+    message = unlike_message(list(job.frames.values()), list(job.frames), clf)
     if message:
         print(f"{job.path}, {message}")
     disagree = geometry_disagreements(job.folder)
@@ -298,7 +301,7 @@ def _demo(args: argparse.Namespace) -> int:
                         None, fields, args.overwrite, xlabel="applied field H (J)")
     print(f"classified the bundled RF-2D field-sweep stack ({path.name}) with the shipped "
           f"model: see {job.folder}/fractions.csv and the PNGs in {job.folder}")
-    _say_if_unlike(job)
+    _say_answer(job, clf)
     return 0
 
 
@@ -478,8 +481,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     args.kept = []  # results folders a run has started writing into
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"napari-hamiltonian {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        return args.func(args)
+        with warnings.catch_warnings():  # warnings in words, without source lines
+            warnings.showwarning = show_warning
+            return args.func(args)
     except (ValueError, OSError) as err:  # FileExistsError and FileNotFoundError included
         text = str(err) if not isinstance(err, OSError) or err.filename is None or \
             str(err.filename) in str(err) else f"{err.filename}: {err.strerror or err}"

@@ -382,7 +382,7 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
            label="flagged")
     unsure = 100 * float(cannot_tell)
     none = max(float((total - conf).sum()) - unsure, 0.0)
-    extra = [("none", none, NONE_COLOR)] + ([("cannot tell", unsure, CANNOT_TELL_COLOR)]
+    extra = [("none", none, NONE_COLOR)] + ([("cannot\ntell", unsure, CANNOT_TELL_COLOR)]
                                             if unsure > 0 else [])
     for k, (_, v, color) in enumerate(extra):
         ax.bar([len(names) + k], [v], color=color, edgecolor="black", linewidth=0.6)
@@ -398,8 +398,9 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
     ax.set_title(title or "classification of windows (confident share in brackets)",
                  fontsize=9)
     from matplotlib.patches import Patch
+    not_named = "not named: none of these or cannot tell" if unsure > 0 else "none of these"
     ax.legend(handles=[Patch(facecolor="0.8", edgecolor="black", label="confident"),
-                       Patch(facecolor="0.3", edgecolor="black", label="none of these")],
+                       Patch(facecolor="0.3", edgecolor="black", label=not_named)],
               fontsize=7, loc="upper right", frameon=False)
     return fig if fig is not None else ax.figure
 
@@ -508,47 +509,98 @@ def criticality_curve(x, distance, confident_fraction, classes=None, xlabel="fra
     return fig
 
 
-#: What the tool says of a frame whose windows are mostly "none of these".
+#: What the tool says of a frame whose windows are mostly "none of these" ({advice}:
+#: :data:`LATTICE_ADVICE` for the lattice-scale model, :data:`RESOLUTION_ADVICE` for a
+#: model of a resolution).
 UNLIKE_EVERY_CLASS = (
     "this image is unlike every training class ('none of these'): {share:.0%} of its "
-    "windows were drawn by none of the seven models as far as the model can tell. If the "
-    "microscope's point-spread function spans several pixels, the lattice-scale model "
-    "cannot read the image: use the model for its resolution (psf_sigma, --psf-sigma or "
-    "the widget's PSF sigma; estimate_psf_sigma estimates it from the grey image). "
-    "Otherwise its domains come from none of the seven Hamiltonians, or from parameters "
-    "outside their ranges")
-
-
-def unlike_message(results, frames=None) -> str:
-    """Plain words for the frames whose windows are mostly rejected ("" if none are).
-
-    Parameters
-    ----------
-    results : sequence of WindowResult
-    frames : sequence of int, optional
-        Frame numbers of ``results`` (default 0, 1, ...).
-    """
-    frames = list(range(len(results))) if frames is None else list(frames)
-    out = []
-    for answer, words, share in ((NONE_NAME, UNLIKE_EVERY_CLASS, "rejected"),
-                                 (CANNOT_TELL_NAME, CANNOT_TELL_WORDS, "undecided")):
-        hit = [(t, getattr(r, share)()) for t, r in zip(frames, results)
-               if r.answer() == answer]
-        if hit:
-            which = (f"frame {hit[0][0]}" if len(hit) == 1 else
-                     f"{len(hit)} of {len(results)} frames")
-            out.append(f"{which}: " + words.format(share=max(s for _, s in hit)))
-    return "; ".join(out)
-
-
+    "windows were drawn by none of the seven models as far as the model can tell. "
+    "{advice}")
+LATTICE_ADVICE = (
+    "If the microscope's point-spread function spans several pixels, the lattice-scale "
+    "model cannot read the image: use the model for its resolution (psf_sigma, "
+    "--psf-sigma or the widget's PSF sigma; estimate_psf_sigma estimates it from the grey "
+    "image). Otherwise its domains come from none of the seven Hamiltonians, or from "
+    "parameters outside their ranges")
+RESOLUTION_ADVICE = (
+    "Read at a point-spread function of {sigma:g} px: its domains come from none of the "
+    "seven Hamiltonians, or from parameters outside their ranges, or the point-spread "
+    "function is not {sigma:g} px (check it, e.g. with estimate_psf_sigma on the grey "
+    "image before any denoising)")
 #: Words for a frame the model's resolution cannot tell (``WindowResult.answer()``).
 CANNOT_TELL_WORDS = (
     "cannot tell at this resolution: {share:.0%} of its windows look like a class near "
     "criticality but, seen through this point-spread function, also like patterns none "
     "of the seven models draws (level sets of smoothed noise, labyrinths, parameters "
     "outside Table I; the model card's table says which), so no class is named for "
-    "them. A sharper image (a smaller point-spread function, or the grey model with the "
-    "phase levels) may tell them apart")
+    "them ({split}). {advice}")
+SHARPER_ADVICE = "A sharper image (a smaller point-spread function) may tell them apart"
+GREY_ADVICE = ("The grey model (the phase levels, levels= / --levels) or a sharper image "
+               "may tell them apart")
+
+
+def split_words(result) -> str:
+    """The shares of one result's windows in each state, in words."""
+    return (f"{result.confident.mean():.0%} named, {result.undecided():.0%} cannot tell, "
+            f"{result.rejected():.0%} none of these")
+
+
+def unlike_message(results, frames=None, clf=None) -> str:
+    """Plain words for the frames whose windows are mostly rejected or that the model's
+    resolution cannot tell ("" if none are).
+
+    Parameters
+    ----------
+    results : sequence of WindowResult
+    frames : sequence of int, optional
+        Frame numbers of ``results`` (default 0, 1, ...).
+    clf : HamiltonianClassifier, optional
+        The model that read them: its resolution and input decide the advice.
+    """
+    frames = list(range(len(results))) if frames is None else list(frames)
+    sigma = float(getattr(clf, "psf_sigma", 0.0) or 0.0)
+    grey = getattr(clf, "input_kind", "binary") == "grey"
+    advice = {NONE_NAME: RESOLUTION_ADVICE.format(sigma=sigma) if sigma else LATTICE_ADVICE,
+              CANNOT_TELL_NAME: SHARPER_ADVICE if grey else GREY_ADVICE}
+    out = []
+    for answer, words, share in ((NONE_NAME, UNLIKE_EVERY_CLASS, "rejected"),
+                                 (CANNOT_TELL_NAME, CANNOT_TELL_WORDS, "undecided")):
+        hit = [(t, r) for t, r in zip(frames, results) if r.answer() == answer]
+        if hit:
+            which = (f"frame {hit[0][0]}" if len(hit) == 1 else
+                     f"{len(hit)} of {len(results)} frames")
+            t, worst = max(hit, key=lambda h: getattr(h[1], share)())
+            split = split_words(worst) + ("" if len(hit) == 1 else f" in frame {t}")
+            out.append(f"{which}: " + words.format(share=getattr(worst, share)(),
+                                                   split=split, advice=advice[answer]))
+    return "; ".join(out)
+
+
+def answer_line(results, frames=None) -> str:
+    """What the model says of each frame, in one line: "RF-2D (88% named, 12% cannot
+    tell, 0% none of these)" for one frame, the answers and their frame counts for a
+    stack."""
+    frames = list(range(len(results))) if frames is None else list(frames)
+    if len(results) == 1:
+        return f"{results[0].answer()} ({split_words(results[0])})"
+    answers: dict = {}
+    for t, r in zip(frames, results):
+        answers.setdefault(r.answer(), []).append(t)
+    return f"{len(results)} frames: " + "; ".join(
+        f"{a} in {len(ts)} (frames {_ranges(ts)})" for a, ts in
+        sorted(answers.items(), key=lambda kv: -len(kv[1])))
+
+
+def _ranges(frames) -> str:
+    """Frame numbers as ranges: 0-3, 5, 7-8."""
+    out, start = [], None
+    for k, t in enumerate(frames):
+        if start is None:
+            start = t
+        if k + 1 == len(frames) or frames[k + 1] != t + 1:
+            out.append(f"{start}" if start == t else f"{start}-{t}")
+            start = None
+    return ", ".join(out)
 
 
 def chance_message(accuracy: float, n_classes: int) -> str:
@@ -582,7 +634,7 @@ def levels_message(clf, results) -> str:
     the density the phase levels set ("" otherwise, and for binary models)."""
     if getattr(clf, "input_kind", "binary") != "grey":
         return ""
-    if not any(r.majority() in DENSITY_CLASSES for r in results):
+    if not any(r.answer() in DENSITY_CLASSES for r in results):
         return ""
     return ("P-2D against P* rests on the phase levels: the grey model reads them apart "
             "by density, which levels off by 5 % of the contrast move as much as separates "

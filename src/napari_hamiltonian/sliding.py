@@ -274,6 +274,12 @@ def read_image(image, clf, threshold=None, metal: str = "bright", levels=None
     if getattr(clf, "input_kind", "binary") != "grey":
         return None, binarize(image, threshold, metal, min_side=clf.window_)
     grey = phase_units(image, levels, min_side=clf.window_)
+    if levels is not None and not float(np.min(grey)) <= 0.5 < float(np.max(grey)):
+        lo, hi = float(np.min(image)), float(np.max(image))
+        raise ValueError(f"the phase levels {levels[0]:g} (insulator) and {levels[1]:g} "
+                         f"(metal) put every pixel on one side of halfway between them: the "
+                         f"image's grey range is [{lo:g}, {hi:g}]. Give the intensities of "
+                         "the two phases as they are in this image")
     if two_valued(grey):
         warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
     return grey, binarised(grey)

@@ -690,7 +690,7 @@ class ClassifyWidget(QWidget):
         self.worker = None
         self.cancel_button.enabled = False
         frames = sorted(self.results)
-        message = unlike_message([self.results[t] for t in frames], frames)
+        message = unlike_message([self.results[t] for t in frames], frames, self._clf)
         groups = groups_message(getattr(self._clf, "class_groups_", []))
         levels = levels_message(self._clf, [self.results[t] for t in frames])
         head = (f"cancelled; {len(frames)} frame(s) classified before" if self._cancelled
