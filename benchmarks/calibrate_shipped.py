@@ -79,6 +79,9 @@ def main() -> None:
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--models", default="all", help="e.g. '1b,2b,3b,2g,3g' (default all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cannot-tell-only", action="store_true",
+                    help="keep each model's rejection; set only its cannot-tell thresholds "
+                    "from the --none images (all of them)")
     args = ap.parse_args()
     sets = [load_dataset(f) for f in args.data]
     X = np.concatenate([d[0] for d in sets])
@@ -103,7 +106,11 @@ def main() -> None:
         else:
             rendered = render(images, sigma, kind, [args.seed, int(sigma * 10), kind == "grey"])
             lab, fams = labels, fam
-        clf.calibrate_rejection(rendered, lab, fams, random_state=args.seed)
+        if args.cannot_tell_only:  # the rejection kept; its thresholds from the none
+            keep = lab == "none"
+            clf.calibrate_cannot_tell(rendered[keep], fams[keep])
+        else:
+            clf.calibrate_rejection(rendered, lab, fams, random_state=args.seed)
         out = Path(args.out_dir) / name
         clf.save(out)
         print(f"{name}: cannot-tell thresholds {np.round(clf.rejection_.cannot_tell, 3)}, "

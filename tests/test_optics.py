@@ -186,3 +186,17 @@ def test_estimate_psf_sigma_refuses_what_it_cannot_read():
         nh.estimate_psf_sigma(np.random.default_rng(0).random((16, 64)))
     with pytest.raises(ValueError, match="2D"):
         nh.estimate_psf_sigma(np.zeros((2, 64, 64)))
+
+
+def test_a_sharp_or_uncorrelated_image_has_no_measurable_blur(frames):
+    """Sharp percolation and camera noise have flat spectra, from which any width would
+    fit: the estimate is 0 (it was 2.4 px for sharp P-2D, 9 px for sparse P*, 30 px
+    for white noise), while a sharp RF-2D frame keeps its near-0 estimate."""
+    rng = np.random.default_rng(5)
+    sharp = {"P-2D": frames["P-2D"] * 2000.0 + 1000.0,
+             "P* (p = 0.1)": nh.simulate.percolation(1, size=256, p=0.1, seed=8)[0] * 1.0,
+             "camera noise": 2000.0 + rng.normal(0, 150, (256, 256)),
+             "noisy P-2D": frames["P-2D"] * 2000.0 + rng.normal(1000, 150, (256, 256))}
+    for name, image in sharp.items():
+        assert nh.estimate_psf_sigma(image) == 0.0, name
+    assert nh.estimate_psf_sigma(frames["RF-2D"] * 1.0) < 0.5

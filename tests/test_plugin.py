@@ -83,10 +83,14 @@ def test_run_adds_aligned_layers_matching_classify_image(widget, qtbot):
     assert tuple(classes.translate) == (0, 49.5, 49.5)
     frame = np.asarray(viewer.layers["RF-2D field sweep"].data[0])
     ref = nh.classify_image(frame, stride=STRIDE)
-    # class k is label k + 1; windows that are none of the classes are label 8 (grey)
-    np.testing.assert_array_equal(classes.data[0], np.where(ref.confident, ref.labels + 1, 8))
+    # class k is label k + 1; windows that are none of the classes are label 8 (grey),
+    # those the model cannot tell label 9 (light grey)
+    np.testing.assert_array_equal(classes.data[0], np.where(
+        ref.confident, ref.labels + 1, np.where(ref.cannot_tell, 9, 8)))
     assert classes.metadata["label_values"][8] == "none of these"
+    assert classes.metadata["label_values"][9] == "cannot tell at this resolution"
     assert classes.colormap.color_dict[8] is not None
+    assert classes.colormap.color_dict[9] is not None
     assert not classes.data[1:].any()  # other frames are not computed
     np.testing.assert_array_equal(classes.metadata["logits"][0], ref.logits)
     assert classes.metadata["classes"] == list(nh.CLASSES)

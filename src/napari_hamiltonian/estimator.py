@@ -500,13 +500,10 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         _, h_fit, st_fit = outputs(fit_in)
         _, h_cal, st_cal = outputs(cal_in)
         _, h_probe, st_probe = outputs(probe_out)
-        z_out, h_out, st_out = outputs(cannot_out)
-        rejection = Rejection.fit(h_fit, st_fit, yi[fit_in], len(self.classes_),
-                                  (h_cal, st_cal), self.false_rejection,
-                                  outliers=(h_probe, st_probe), seed=seed)
-        rejection.calibrate_cannot_tell(rejection.scores(h_out, st_out), z_out.argmax(1),
-                                        families[cannot_out], _critical(self.classes_))
-        self.rejection_ = rejection
+        self.rejection_ = Rejection.fit(h_fit, st_fit, yi[fit_in], len(self.classes_),
+                                        (h_cal, st_cal), self.false_rejection,
+                                        outliers=(h_probe, st_probe), seed=seed)
+        self._cannot_tell_from(*outputs(cannot_out), families[cannot_out])
         self.training_info_ = {**getattr(self, "training_info_", {}),
                                "rejection_calibration": {
                                    "n_classes_fit": int(len(fit_in)),
@@ -516,6 +513,37 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                                    "families": sorted(set(families[outlier].tolist())),
                                    "seed": seed}}
         return self
+
+    def calibrate_cannot_tell(self, X, families) -> HamiltonianClassifier:
+        """Set the "cannot tell at this resolution" thresholds of the rejection from
+        images of none of the classes, family by family
+        (:meth:`~napari_hamiltonian.rejection.Rejection.calibrate_cannot_tell`); the
+        rest of the rejection and the network are unchanged.
+
+        Parameters
+        ----------
+        X : array-like, shape (N, w, w)
+            Images of none of the classes, as :meth:`fit` takes images.
+        families : array-like of str, shape (N,)
+            The family (category) of each.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        if getattr(self, "rejection_", None) is None:
+            raise ValueError("this model has no rejection rule (a model file of an earlier "
+                             "version): fit it, or calibrate_rejection")
+        families = np.asarray(families).astype(str)
+        check_consistent_length(np.asarray(X), families)
+        self._cannot_tell_from(*self.rejection_inputs(X), families)
+        return self
+
+    def _cannot_tell_from(self, logits, hidden, statistics, families) -> None:
+        self.rejection_.calibrate_cannot_tell(
+            self.rejection_.scores(hidden, statistics), np.asarray(logits).argmax(1),
+            families, _critical(self.classes_))
 
     # ------------------------------------------------------------------ prediction
     def logits(self, X) -> np.ndarray:

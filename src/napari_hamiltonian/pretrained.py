@@ -22,7 +22,7 @@ from .modelfile import file_sha256
 #: a damaged or replaced installation.
 SHIPPED: dict[float, tuple[str, str]] = {
     0.0: ("hamiltonian-cnn.safetensors",
-          "c3fe93533112f5950eeaba91a6319ab8a3d348089ba722bf390dfc15d29c2f2f"),
+          "ea74d397158e3d4aad03eb51aed07fd06d46e76eb752a9915125a9745e6ed6cf"),
     1.0: ("hamiltonian-cnn-psf1.safetensors",
           "d8c35bf97c3c042408ae9ca170253025fcd5ba8a6ce3f23e56bfeb7a5be71f92"),
     2.0: ("hamiltonian-cnn-psf2.safetensors",

@@ -353,10 +353,10 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
     """Bar chart of window shares per class, as in Figs. 7 and 9 of Basak et al.
 
     Each bar is the share of windows predicted as that class; its bright part is the
-    share that is also confident (the rejection accepts it), the dark part the rest.
-    A grey bar "none" beside the seven is the share of all windows that are none of the
-    classes, and a light grey bar "cannot tell" the share the model's resolution cannot
-    tell (the dark parts together are the two).
+    share that is also confident (the rejection accepts it), the dark part the rest
+    ("not named"). A grey bar "none" beside the seven is the share of all windows that
+    are none of the classes, and a light grey bar "cannot tell" the share the model's
+    resolution cannot tell (the dark parts together are the two).
 
     Parameters
     ----------
@@ -398,7 +398,7 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
     ax.set_title(title or "classification of windows (confident share in brackets)",
                  fontsize=9)
     from matplotlib.patches import Patch
-    not_named = "not named: none of these or cannot tell" if unsure > 0 else "none of these"
+    not_named = "not named" if unsure > 0 else "none of these"
     ax.legend(handles=[Patch(facecolor="0.8", edgecolor="black", label="confident"),
                        Patch(facecolor="0.3", edgecolor="black", label=not_named)],
               fontsize=7, loc="upper right", frameon=False)

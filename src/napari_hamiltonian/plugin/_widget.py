@@ -480,8 +480,12 @@ class ClassifyWidget(QWidget):
             self._error(f"cannot estimate the point-spread function: {err}")
             return None
         self.psf_sigma.value = round(sigma, 2)
-        self.status.value = (f"estimated PSF sigma: {sigma:.2f} px (from frame "
-                             f"{self.current_frame()}); the model for it is used on Run")
+        self.status.value = (
+            f"estimated PSF sigma: {sigma:.2f} px (from frame {self.current_frame()}); the "
+            "model for it is used on Run" if sigma > 0 else
+            f"no blur measurable in frame {self.current_frame()} (PSF sigma 0: a sharp "
+            "image, or uncorrelated pixels such as camera noise); the lattice-scale model "
+            "is used on Run")
         return sigma
 
     def settings(self) -> dict:
