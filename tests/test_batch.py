@@ -574,7 +574,7 @@ def test_words_for_a_frame_follow_the_model_that_read_it():
     assert report.answer_line([unsure]).startswith("cannot tell at this resolution (25%")
     assert report.answer_line([unsure, rejected, unsure], [0, 1, 2]) == (
         "3 frames: cannot tell at this resolution in 2 (frames 0, 2); none of these in 1 "
-        "(frames 1)")
+        "(frame 1)")
 
 
 def test_the_cli_gives_warnings_in_words(tmp_path, capsys):

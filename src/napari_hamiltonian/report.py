@@ -587,7 +587,7 @@ def answer_line(results, frames=None) -> str:
     for t, r in zip(frames, results):
         answers.setdefault(r.answer(), []).append(t)
     return f"{len(results)} frames: " + "; ".join(
-        f"{a} in {len(ts)} (frames {_ranges(ts)})" for a, ts in
+        f"{a} in {len(ts)} (frame{'s' if len(ts) > 1 else ''} {_ranges(ts)})" for a, ts in
         sorted(answers.items(), key=lambda kv: -len(kv[1])))
 
 
