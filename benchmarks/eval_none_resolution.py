@@ -22,12 +22,12 @@ import numpy as np
 
 from napari_hamiltonian import HamiltonianClassifier
 from napari_hamiltonian.classes import CRITICAL_CLASSES, group_name
-from napari_hamiltonian.pretrained import SHIPPED, SHIPPED_GREY, load_pretrained
+from napari_hamiltonian.pretrained import load_pretrained
 from napari_hamiltonian.rejection import ACCEPTED, CANNOT_TELL
 from napari_hamiltonian.simulate import load_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
-from calibrate_shipped import load_none, render  # noqa: E402
+from calibrate_shipped import load_none, models, render  # noqa: E402
 import protocol2  # noqa: E402
 
 
@@ -68,12 +68,7 @@ def none_rows(clf, X, families):
 
 
 def model_list(models_dir, which="all"):
-    out = [(0.0, "binary", SHIPPED[0.0][0])]
-    out += [(s, "binary", f) for s, (f, _) in SHIPPED.items() if s > 0]
-    out += [(s, "grey", f) for s, (f, _) in SHIPPED_GREY.items()]
-    for sigma, kind, name in out:
-        if which != "all" and f"{sigma:g}{kind[0]}" not in which.split(","):
-            continue
+    for sigma, kind, name in models(which):
         mine = Path(models_dir or "") / name
         clf = (HamiltonianClassifier.load(mine, device="cpu") if models_dir and mine.is_file()
                else load_pretrained(sigma or None, kind))

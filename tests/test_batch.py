@@ -587,3 +587,18 @@ def test_the_cli_gives_warnings_in_words(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "napari-hamiltonian classify: warning: this image holds two values" in err
     assert "UserWarning" not in err and "drop levels=" in err
+
+
+def test_the_cli_says_once_that_a_model_cannot_classify(tmp_path, capsys):
+    """A model near chance: the warning comes before any work, in words, once (the
+    frames' own warning of it is not repeated), and no window is named."""
+    X, y, _ = nh.simulate.make_dataset(12, size=32, seed=21, progress=False)
+    weak = nh.HamiltonianClassifier(hidden_units=8, epochs=1, random_state=0).fit(X, y)
+    assert weak.unreliable() is not None
+    weak.save(tmp_path / "weak.safetensors")
+    tifffile.imwrite(tmp_path / "img.tif", nh.simulate.rfim(1, size=64, seed=3)[0])
+    assert main(["classify", str(tmp_path / "img.tif"), "--out", str(tmp_path / "out"),
+                 "--model", str(tmp_path / "weak.safetensors"), "--stride", "8"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("classify: warning: this model's validation accuracy") == 1
+    assert "none of these (0% named" in captured.out

@@ -36,6 +36,13 @@ CANNOT_TELL_COLOR = "#dcdcdc"
 CRITICAL_CLASSES: tuple[str, ...] = tuple(c for c in CLASSES if c != "P*")
 
 
+def reliable_accuracy(n_classes: int) -> float:
+    """The validation accuracy a model needs before its answers may be certified:
+    halfway from chance (``1 / n_classes``) to perfect. Below it the model cannot tell
+    the classes apart (``HamiltonianClassifier.unreliable``)."""
+    return (1 + 1 / max(n_classes, 1)) / 2
+
+
 def class_color(name: str, index: int = 0) -> str:
     """Colour of a class (of a group "P-2D or P*": its first class); a class outside the
     seven gets matplotlib's colour cycle entry ``index``."""

@@ -163,8 +163,8 @@ def _classify(args: argparse.Namespace) -> int:
 
     clf, digest = _model(args)
     why = clf.unreliable()
-    if why is not None:
-        print(f"warning: {why}")
+    if why is not None:  # before any work; the frames' own warning is then not repeated
+        warnings.warn(why, UserWarning, stacklevel=1)
     temps = _temperatures(args.temperatures)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -259,11 +259,10 @@ def _geometry(args: argparse.Namespace) -> int:
 def _geometry_references(args: argparse.Namespace) -> int:
     import time
 
-    from .geometry import build_references, reference_file
-
     from pathlib import Path
 
     from ._files import check_writable
+    from .geometry import build_references, reference_file
 
     if args.out and len(args.psf_sigma) != 1:
         raise ValueError("--out names one file: give one --psf-sigma with it")
@@ -481,8 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     args.kept = []  # results folders a run has started writing into
+    shown = set()
+
     def show_warning(message, category, filename, lineno, file=None, line=None):
-        print(f"napari-hamiltonian {args.command}: warning: {message}", file=sys.stderr)
+        if str(message) not in shown:  # each warning once per command, in words
+            shown.add(str(message))
+            print(f"napari-hamiltonian {args.command}: warning: {message}", file=sys.stderr)
 
     try:
         with warnings.catch_warnings():  # warnings in words, without source lines

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 
 from . import cnn
 from ._binary import as_binary, as_grey, binarised
-from .classes import confusion_groups
+from .classes import confusion_groups, reliable_accuracy
 from .confidence import TrainingClusters
 from .correlations import pattern_statistics
 from .modelfile import package_version
@@ -384,10 +384,10 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                                   self.false_rejection, outliers=outliers, seed=seed)
         val_out = val_idx[yi[val_idx] < 0]
         if len(val_out) and outliers is not None:  # held-out outliers: "cannot tell"
-            z, h = cnn.predict_logits(model, data[val_out], device, hidden=True)
-            rejection.calibrate_cannot_tell(
-                rejection.scores(h, pattern_statistics(binarised(data[val_out]))),
-                z.argmax(1), np.zeros(len(val_out), int), _critical(classes))
+            _set_cannot_tell(rejection, classes,
+                             *cnn.predict_logits(model, data[val_out], device, hidden=True),
+                             pattern_statistics(binarised(data[val_out])),
+                             np.zeros(len(val_out), int))
         # fitted attributes only now that training succeeded
         self.classes_ = classes
         self.window_ = window
@@ -503,7 +503,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         self.rejection_ = Rejection.fit(h_fit, st_fit, yi[fit_in], len(self.classes_),
                                         (h_cal, st_cal), self.false_rejection,
                                         outliers=(h_probe, st_probe), seed=seed)
-        self._cannot_tell_from(*outputs(cannot_out), families[cannot_out])
+        _set_cannot_tell(self.rejection_, self.classes_, *outputs(cannot_out),
+                         families[cannot_out])
         self.training_info_ = {**getattr(self, "training_info_", {}),
                                "rejection_calibration": {
                                    "n_classes_fit": int(len(fit_in)),
@@ -537,13 +538,8 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
                              "version): fit it, or calibrate_rejection")
         families = np.asarray(families).astype(str)
         check_consistent_length(np.asarray(X), families)
-        self._cannot_tell_from(*self.rejection_inputs(X), families)
+        _set_cannot_tell(self.rejection_, self.classes_, *self.rejection_inputs(X), families)
         return self
-
-    def _cannot_tell_from(self, logits, hidden, statistics, families) -> None:
-        self.rejection_.calibrate_cannot_tell(
-            self.rejection_.scores(hidden, statistics), np.asarray(logits).argmax(1),
-            families, _critical(self.classes_))
 
     # ------------------------------------------------------------------ prediction
     def logits(self, X) -> np.ndarray:
@@ -661,7 +657,7 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
             return None
         n = len(self.classes_)
         best = max(scores) if self.keep_best_epoch else scores[-1]
-        needed = (1 + 1 / n) / 2
+        needed = reliable_accuracy(n)
         if best >= needed:
             return None
         return (f"this model's validation accuracy is {best:.0%}, less than halfway from "
@@ -761,15 +757,18 @@ class HamiltonianClassifier(ClassifierMixin, BaseEstimator):
         return load_model(cls, path, device)
 
 
-def _critical(classes) -> np.ndarray:
-    """Bool per class: near criticality (:data:`napari_hamiltonian.classes.CRITICAL_CLASSES`;
-    every class for a model of other classes than the seven)."""
+def _set_cannot_tell(rejection, classes, logits, hidden, statistics, families) -> None:
+    """Calibrate ``rejection``'s "cannot tell" thresholds on images of none of the
+    classes (their network outputs and pattern statistics, and their families); the
+    classes near criticality are :data:`napari_hamiltonian.classes.CRITICAL_CLASSES`
+    (every class, for a model of other classes than the seven)."""
     from .classes import CLASSES, CRITICAL_CLASSES
 
     names = [str(c) for c in classes]
-    if set(names) != set(CLASSES):
-        return np.ones(len(names), bool)
-    return np.array([c in CRITICAL_CLASSES for c in names])
+    critical = (np.array([c in CRITICAL_CLASSES for c in names])
+                if set(names) == set(CLASSES) else np.ones(len(names), bool))
+    rejection.calibrate_cannot_tell(rejection.scores(hidden, statistics),
+                                    np.asarray(logits).argmax(1), families, critical)
 
 
 def train_validation_split(y: np.ndarray, fraction: float, rng: np.random.Generator):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classes import CANNOT_TELL_COLOR, CANNOT_TELL_NAME, NONE_COLOR, NONE_NAME, class_color
+from .classes import (CANNOT_TELL_COLOR, CANNOT_TELL_NAME, NONE_COLOR, NONE_NAME,
+                      class_color, reliable_accuracy)
 
 #: The readings of the paper's k-sigma rule (:meth:`HamiltonianClassifier.paper_confidence`).
 PAPER_READINGS = ("nearest", "box", "ellipsoid")
@@ -604,13 +605,15 @@ def _ranges(frames) -> str:
 
 
 def chance_message(accuracy: float, n_classes: int) -> str:
-    """A warning when a trained model's validation accuracy is within twice the chance
-    level ``1 / n_classes`` ("" otherwise, or without a validation accuracy)."""
+    """A warning when a trained model's validation accuracy is under
+    :func:`~napari_hamiltonian.classes.reliable_accuracy` ("" otherwise, or without a
+    validation accuracy): such a model certifies no window."""
     chance = 1.0 / max(n_classes, 1)
-    if not np.isfinite(accuracy) or accuracy > 2 * chance:
+    if not np.isfinite(accuracy) or accuracy >= reliable_accuracy(n_classes):
         return ""
     return (f"validation accuracy {accuracy:.1%} is near chance ({chance:.1%} for "
-            f"{n_classes} classes): the model has not learned to tell the classes apart; "
+            f"{n_classes} classes), less than halfway from it to perfect: the model has "
+            "not learned to tell the classes apart and will mark no window confident; "
             "train on more images per class or for more epochs before using it")
 
 

@@ -52,7 +52,8 @@ def _generate(code, n, size, seed, progress):
 
 def _generate_none(n, size, seed, sharp, progress):
     """``n`` "none of these" images: out-of-range models, patterns and blurred renders
-    of ``sharp`` (in-class images), in equal shares of 16 (blurred renders: 4)."""
+    of ``sharp`` (in-class images), in equal shares of one per category and four for
+    the blurred renders."""
     from . import outliers
 
     cats = list(outliers.OUT_OF_RANGE) + list(outliers.PATTERNS)
@@ -64,8 +65,7 @@ def _generate_none(n, size, seed, sharp, progress):
     for cat, k, ss in zip(cats, shares, seeds):
         if k == 0:
             continue
-        x = (outliers.out_of_range(cat, int(k), size, ss) if cat in outliers.OUT_OF_RANGE
-             else outliers.pattern(cat, int(k), size, ss))
+        x = outliers.draw(cat, int(k), size, ss)
         xs.append(x)
         names.append(np.full(len(x), cat))
         progress(len(x))

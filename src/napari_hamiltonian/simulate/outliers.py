@@ -187,9 +187,16 @@ def none_set(n_per_category: int, size: int = 100, seed=0, categories=None
     """
     cats = list(categories or (*OUT_OF_RANGE, *PATTERNS))
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    xs = [out_of_range(c, n_per_category, size, s) if c in OUT_OF_RANGE
-          else pattern(c, n_per_category, size, s) for c, s in zip(cats, seq.spawn(len(cats)))]
+    xs = [draw(c, n_per_category, size, s) for c, s in zip(cats, seq.spawn(len(cats)))]
     return np.concatenate(xs), np.repeat(np.array(cats), n_per_category)
+
+
+def draw(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
+    """``n`` images of one category: :func:`out_of_range` for a key of
+    :data:`OUT_OF_RANGE`, :func:`pattern` for a name of :data:`PATTERNS`."""
+    if category in OUT_OF_RANGE:
+        return out_of_range(category, n, size, seed)
+    return pattern(category, n, size, seed)
 
 
 def blurred(images: np.ndarray, seed=0) -> np.ndarray:
