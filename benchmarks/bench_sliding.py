@@ -49,7 +49,7 @@ if mode == "image":
     out["labels_equal"] = bool((z[:, order].argmax(1) == res.labels[pick[:, 0], pick[:, 1]]).all())
 else:
     import dask, tempfile, tifffile
-    from napari_hamiltonian.batch import read_stack
+    from napari_hamiltonian.imaging.files import read_stack
     frames = field_sweep_stack(size=size, fractions=tuple(np.linspace(0.05, 0.95, 100)),
                                seed=2)[0]
     path = tempfile.mktemp(suffix=".tif")

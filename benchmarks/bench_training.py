@@ -22,7 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from napari_hamiltonian import HamiltonianClassifier, cnn, symmetry_reduce
+from napari_hamiltonian import HamiltonianClassifier
+
+from napari_hamiltonian.classifier import cnn
+
+from napari_hamiltonian import symmetry_reduce
 from napari_hamiltonian.simulate import make_dataset
 
 
@@ -84,7 +88,7 @@ def throughput(X, y, rounds: int, n: int = 2048) -> None:
 def curve(X, y, augmentation: bool, budget: int, eval_every: int, seed: int = 0
           ) -> list[dict]:
     """Validation accuracy against training images and seconds (evaluation excluded)."""
-    from napari_hamiltonian.estimator import train_validation_split
+    from napari_hamiltonian.classifier.cnn import train_validation_split
 
     classes, yi = np.unique(y, return_inverse=True)
     gen = np.random.default_rng(seed)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_hamiltonian.optics import render_training_set
-from napari_hamiltonian.pretrained import SHIPPED, SHIPPED_GREY, load_pretrained
+from napari_hamiltonian.imaging.optics import render_training_set
+from napari_hamiltonian.classifier.pretrained import SHIPPED, SHIPPED_GREY, load_pretrained
 from napari_hamiltonian.simulate import load_dataset
 from napari_hamiltonian.simulate.outliers import blurred, none_set
 

@@ -39,8 +39,8 @@ def main() -> None:
     import napari_hamiltonian as nh
     from napari_hamiltonian import geometry as g
     from napari_hamiltonian.classes import CLASSES
-    from napari_hamiltonian.optics import Instrument
-    from napari_hamiltonian.report import frame_summary
+    from napari_hamiltonian.imaging.optics import Instrument
+    from napari_hamiltonian.output.summary import frame_summary
     from napari_hamiltonian.simulate import make_dataset, percolation
     from napari_hamiltonian.simulate.percolation import PC_2D
 

@@ -3,7 +3,7 @@
 The same network (32@5x5, pool, 64@5x5, pool, dense 128, dropout 0.5, dense 7) trained
 twice on the same images, rendered once through a Gaussian point-spread function of
 ``--sigma`` px (intensities and signal to noise 3-20 drawn per image:
-:func:`napari_hamiltonian.optics.render_training_set` with ``binarisation="none"``):
+:func:`napari_hamiltonian.imaging.optics.render_training_set` with ``binarisation="none"``):
 
 * binary: the render thresholded at the physical level (halfway between the phases),
   the input of the shipped models;
@@ -38,7 +38,7 @@ def reduced(grey: np.ndarray, offset: float = 0.0, scale: float = 1.0):
     ``scale`` times the true one; the binary image is the grey one thresholded at 1/2
     (the physical level as judged). Both reduced by the binary image's Z2 x D4
     operation (1 - g is the grey image's spin flip)."""
-    from napari_hamiltonian.symmetry import reducing_operation, transform
+    from napari_hamiltonian.classifier.symmetry import reducing_operation, transform
 
     g = (grey - offset) / scale
     binary = np.empty(g.shape, np.uint8)
@@ -55,7 +55,7 @@ def train(X, y, epochs: int, seed: int, n_classes: int):
     import torch
     import torch.nn.functional as F
 
-    from napari_hamiltonian.cnn import HamiltonianCNN
+    from napari_hamiltonian.classifier.cnn import HamiltonianCNN
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -102,7 +102,7 @@ def main() -> None:
     import torch
 
     from napari_hamiltonian import CLASSES
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
     from napari_hamiltonian.simulate import load_dataset
 
     torch.set_num_threads(2)

@@ -22,8 +22,8 @@ import numpy as np
 
 from napari_hamiltonian import HamiltonianClassifier
 from napari_hamiltonian.classes import CRITICAL_CLASSES, group_name
-from napari_hamiltonian.pretrained import load_pretrained
-from napari_hamiltonian.rejection import ACCEPTED, CANNOT_TELL
+from napari_hamiltonian.classifier.pretrained import load_pretrained
+from napari_hamiltonian.classifier.rejection import ACCEPTED, CANNOT_TELL
 from napari_hamiltonian.simulate import load_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))

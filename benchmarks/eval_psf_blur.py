@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 import napari_hamiltonian as nh
-from napari_hamiltonian.optics import BLUR_EVIDENCE, Instrument, psf_fit
+from napari_hamiltonian.imaging.optics import BLUR_EVIDENCE, Instrument, psf_fit
 from napari_hamiltonian.simulate.outliers import band_pass_noise
 
 

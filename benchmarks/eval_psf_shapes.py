@@ -2,7 +2,7 @@
 (issue 13).
 
 The card's independent test set (the images of the classes) rendered as
-:func:`napari_hamiltonian.optics.render_training_set` renders it (intensities and signal
+:func:`napari_hamiltonian.imaging.optics.render_training_set` renders it (intensities and signal
 to noise 3-20 drawn per image, levels known exactly) through a Gaussian of 2 px, the
 Airy pattern whose central peak matches it, and a defocus disk of the same second
 moment (radius 4 px); each read by the shipped binary model for 2 px (physical
@@ -29,8 +29,8 @@ OPTICS = (("Gaussian, sigma 2 px", "gaussian", 2.0),
 
 def main() -> None:
     import napari_hamiltonian as nh
-    from napari_hamiltonian.optics import render_training_set
-    from napari_hamiltonian.report import evaluate
+    from napari_hamiltonian.imaging.optics import render_training_set
+    from napari_hamiltonian.training.evaluation import evaluate
     from napari_hamiltonian.simulate import load_dataset
 
     t0 = time.perf_counter()

@@ -91,8 +91,8 @@ def main():
     ap.add_argument("--model", help="model file (default: the shipped model)")
     args = ap.parse_args()
     import napari_hamiltonian as nh
-    from napari_hamiltonian.optics import micrograph
-    from napari_hamiltonian.report import acceptance
+    from napari_hamiltonian.imaging.optics import micrograph
+    from napari_hamiltonian.training.evaluation import acceptance
     from napari_hamiltonian.simulate.ising import sample_ising
     from napari_hamiltonian.simulate.rfim import sample_rfim
 

@@ -4,7 +4,7 @@ On independent-seed data (seed 2001, not the training or test sets' seeds):
 
 * per-window accuracy over the seven classes of the shipped model for each point-spread
   function (Gaussian sigma 1, 2, 3 px), on renders through
-  :func:`napari_hamiltonian.optics.render_training_set` (contrast and signal to noise
+  :func:`napari_hamiltonian.imaging.optics.render_training_set` (contrast and signal to noise
   3-20 drawn per image), binarised at the physical level and by Otsu; the lattice-scale
   model on the same renders for comparison; the classes each model declares one group;
 * whole 400x400 frames blurred at sigma 2 (Instrument, signal to noise 8, physical
@@ -58,7 +58,7 @@ def frame_400(name: str, seed: int) -> np.ndarray:
 def render_frame(frame: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     """(grey, binary) of a frame through the 2 px microscope of the whole-frame checks:
     Gaussian PSF, signal to noise 8, physical threshold."""
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
 
     ins = Instrument(2.0, insulator=1.0, metal=2.0, noise=1 / 8)
     grey = ins.grey(frame, rng)
@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 2.0, 3.0])
     args = ap.parse_args()
     import napari_hamiltonian as nh
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     t0 = time.perf_counter()
     X, y, _ = nh.simulate.make_dataset(args.n, size=100, seed=SEED, progress=False)

@@ -13,7 +13,7 @@ Run: ``python benchmarks/eval_switching.py``; prints Markdown.
 import numpy as np
 
 import napari_hamiltonian as nh
-from napari_hamiltonian.optics import Instrument
+from napari_hamiltonian.imaging.optics import Instrument
 from napari_hamiltonian.samples import field_sweep_stack
 
 

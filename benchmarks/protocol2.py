@@ -32,9 +32,9 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from napari_hamiltonian.optics import airy_psf
+from napari_hamiltonian.imaging.optics import airy_psf
 from napari_hamiltonian.simulate import save_dataset
-from napari_hamiltonian.simulate.dataset import CLASS_TABLE
+from napari_hamiltonian.simulate.table import CLASS_TABLE
 from napari_hamiltonian.simulate.ising import IsingChains
 from napari_hamiltonian.simulate.rfim import field_sweep
 

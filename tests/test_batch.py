@@ -8,11 +8,14 @@ import tifffile
 import zarr
 
 import napari_hamiltonian as nh
-from napari_hamiltonian import batch, report
+from napari_hamiltonian.imaging import files
+from napari_hamiltonian.inference import batch
+from napari_hamiltonian.output import figures, folder, messages
+from napari_hamiltonian.output import report as folder_report
 from napari_hamiltonian.cli import main
-from napari_hamiltonian.labelfile import label_values
+from napari_hamiltonian.output.labelfile import label_values
 from napari_hamiltonian.samples import field_sweep_stack, microscope_view
-from napari_hamiltonian.sliding import classify_image
+from napari_hamiltonian.inference.sliding import classify_image
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def test_classify_writes_labels_csv_and_pngs(model, stack, tmp_path, capsys):
                  str(path), "--stride", "2"]) == 0
     # the answer for the input, in one line, whatever it is
     refs = [classify_image(x, clf, stride=2) for x in stack]
-    assert f"{tmp_path / 's.tif'}: {report.answer_line(refs)}" in capsys.readouterr().out
+    assert f"{tmp_path / 's.tif'}: {messages.answer_line(refs)}" in capsys.readouterr().out
     folder = out / "s"
     labels = tifffile.imread(folder / "labels.tif")
     conf = tifffile.imread(folder / "confident.tif")
@@ -120,11 +123,11 @@ def test_inputs_tiff_pages_zarr_and_npy_read_the_same(stack, tmp_path):
     zarr.save_array(str(tmp_path / "d.zarr"), stack)
     tifffile.imwrite(tmp_path / "one.tif", stack[0])
     for name in ("a.tif", "pages.tif", "c.npy", "d.zarr"):
-        np.testing.assert_array_equal(batch.read_stack(tmp_path / name).compute(), stack)
-    assert batch.read_stack(tmp_path / "one.tif").shape == (1, 60, 60)
+        np.testing.assert_array_equal(files.read_stack(tmp_path / name).compute(), stack)
+    assert files.read_stack(tmp_path / "one.tif").shape == (1, 60, 60)
     (tmp_path / "a.png").write_bytes(b"\x89PNG")
     with pytest.raises(ValueError, match="TIFF, .npy or .zarr"):
-        batch.read_stack(tmp_path / "a.png")
+        files.read_stack(tmp_path / "a.png")
 
 
 def test_grayscale_with_otsu_and_temperatures(model, stack, tmp_path):
@@ -146,7 +149,7 @@ def test_grayscale_with_otsu_and_temperatures(model, stack, tmp_path):
 
 def test_bar_chart_shows_confident_and_flagged_shares():
     fr = {"C-2D": (0.6, 0.5), "RF-2D": (0.3, 0.1), "P*": (0.1, 0.0)}
-    fig = report.bar_chart(fr)
+    fig = figures.bar_chart(fr)
     bars = fig.axes[0].patches
     heights = [round(b.get_height(), 6) for b in bars]
     # confident, then the rest, then "none": all windows that are none of the classes
@@ -221,13 +224,13 @@ def test_saved_frames_of_a_stack_keep_their_numbers_and_placement(model, stack, 
     """A save of frames 0 and 2 of a 3-frame stack: labels.tif has the stack's 3 frames
     (0 = not classified), the CSV and charts the stack's frame numbers as integers, and
     the file's description places it over the image and names every value."""
-    from napari_hamiltonian.labelfile import read_labels
+    from napari_hamiltonian.output.labelfile import read_labels
 
     _, clf = model
     res = {t: classify_image(stack[t], clf, stride=4) for t in (0, 2)}
     source = {"n_frames": 3, "scale": [1.0, 0.5, 0.25], "translate": [0.0, 10.0, 20.0],
               "units": ["s", "um", "um"]}
-    folder = batch.save_results(tmp_path / "save", res, clf, source)
+    folder = folder_report.save_results(tmp_path / "save", res, clf, source)
     rows = read_csv(folder / "fractions.csv")
     assert [r["frame"] for r in rows] == ["0", "2"]
     assert sorted(p.name for p in (folder / "bars").iterdir()) == ["t00000.png", "t00002.png"]
@@ -241,7 +244,7 @@ def test_saved_frames_of_a_stack_keep_their_numbers_and_placement(model, stack, 
     assert kw["scale"] == [1.0, 2.0, 1.0]  # stride 4 times the image's pixel size
     assert kw["translate"] == [0.0, 10.0 + 0.5 * half, 20.0 + 0.25 * half]
     # saving again into it replaces the earlier save: frame 2 gone, frame 1 there
-    batch.save_results(folder, {1: res[2]}, clf, source)
+    folder_report.save_results(folder, {1: res[2]}, clf, source)
     assert [r["frame"] for r in read_csv(folder / "fractions.csv")] == ["1"]
     assert not read_labels(folder / "labels.tif")[0][2].any()
     # a folder with the user's own files is refused, and left as it was
@@ -249,10 +252,10 @@ def test_saved_frames_of_a_stack_keep_their_numbers_and_placement(model, stack, 
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="did not write"):
-        batch.save_results(other, res, clf, source)
+        folder_report.save_results(other, res, clf, source)
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
     with pytest.raises(ValueError, match="nothing to save"):
-        batch.save_results(tmp_path / "empty", {}, clf, source)
+        folder_report.save_results(tmp_path / "empty", {}, clf, source)
 
 
 def test_files_the_tool_did_not_write_are_not_overwritten(model, stack, tmp_path):
@@ -377,7 +380,7 @@ def test_switching_binarises_the_stack_as_a_whole(model, tmp_path):
     assert main(["classify", str(tmp_path / "sweep.tif"), "--out", str(tmp_path / "o"),
                  "--model", str(path), "--stride", "4", "--threshold", "switching"]) == 0
     maps = nh.binarize_stack(grey)
-    got = batch.load_frames(tmp_path / "o" / "sweep", clf)
+    got = folder.load_frames(tmp_path / "o" / "sweep", clf)
     assert list(got) == list(range(len(frames)))
     for t, result in got.items():
         np.testing.assert_array_equal(result.labels, classify_image(maps[t], clf, 4).labels)
@@ -398,9 +401,9 @@ def test_model_and_psf_sigma_are_alternatives(model, stack, tmp_path, capsys):
 
 
 def test_a_model_at_chance_level_is_called_so():
-    assert "near chance (14.3% for 7 classes)" in report.chance_message(0.125, 7)
-    assert report.chance_message(0.95, 7) == ""
-    assert report.chance_message(float("nan"), 7) == ""
+    assert "near chance (14.3% for 7 classes)" in messages.chance_message(0.125, 7)
+    assert messages.chance_message(0.95, 7) == ""
+    assert messages.chance_message(float("nan"), 7) == ""
 
 
 def test_frames_with_an_earlier_rejections_scores_are_refused_by_name(model, stack,
@@ -419,7 +422,7 @@ def test_frames_with_an_earlier_rejections_scores_are_refused_by_name(model, sta
     before = frame.read_bytes()
     with pytest.raises(ValueError, match=r"t00001\.npz holds rejection scores of another "
                                          r"version.*--overwrite"):
-        batch.load_frames(tmp_path / "o" / "s", clf)
+        folder.load_frames(tmp_path / "o" / "s", clf)
     assert main(["report", str(tmp_path / "o" / "s"), "--model", str(path)]) == 2
     assert "t00001.npz" in capsys.readouterr().err
     assert frame.read_bytes() == before  # the user's results are left as they were
@@ -469,7 +472,7 @@ def test_geometry_command_measures_images_without_the_cnn(tmp_path, capsys):
 def test_classify_with_phase_levels_and_a_grey_model(stack, tmp_path, capsys):
     """--levels: a grey model reads the micrographs in phase units (labels as
     classify_image gives them), the settings record the levels, report finds them."""
-    from napari_hamiltonian.optics import Instrument, render_training_set
+    from napari_hamiltonian.imaging.optics import Instrument, render_training_set
 
     X, y, _ = nh.simulate.make_dataset(12, size=32, seed=32, progress=False)
     grey = nh.HamiltonianClassifier(hidden_units=16, epochs=2, random_state=0,
@@ -489,7 +492,7 @@ def test_classify_with_phase_levels_and_a_grey_model(stack, tmp_path, capsys):
         ref = classify_image(micro[t], grey, stride=4, levels=(900, 300))
         np.testing.assert_array_equal(labels[t], np.where(ref.confident, ref.labels + 1,
                                                           len(nh.CLASSES) + 1))
-    assert batch.recorded_levels(out / "m") == [900.0, 300.0]
+    assert folder.recorded_reading(out / "m").levels == (900.0, 300.0)
     assert main(["report", str(out / "m"), "--model", str(path)]) == 0
     # without levels, or with a threshold, the grey model says what it needs
     for extra, match in (([], "levels"), (["--threshold", "otsu"], "--levels")):
@@ -502,8 +505,8 @@ def test_classify_with_phase_levels_and_a_grey_model(stack, tmp_path, capsys):
 def test_levels_and_psf_sigma_pick_the_shipped_grey_model(tmp_path, capsys):
     import json
 
-    from napari_hamiltonian.optics import Instrument
-    from napari_hamiltonian.pretrained import SHIPPED, SHIPPED_GREY
+    from napari_hamiltonian.imaging.optics import Instrument
+    from napari_hamiltonian.classifier.pretrained import SHIPPED, SHIPPED_GREY
 
     lattice = nh.simulate.percolation(2, size=120, p=0.59, seed=3)
     micro = Instrument(2.0, insulator=50.0, metal=250.0, noise=20.0,
@@ -531,7 +534,7 @@ def test_geometry_references_never_write_into_the_package(tmp_path, monkeypatch,
     name; the package's own file is refused as an output before any work."""
     from napari_hamiltonian.cli import main
     from napari_hamiltonian.geometry import reference_file
-    from napari_hamiltonian.modelfile import file_sha256
+    from napari_hamiltonian.classifier.modelfile import file_sha256
 
     shipped = reference_file(0.0)
     before = file_sha256(shipped)
@@ -549,7 +552,7 @@ def test_words_for_a_frame_follow_the_model_that_read_it():
     user of the lattice-scale model; the split of the windows is given in words."""
     from types import SimpleNamespace
 
-    from napari_hamiltonian.sliding import WindowResult
+    from napari_hamiltonian.inference.sliding import WindowResult
 
     n = 16
     rejected = WindowResult(labels=np.zeros((4, 4), np.int16),
@@ -557,9 +560,11 @@ def test_words_for_a_frame_follow_the_model_that_read_it():
                             logits=np.zeros((4, 4, 7), np.float32),
                             distance=np.zeros((4, 4)), classes=nh.CLASSES, stride=1,
                             window=100)
-    lattice = report.unlike_message([rejected], [3], SimpleNamespace(psf_sigma=0.0))
+    lattice = messages.unlike_message([rejected], [3],
+                                      SimpleNamespace(psf_sigma=0.0, input_kind="binary"))
     assert "use the model for its resolution" in lattice
-    blurred = report.unlike_message([rejected], [3], SimpleNamespace(psf_sigma=2.0))
+    blurred = messages.unlike_message([rejected], [3],
+                                      SimpleNamespace(psf_sigma=2.0, input_kind="binary"))
     assert "use the model for its resolution" not in blurred and "2 px" in blurred
     unsure = WindowResult(labels=np.zeros((4, 4), np.int16),
                           confident=np.arange(n).reshape(4, 4) < 4,
@@ -567,12 +572,12 @@ def test_words_for_a_frame_follow_the_model_that_read_it():
                           logits=np.zeros((4, 4, 7), np.float32),
                           distance=np.zeros((4, 4)), classes=nh.CLASSES, stride=1, window=100)
     assert unsure.answer() == "cannot tell at this resolution"
-    words = report.unlike_message([unsure], [0], SimpleNamespace(psf_sigma=2.0,
+    words = messages.unlike_message([unsure], [0], SimpleNamespace(psf_sigma=2.0,
                                                                  input_kind="grey"))
     assert "25% named, 50% cannot tell, 25% none of these" in words
     assert "grey model" not in words  # the grey model already read it
-    assert report.answer_line([unsure]).startswith("cannot tell at this resolution (25%")
-    assert report.answer_line([unsure, rejected, unsure], [0, 1, 2]) == (
+    assert messages.answer_line([unsure]).startswith("cannot tell at this resolution (25%")
+    assert messages.answer_line([unsure, rejected, unsure], [0, 1, 2]) == (
         "3 frames: cannot tell at this resolution in 2 (frames 0, 2); none of these in 1 "
         "(frame 1)")
 

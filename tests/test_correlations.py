@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from scipy.special import ellipk
 
-from napari_hamiltonian.correlations import (
+from napari_hamiltonian.classifier.correlations import (
     DISTANCES,
     pattern_statistics,
     statistic_names,
     window_statistics,
 )
 from napari_hamiltonian.simulate import ising2d
-from napari_hamiltonian.symmetry import N_OPERATIONS, transform
+from napari_hamiltonian.classifier.symmetry import N_OPERATIONS, transform
 
 
 def column(name, window=100):

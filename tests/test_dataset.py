@@ -9,7 +9,7 @@ import pytest
 import napari_hamiltonian as nh
 from napari_hamiltonian.cli import main
 from napari_hamiltonian.simulate import load_dataset, make_dataset, save_dataset
-from napari_hamiltonian.simulate.dataset import CLASS_TABLE
+from napari_hamiltonian.simulate.table import CLASS_TABLE
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import napari_hamiltonian as nh
 from napari_hamiltonian import HamiltonianClassifier
 from napari_hamiltonian.cli import main
-from napari_hamiltonian.confidence import TrainingClusters
-from napari_hamiltonian.symmetry import transform
+from napari_hamiltonian.classifier.confidence import TrainingClusters
+from napari_hamiltonian.classifier.symmetry import transform
 
 SMALL = dict(hidden_units=16, epochs=3, batch_size=16, random_state=0)
 
@@ -230,7 +230,7 @@ def test_integer_labels(data):
 
 
 def test_device_auto_and_cuda_when_present():
-    from napari_hamiltonian.estimator import resolve_device
+    from napari_hamiltonian.classifier.device import resolve_device
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
     assert resolve_device("cpu").type == "cpu"
@@ -240,7 +240,7 @@ def test_device_auto_and_cuda_when_present():
 
 
 def test_augmentation_shows_all_16_operations_and_trains(data):
-    from napari_hamiltonian.symmetry import transform_each
+    from napari_hamiltonian.classifier.symmetry import transform_each
 
     x = (np.random.default_rng(0).random((1, 9, 9)) < 0.5).astype(np.uint8)
     out = transform_each(np.repeat(x, 16, 0), np.arange(16))
@@ -424,7 +424,7 @@ def _rewrite_header(path, edit):
 
     from safetensors.numpy import save
 
-    from napari_hamiltonian.modelfile import parse_model_file
+    from napari_hamiltonian.classifier.modelfile import parse_model_file
     meta, tensors = parse_model_file(path.read_bytes(), path)
     edit(meta, tensors)
     path.write_bytes(save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)}))
@@ -476,7 +476,7 @@ def test_weights_that_are_not_finite_are_neither_saved_nor_loaded(fitted, tmp_pa
 
     import torch
 
-    from napari_hamiltonian.modelfile import content_sha256
+    from napari_hamiltonian.classifier.modelfile import content_sha256
 
     broken = copy.deepcopy(fitted)
     with torch.no_grad():
@@ -597,7 +597,7 @@ def test_float16_storage_saves_the_model_it_evaluated(data, tmp_path):
 @pytest.fixture(scope="module")
 def grey_data(data):
     """The two classes rendered through a Gaussian of 1 px, in phase units."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     X, y = data
     return render_training_set(X, 1.0, seed=2, binarisation="none", level_error=0.05), y

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from napari_hamiltonian import _fastconv, cnn
+from napari_hamiltonian.classifier import _fastconv
+
+from napari_hamiltonian.classifier import cnn
 
 
 def test_winograd_transforms_compute_the_valid_correlation():

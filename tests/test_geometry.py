@@ -128,7 +128,7 @@ def test_references_hold_the_patterns_none_of_the_seven_draws(sigma):
     """Every resolution's references also measure labyrinths, bubbles and smoothed
     noise through the same microscope, and a fresh level set of smoothed noise through
     it is found consistent with its family."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
     from napari_hamiltonian.simulate.outliers import pattern
 
     refs = g.References.load(psf_sigma=sigma)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import napari_hamiltonian as nh
-from napari_hamiltonian._binary import otsu_threshold, otsu_thresholds
-from napari_hamiltonian.optics import defocus_psf, micrograph, optical_view
-from napari_hamiltonian.symmetry import transform
+from napari_hamiltonian.imaging.binary import otsu_threshold, otsu_thresholds
+from napari_hamiltonian.imaging.optics import defocus_psf, micrograph, optical_view
+from napari_hamiltonian.classifier.symmetry import transform
 
 
 def _naive_otsu(image, bins=256):
@@ -77,7 +77,7 @@ def test_noise_free_gaussian_view_commutes_with_the_square_symmetries():
 
 
 def test_instrument_renders_sites_psf_intensities_noise_and_binarisation():
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
 
     rng = np.random.default_rng(0)
     config = (rng.random((20, 30)) < 0.4).astype(np.uint8)
@@ -108,7 +108,7 @@ def test_instrument_renders_sites_psf_intensities_noise_and_binarisation():
 def test_physical_threshold_keeps_the_density_that_otsu_discards():
     """After a blur, Otsu puts the level at the median grey value whatever the density;
     a physical level keeps the majority phase growing (the separability frontier)."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     X = nh.simulate.percolation(20, size=100, p=0.7, seed=3)
     phys = render_training_set(X, 2.0, seed=1, binarisation="physical")
@@ -119,7 +119,7 @@ def test_physical_threshold_keeps_the_density_that_otsu_discards():
 def test_grey_training_renders_are_the_physical_ones_before_the_threshold():
     """binarisation="none" gives the grey levels (insulator 0, metal 1) of the same draws:
     thresholded at 1/2 they are the physical-threshold renders of the same seed."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     X = nh.simulate.percolation(6, size=60, p=0.59, seed=4)
     grey = render_training_set(X, 2.0, seed=5, binarisation="none")
@@ -137,7 +137,7 @@ def test_grey_training_renders_are_the_physical_ones_before_the_threshold():
 def test_grey_training_renders_scale_by_levels_known_to_the_stated_error():
     """With level_error e each image is scaled by phase levels within e of the true
     ones: an affine image of its exact-level render (same draws for the first image)."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     X = nh.simulate.percolation(8, size=60, p=0.59, seed=6)
     fits = []
@@ -170,7 +170,7 @@ def frames():
 @pytest.mark.parametrize("sigma", [1.0, 2.0, 4.0])
 @pytest.mark.parametrize("snr", [5, 20])
 def test_estimated_psf_sigma_is_within_25_percent(frames, sigma, snr):
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
 
     rng = np.random.default_rng(int(sigma * 10 + snr))
     for name, frame in frames.items():

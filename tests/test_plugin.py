@@ -268,7 +268,7 @@ def test_train_widget_writes_a_model_the_classifier_can_use(make_napari_viewer, 
     w.run()
     qtbot.waitUntil(lambda: w.worker is None, timeout=60_000)
     assert w.results[w.current_frame()].labels.shape == (1, 1)
-    assert w._clf_source == str(tmp_path / "mine.safetensors")
+    assert w.session.model.label == "mine.safetensors"
 
 
 def test_layer_menu_command_opens_the_widget_on_the_layer(make_napari_viewer):
@@ -300,7 +300,7 @@ def test_the_layer_command_reuses_the_dock_the_plugins_menu_opened(make_napari_v
 
 def test_an_image_unlike_every_class_is_shown_grey_and_said_in_words(make_napari_viewer):
     """A blurred, thresholded micrograph: windows are "none of these" (grey label 8)."""
-    from napari_hamiltonian.optics import micrograph
+    from napari_hamiltonian.imaging.optics import micrograph
 
     viewer = make_napari_viewer()
     frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
@@ -323,8 +323,8 @@ def test_resolution_settings_pick_the_model_for_the_microscope(make_napari_viewe
                                                                errors):
     """Pixel size from the layer, PSF sigma from FWHM and pixel size or estimated from
     the image, the shipped model for that sigma, and the switching binarisation."""
-    from napari_hamiltonian.optics import Instrument
-    from napari_hamiltonian.pretrained import nearest_shipped
+    from napari_hamiltonian.imaging.optics import Instrument
+    from napari_hamiltonian.classifier.pretrained import nearest_shipped
     from napari_hamiltonian.samples import field_sweep_stack
 
     frames, _ = field_sweep_stack(size=200, fractions=(0.3, 0.5, 0.7), seed=5)
@@ -362,7 +362,7 @@ def test_phase_levels_run_the_grey_model_of_the_resolution(make_napari_viewer, q
     """Phase levels and a PSF sigma: the shipped grey model reads the frames in phase
     units (as classify_image with levels does); the levels can be suggested from the
     image; the preview is the binarisation halfway between them."""
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
     from napari_hamiltonian.samples import field_sweep_stack
 
     frames, _ = field_sweep_stack(size=200, fractions=(0.4, 0.6), seed=6)
@@ -474,7 +474,7 @@ def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
     assert classes.opacity == 1.0 and classes.contour == 0 and classes.visible
     # opaque: a drawn window shows its class colour exactly, as the legend's swatch
     from napari_hamiltonian.classes import class_color
-    from napari_hamiltonian.labelfile import label_colors
+    from napari_hamiltonian.output.labelfile import label_colors
 
     value = int(np.asarray(classes.data[0])[5, 5])
     names = list(widget.results[0].classes)
@@ -542,10 +542,7 @@ def test_garbage_of_background_work_is_freed_without_a_full_collection():
     import gc
     import weakref
 
-    from napari_hamiltonian.plugin._worker import (
-        _hold_full_collections,
-        _release_full_collections,
-    )
+    from napari_hamiltonian.tuning import hold_full_collections, release_full_collections
 
     class Node:
         pass
@@ -560,13 +557,13 @@ def test_garbage_of_background_work_is_freed_without_a_full_collection():
     gc.collect()
     gc.callbacks.append(on_gc)
     try:
-        _hold_full_collections()
+        hold_full_collections()
         chain = [Node() for _ in range(50_000)]  # one cycle of 100,000 tracked objects
         for a, b in zip(chain, chain[1:] + chain[:1]):
             a.next = b
         alive = weakref.ref(chain[0])
         del chain, a, b
-        _release_full_collections()
+        release_full_collections()
         assert alive() is None, "the cyclic garbage of the run was not freed"
         assert not full, "a full collection ran"
     finally:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import napari_hamiltonian as nh
-from napari_hamiltonian import pretrained
+from napari_hamiltonian.classifier import pretrained
 from napari_hamiltonian.samples import field_sweep_stack
 
 
@@ -68,7 +68,7 @@ def test_random_windows_of_a_large_image_match_predict():
 
 def test_shipped_model_says_none_of_these():
     """Images none of the seven models drew are rejected; the seven are accepted."""
-    from napari_hamiltonian.optics import micrograph
+    from napari_hamiltonian.imaging.optics import micrograph
     from napari_hamiltonian.simulate.outliers import out_of_range, pattern
 
     clf = nh.load_pretrained()
@@ -122,7 +122,7 @@ def test_one_shipped_model_per_resolution_selected_by_psf_sigma():
 
 
 def test_classify_image_and_stack_select_the_model_of_a_resolution():
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
 
     frame = field_sweep_stack(size=160, fractions=(0.5,), seed=8)[0][0]
     binary = Instrument(2.0, noise=0.1).render(frame, np.random.default_rng(0))
@@ -141,12 +141,12 @@ def test_the_model_for_1px_reads_renders_the_lattice_model_cannot():
     """Fresh renders through a 1 px point-spread function, physical threshold: the
     model for that resolution names the class; the lattice-scale model mostly rejects
     them ("none of these")."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     X, y, _ = nh.simulate.make_dataset(15, seed=2029, progress=False)
     R = render_training_set(X, 1.0, seed=2029)
     sharp_model, blur_model = nh.load_pretrained(), nh.load_pretrained(psf_sigma=1.0)
-    from napari_hamiltonian.rejection import ACCEPTED, REJECTED
+    from napari_hamiltonian.classifier.rejection import ACCEPTED, REJECTED
 
     assert np.mean(blur_model.predict(R) == y) >= 0.85
     z, h, st = blur_model.rejection_inputs(R)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from napari_hamiltonian.rejection import SCORES, Rejection
+from napari_hamiltonian.classifier.rejection import SCORES, Rejection
 
 
 def random_rule(rng, n_classes=3, components=2, d=5):
@@ -56,7 +56,7 @@ def test_cannot_tell_keeps_every_family_under_its_share_and_round_trips():
     family is named a class near criticality more than the share allows, the decision
     has three states, classes with no threshold (P*-like) are never "cannot tell",
     and the thresholds survive the model-file form."""
-    from napari_hamiltonian.rejection import ACCEPTED, CANNOT_TELL, REJECTED
+    from napari_hamiltonian.classifier.rejection import ACCEPTED, CANNOT_TELL, REJECTED
 
     rng = np.random.default_rng(2)
     rule, _ = random_rule(rng)

@@ -7,7 +7,7 @@ from scipy import ndimage
 
 import napari_hamiltonian as nh
 from napari_hamiltonian.classes import CANNOT_TELL_NAME, CRITICAL_CLASSES, NONE_NAME
-from napari_hamiltonian.optics import Instrument
+from napari_hamiltonian.imaging.optics import Instrument
 from napari_hamiltonian.simulate.outliers import band_pass_noise
 
 #: The shipped models of a resolution: (psf sigma px, input kind).

@@ -8,9 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import napari_hamiltonian as nh
-from napari_hamiltonian import HamiltonianClassifier, classify_image, classify_stack
-from napari_hamiltonian.sliding import iter_classify
-from napari_hamiltonian.symmetry import reducing_operation, window_operations
+from napari_hamiltonian import HamiltonianClassifier
+from napari_hamiltonian import classify_image
+from napari_hamiltonian import classify_stack
+from napari_hamiltonian.inference.sliding import iter_classify
+from napari_hamiltonian.classifier.symmetry import reducing_operation, window_operations
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +242,7 @@ def test_stack_equals_classify_image_for_any_chunking(clf32, h, w, cy, cx, ct, s
 @pytest.fixture(scope="module")
 def grey32():
     """A small grey-input model on 32x32 windows: renders at sigma 1 px in phase units."""
-    from napari_hamiltonian.optics import render_training_set
+    from napari_hamiltonian.imaging.optics import render_training_set
 
     X, y, _ = nh.simulate.make_dataset(80, size=32, seed=22, progress=False)
     G = render_training_set(X, 1.0, seed=3, binarisation="none", level_error=0.05)
@@ -251,7 +253,7 @@ def grey32():
 def test_a_grey_model_reads_every_window_in_phase_units(grey32):
     """Fast path equals per-window predict on the image in phase units, for any
     intensities (metal darker here); the rejection reads the binarisation at 1/2."""
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
 
     rng = np.random.default_rng(5)
     lattice = (rng.random((70, 77)) < 0.5).astype(np.uint8)

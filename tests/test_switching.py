@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_hamiltonian import binarize_stack
-from napari_hamiltonian.optics import Instrument
+from napari_hamiltonian.imaging.optics import Instrument
 from napari_hamiltonian.samples import field_sweep_stack
 
 

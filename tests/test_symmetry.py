@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from napari_hamiltonian import symmetry_reduce
-from napari_hamiltonian.symmetry import transform
+from napari_hamiltonian.classifier.symmetry import transform
 
 
 def quadrants(x):
@@ -122,7 +122,7 @@ def test_bad_input_raises_clear_errors(x, match):
 
 
 def test_grey_images_reduce_with_their_binarisation_and_are_invariant():
-    from napari_hamiltonian.symmetry import N_OPERATIONS, reduce_grey, transform
+    from napari_hamiltonian.classifier.symmetry import N_OPERATIONS, reduce_grey, transform
 
     rng = np.random.default_rng(4)
     g = rng.normal(0.45, 0.6, (6, 20, 20)).astype(np.float32)

@@ -12,26 +12,30 @@ from __future__ import annotations
 
 import importlib
 
+from . import _moved
 from .classes import CLASSES
+
+_moved.install()
 
 __version__ = "0.1.0"
 
 #: Public name -> module that defines it (relative to this package).
 _LAZY = {
-    "HamiltonianClassifier": ".estimator",
-    "Instrument": ".optics",
-    "binarize_stack": ".switching",
-    "classify_image": ".sliding",
-    "classify_stack": ".stacks",
-    "estimate_psf_sigma": ".optics",
-    "load_pretrained": ".pretrained",
-    "symmetry_reduce": ".symmetry",
+    "HamiltonianClassifier": ".classifier.estimator",
+    "Instrument": ".imaging.optics",
+    "Reading": ".imaging.reading",
+    "binarize_stack": ".imaging.switching",
+    "classify_image": ".inference.sliding",
+    "classify_stack": ".inference.stacks",
+    "estimate_psf_sigma": ".imaging.optics",
+    "load_pretrained": ".classifier.pretrained",
+    "symmetry_reduce": ".classifier.symmetry",
 }
 
 #: Public submodules, loaded on first use: the simulators and the cluster geometry.
 _MODULES = ("simulate", "geometry")
 
-__all__ = ["CLASSES", "HamiltonianClassifier", "Instrument", "__version__",
+__all__ = ["CLASSES", "HamiltonianClassifier", "Instrument", "Reading", "__version__",
            "binarize_stack", "classify_image", "classify_stack", "estimate_psf_sigma",
            "geometry", "load_pretrained", "simulate", "symmetry_reduce"]
 

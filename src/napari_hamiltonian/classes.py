@@ -25,8 +25,8 @@ NONE_COLOR = "#9a9a9a"
 #: Name shown for them.
 NONE_NAME = "none of these"
 #: Windows whose class the model's resolution cannot tell from patterns none of the
-#: seven draws (:mod:`napari_hamiltonian.rejection`): a state of its own, apart from a
-#: class and from "none of these".
+#: seven draws (:mod:`napari_hamiltonian.classifier.rejection`): a state of its own,
+#: apart from a class and from "none of these".
 CANNOT_TELL_NAME = "cannot tell at this resolution"
 #: Their colour: a light neutral grey, apart from "none of these".
 CANNOT_TELL_COLOR = "#dcdcdc"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..classes import CLASSES
-from ..labelfile import label_colors, label_names
+from ..output.labelfile import label_colors, label_names
 
 
 def legend_html() -> str:

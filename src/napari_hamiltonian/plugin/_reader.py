@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..labelfile import labels_description, read_labels
+from ..output.labelfile import labels_description, read_labels
 
 
 def get_reader(path: str | list[str]) -> Callable | None:

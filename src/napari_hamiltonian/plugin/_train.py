@@ -4,30 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from magicgui.widgets import Container, FileEdit, Label, PushButton, SpinBox
+from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..classes import CLASSES
+from ..shipped import INPUT_KINDS
+from ..training.recipe import TrainingRecipe, steps, train
 from . import _status
 from ._worker import GeneratorRun
 
 
-def _generate_and_train(n_per_class, seed, epochs, hidden_units, out):
-    """Worker body: simulate class by class, train, save; yields progress messages."""
-    from ..estimator import HamiltonianClassifier
-    from ..simulate.dataset import make_dataset
-
-    xs, ys = [], []
-    for k, c in enumerate(CLASSES):
-        yield ("simulate", k, c)
-        X, y, _ = make_dataset(n_per_class, seed=seed, classes=[c], progress=False)
-        xs.append(X)
-        ys.append(y)
-    yield ("train", len(CLASSES), "training")
-    clf = HamiltonianClassifier(epochs=epochs, hidden_units=hidden_units, random_state=seed)
-    clf.fit(np.concatenate(xs), np.concatenate(ys))
+def _generate_and_train(recipe: TrainingRecipe, out: Path):
+    """Worker body: the recipe's training (:func:`~napari_hamiltonian.training.recipe.train`:
+    simulate, render, fit), then the model saved; yields its progress messages."""
+    clf = yield from train(recipe)
     clf.save(out)
     return clf
 
@@ -38,19 +28,33 @@ class TrainWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.n_per_class = SpinBox(label="images per class", min=10, max=100000, value=1000)
-        self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=0)
-        self.epochs = SpinBox(label="epochs", min=1, max=100, value=4)
-        self.hidden = SpinBox(label="hidden units", min=4, max=4096, value=128)
+        r = TrainingRecipe  # defaults: the recipe's and the estimator's
+        self.n_per_class = SpinBox(label="images per class", min=10, max=100000,
+                                   value=r.n_per_class)
+        self.n_none = SpinBox(label='"none of these" images', min=0, max=100000,
+                              value=r.n_none, tooltip="images none of the seven models "
+                              "drew, which teach the rejection")
+        self.psf_sigma = FloatSpinBox(label="PSF sigma (px)", min=0.0, max=50.0, step=0.5,
+                                      value=r.psf_sigma, tooltip="render the images "
+                                      "through a microscope of this resolution (0: "
+                                      "lattice scale)")
+        self.input_kind = ComboBox(label="model reads", choices=INPUT_KINDS,
+                                   value=r.input_kind, tooltip="binary: thresholded "
+                                   "renders; grey: renders in phase units (PSF > 0)")
+        self.seed = SpinBox(label="seed", min=0, max=2**31 - 1, value=r.seed)
+        self.epochs = SpinBox(label="epochs", min=1, max=100, value=r.epochs)
+        self.hidden = SpinBox(label="hidden units", min=4, max=4096, value=r.hidden_units)
         self.out = FileEdit(label="model file", mode="w", filter="*.safetensors",
                             value=str(Path.home() / "hamiltonian-model.safetensors"))
         self.go = PushButton(text="Generate and train")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.status = Label(value="P* gets twice the images per class. The model file "
                             "can then be chosen in Classify Hamiltonian.")
-        self.controls = Container(widgets=[self.n_per_class, self.seed, self.epochs,
+        self.controls = Container(widgets=[self.n_per_class, self.n_none, self.psf_sigma,
+                                           self.input_kind, self.seed, self.epochs,
                                            self.hidden, self.out, self.go,
                                            self.cancel_button, self.status])
+        self.status.native.setWordWrap(True)  # long messages wrap, not widen the window
         QVBoxLayout(self).addWidget(self.controls.native)
         self.worker = None
         self.model = None
@@ -59,6 +63,14 @@ class TrainWidget(QWidget):
 
     def _error(self, message: str) -> None:
         _status.show_problem(self.status, message)
+
+    def recipe(self) -> TrainingRecipe:
+        """The controls as a training recipe (ValueError for impossible ones)."""
+        return TrainingRecipe(
+            n_per_class=int(self.n_per_class.value), n_none=int(self.n_none.value),
+            seed=int(self.seed.value), psf_sigma=float(self.psf_sigma.value),
+            input_kind=self.input_kind.value, epochs=int(self.epochs.value),
+            hidden_units=int(self.hidden.value))
 
     def start(self) -> None:
         """Start simulating and training in a background thread."""
@@ -69,10 +81,14 @@ class TrainWidget(QWidget):
         if out.suffix != ".safetensors" or not out.parent.is_dir():
             self._error(f"model file {out} must end in .safetensors, in an existing folder")
             return
+        try:
+            recipe = self.recipe()
+        except ValueError as err:
+            self._error(str(err))
+            return
         self.worker = GeneratorRun(
-            _generate_and_train, (int(self.n_per_class.value), int(self.seed.value),
-                                  int(self.epochs.value), int(self.hidden.value), out),
-            total=len(CLASSES) + 1, desc="simulating", on_yield=self._on_yield,
+            _generate_and_train, (recipe, out),
+            total=steps(recipe), desc="simulating", on_yield=self._on_yield,
             on_return=self._on_returned,
             on_error=lambda err: self._error(f"training failed: {err}"),
             on_finish=self._on_finished)
@@ -86,18 +102,20 @@ class TrainWidget(QWidget):
             self.status.value = "cancelling after the current step..."
 
     def _on_yield(self, msg) -> None:
-        kind, k, what = msg
-        self.status.value = (f"simulating {what} ({k + 1}/{len(CLASSES)})"
-                             if kind == "simulate" else "training the CNN...")
-        if self.worker is not None:
-            self.worker.progress.set_description(self.status.value)
-            if k:
-                self.worker.progress.update(1)
+        kind = msg[0]
+        self.status.value = {
+            "simulate": lambda: f"simulating {msg[2]} ({msg[1] + 1})",
+            "render": lambda: f"rendering through a PSF of {msg[1]:g} px",
+            "train": lambda: "training the CNN..."}[kind]()
+        worker = self.worker
+        if worker is not None and worker.progress is not None:
+            worker.progress.set_description(self.status.value)
+            if msg[:2] != ("simulate", 0):
+                worker.progress.update(1)
 
     def _on_returned(self, clf) -> None:
         self.model = clf
-        from ..report import chance_message
-
+        from ..output.messages import chance_message
         acc = (clf.validation_scores_[clf.training_info_.get("kept_epoch", 0) - 1]
                if clf.validation_scores_ else float("nan"))
         warning = chance_message(acc, len(clf.classes_))

@@ -9,45 +9,16 @@ non-empty value other than ``0`` (deterministic widget tests, debugging). Either
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable
 
 from napari.qt.threading import create_worker
 from napari.utils import progress
 
+from ..tuning import hold_full_collections, release_full_collections
+
 #: Environment variable that runs widget work without threads.
 NOTHREADS = "NAPARI_HAMILTONIAN_NOTHREADS"
-
-
-_HELD = [0, None]  # background runs under way; the collector's thresholds before them
-
-#: Tracked objects a background run may allocate before the youngest generation is
-#: collected (Python's default: 700). Saving results draws about twenty matplotlib figures,
-#: about 150,000 objects in reference cycles: with the default they are promoted to the
-#: oldest generation while drawn, and only a full collection frees them.
-YOUNG_THRESHOLD = 200_000
-
-
-def _hold_full_collections() -> None:
-    """No full garbage collection while background work runs: one over napari's heap
-    holds every thread, the GUI's too, for 0.2-0.5 s. Objects allocated meanwhile stay
-    in the youngest generation (:data:`YOUNG_THRESHOLD`), so that the garbage of the
-    run (figures, cycles) is freed by a young collection, which scans only them, when
-    the last run ends (:func:`_release_full_collections`); the collector then goes on
-    with its thresholds as before."""
-    if _HELD[0] == 0:
-        _HELD[1] = gc.get_threshold()
-        gc.set_threshold(max(_HELD[1][0], YOUNG_THRESHOLD), _HELD[1][1], 2**31 - 1)
-    _HELD[0] += 1
-
-
-def _release_full_collections() -> None:
-    _HELD[0] = max(_HELD[0] - 1, 0)
-    if _HELD[0] == 0 and _HELD[1] is not None:
-        gc.collect(1)  # the runs' garbage, still young: tens of ms, not napari's heap
-        gc.set_threshold(*_HELD[1])
-        _HELD[1] = None
 
 
 def threads_off() -> bool:
@@ -97,7 +68,7 @@ class GeneratorRun:
         if self._on_error is not None:
             self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._finish)
-        _hold_full_collections()
+        hold_full_collections()
         self._release = True
         self._worker.start()
 
@@ -129,7 +100,7 @@ class GeneratorRun:
     def _finish(self) -> None:
         if self._release:
             self._release = False
-            _release_full_collections()
+            release_full_collections()
         self.progress.close()
         if self._on_finish is not None:
             self._on_finish()

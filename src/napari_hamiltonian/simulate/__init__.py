@@ -1,9 +1,10 @@
 """Numba generators of the seven candidate models (Table I of Basak et al.)."""
 
-from .dataset import CLASS_TABLE, CLASSES, load_dataset, make_dataset, save_dataset
+from .dataset import CLASSES, load_dataset, make_dataset, save_dataset
 from .ising import ising2d, ising3d
 from .percolation import percolation
 from .rfim import rfim
+from .table import CLASS_TABLE
 
 __all__ = [
     "CLASSES",

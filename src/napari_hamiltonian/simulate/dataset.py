@@ -9,29 +9,17 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._files import atomic_open, check_writable
+from ..output.files import atomic_open, check_writable
 from ..classes import CLASSES
 from ._common import check_count, check_size
 from .ising import sample_ising
 from .percolation import sample_percolation
 from .rfim import UP_FRACTION, sample_rfim
-
-#: Generator, parameter name and parameter range of each class (Table I).
-CLASS_TABLE: dict[str, tuple[str, str, object]] = {
-    "C-2D": ("ising2d", "temperature", (2.25, 2.64)),
-    "C-3D": ("ising3d", "temperature", (4.45, 4.65)),
-    "RF-2D": ("rfim2d", "disorder", (1.00, 1.19)),
-    "RF-3D": ("rfim3d", "disorder", (2.25, 2.29)),
-    "P-2D": ("percolation", "p", (0.57, 0.61)),
-    "P-3D": ("percolation", "p", (0.29, 0.33)),
-    "P*": ("percolation", "p", [(0.02, 0.2), (0.48, 0.52), (0.8, 0.98)]),
-}
+from .table import CLASS_TABLE, NONE
 
 FORMAT_VERSION = 1
 
 
-#: Label of the images none of the seven models drew (outlier exposure; not a class).
-NONE = "none"
 
 
 def _generate(code, n, size, seed, progress):
@@ -103,7 +91,8 @@ def make_dataset(
         is the same whatever the number of threads, and a class does not change when
         others are added or removed.
     classes : sequence of str, optional
-        Subset of :data:`CLASSES` to generate (default: all seven).
+        Subset of :data:`CLASSES` to generate (default: all seven; none, with
+        ``n_none``, for "none of these" images only).
     progress : bool
         Show a progress bar (tqdm) on stderr.
     n_none : int
@@ -130,11 +119,11 @@ def make_dataset(
     size = check_size(size, even=True)
     classes = CLASSES if classes is None else tuple(classes)
     unknown = [c for c in classes if c not in CLASSES]
-    if unknown or not classes:
-        raise ValueError(f"unknown class(es) {unknown}; choose from {list(CLASSES)}")
     n_none = int(n_none)
     if n_none < 0:
         raise ValueError(f"n_none must be >= 0, got {n_none}")
+    if unknown or not (classes or n_none):
+        raise ValueError(f"unknown class(es) {unknown}; choose from {list(CLASSES)}")
     seeds = dict(zip(CLASSES, np.random.SeedSequence(seed).spawn(len(CLASSES))))
     none_seed = np.random.SeedSequence([seed, 7])
     counts = {c: n_per_class * (2 if c == "P*" else 1) for c in classes}

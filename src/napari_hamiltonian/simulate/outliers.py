@@ -19,7 +19,7 @@ category is a generator; parameters are drawn per image from the ranges below.
   images.
 * Any of the seven classes seen through an optical system whose point-spread function
   spans a pixel or more: Gaussian blur of sigma 1 to 3.5 px, noise, Otsu's threshold
-  (:mod:`napari_hamiltonian.optics`).
+  (:mod:`napari_hamiltonian.imaging.optics`).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def out_of_range(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
     -------
     ndarray, uint8, shape (n, size, size)
     """
-    from .dataset import CLASS_TABLE
+    from .table import CLASS_TABLE
     from .ising import sample_ising
     from .rfim import sample_rfim
 
@@ -202,7 +202,7 @@ def draw(category: str, n: int, size: int = 100, seed=0) -> np.ndarray:
 def blurred(images: np.ndarray, seed=0) -> np.ndarray:
     """Binary images through a microscope: Gaussian blur (sigma in :data:`BLUR_SIGMA`),
     noise (:data:`BLUR_NOISE`, units of the contrast), then Otsu's threshold per image."""
-    from ..optics import micrograph
+    from ..imaging.optics import micrograph
 
     rng = np.random.default_rng(seed)
     out = np.empty_like(images)

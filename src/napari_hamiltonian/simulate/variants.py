@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import check_count
-from .dataset import CLASS_TABLE, make_dataset
+from .dataset import make_dataset
+from .table import CLASS_TABLE
 from .ising import sample_ising
 from .rfim import sample_rfim
 

@@ -1,0 +1,94 @@
+"""The pretrained models that ship inside the package (no download).
+
+One binary model per resolution: the lattice-scale model (a pixel is a lattice site,
+sharp images) and models for thresholded micrographs whose point-spread function is a
+Gaussian of 1, 2 or 3 pixels (``train --psf-sigma``); and grey models, which read
+micrographs in phase units (``train --input grey``; cards ``models/MODEL_CARD*.md``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import warnings
+
+from ..shipped import models_folder, nearest, resolutions
+from .estimator import HamiltonianClassifier
+from .modelfile import file_sha256
+
+#: Shipped binary models: point-spread function (Gaussian sigma, px; 0 = lattice scale)
+#: -> (file name inside ``napari_hamiltonian/models/``, its SHA-256), from the registry
+#: :data:`napari_hamiltonian.shipped.RESOLUTIONS`.
+SHIPPED: dict[float, tuple[str, str]] = {r.psf_sigma: r.binary for r in resolutions("binary")}
+#: Shipped grey models (``input_kind="grey"``): point-spread function (px) -> (file name,
+#: SHA-256).
+SHIPPED_GREY: dict[float, tuple[str, str]] = {r.psf_sigma: r.grey
+                                               for r in resolutions("grey")}
+
+
+def shipped(input_kind: str = "binary") -> dict[float, tuple[str, str]]:
+    """The shipped models that read ``input_kind`` images: :data:`SHIPPED` or
+    :data:`SHIPPED_GREY`."""
+    return {r.psf_sigma: r.model(input_kind) for r in resolutions(input_kind)}
+
+
+def pretrained_path(psf_sigma: float = 0.0, input_kind: str = "binary"):
+    """Path of the shipped model file for ``psf_sigma`` (a key of :func:`shipped`)."""
+    return models_folder() / shipped(input_kind)[psf_sigma][0]
+
+
+@functools.lru_cache(maxsize=None)
+def _load(psf_sigma: float, input_kind: str = "binary") -> HamiltonianClassifier:
+    path = pretrained_path(psf_sigma, input_kind)
+    expected = shipped(input_kind)[psf_sigma][1]
+    if not path.is_file():
+        raise FileNotFoundError(f"the shipped model {path} is missing; reinstall "
+                                "napari-hamiltonian")
+    digest = file_sha256(path)
+    if digest != expected:
+        raise ValueError(f"the shipped model {path} is damaged (SHA-256 {digest}, expected "
+                         f"{expected}); reinstall napari-hamiltonian")
+    return HamiltonianClassifier.load(path, device="cpu")
+
+
+def nearest_shipped(psf_sigma: float | None, input_kind: str = "binary") -> float:
+    """The key of :func:`shipped` nearest to ``psf_sigma`` (None: 0, lattice scale)."""
+    return nearest(psf_sigma, input_kind).psf_sigma
+
+
+def load_pretrained(psf_sigma: float | None = None, input_kind: str = "binary"
+                    ) -> HamiltonianClassifier:
+    """A shipped seven-class model, on the CPU.
+
+    Parameters
+    ----------
+    psf_sigma : float, optional
+        Gaussian standard deviation (pixels) of the point-spread function of the images
+        to classify (:func:`napari_hamiltonian.estimate_psf_sigma` estimates it). The
+        nearest shipped model is returned (its ``psf_sigma`` says which), with a warning
+        naming it when it is not an exact match. None or 0: the lattice-scale model,
+        for images whose pixels resolve the lattice.
+    input_kind : {"binary", "grey"}
+        "binary": the model for thresholded images. "grey": the model that reads the
+        micrograph's grey levels in phase units (``classify_image(..., levels=(insulator,
+        metal))``); more accurate where a threshold erases what the blur left
+        (``models/MODEL_CARD-psf*-grey.md``), it needs the two phases' intensities.
+
+    The file is read and checked (SHA-256) once per process; every call returns an
+    independent copy, so changing one (``set_params``, moving it to a GPU) leaves the
+    others alone.
+    """
+    key = nearest_shipped(psf_sigma, input_kind)
+    if psf_sigma is not None and key != psf_sigma:
+        kind = "grey " if input_kind == "grey" else ""
+        warnings.warn(f"no shipped {kind}model for a point-spread function of {psf_sigma:g} "
+                      f"px; using the nearest, the {kind}model for {key:g} px"
+                      + (" (lattice scale)" if key == 0 else "")
+                      + f" (shipped: {', '.join(f'{s:g}' for s in sorted(shipped(input_kind)))}"
+                      " px)", UserWarning, stacklevel=2)
+    return copy.deepcopy(_load(key, input_kind))
+
+
+def shipped_hash(psf_sigma: float | None = None, input_kind: str = "binary") -> str:
+    """SHA-256 of the shipped model file :func:`load_pretrained` picks for ``psf_sigma``."""
+    return shipped(input_kind)[nearest_shipped(psf_sigma, input_kind)][1]

@@ -1,0 +1,239 @@
+"""Command line: ``napari-hamiltonian generate|train|classify|geometry|geometry-references|
+report|demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from ..classes import CLASSES
+from . import commands
+
+
+def _threshold(text: str | None):
+    if text is None or text in ("otsu", "switching"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--threshold must be 'otsu', 'switching' or a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``napari-hamiltonian`` command."""
+    parser = argparse.ArgumentParser(
+        prog="napari-hamiltonian",
+        description="Which Hamiltonian drew these domains? Simulate, train, classify.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser(
+        "generate",
+        help="simulate the seven-class training set of Table I to a .npz file",
+        description="Simulate the seven-class training set (Table I of Basak et al.) "
+        "and write it, compressed and atomically, to one .npz file.",
+    )
+    gen.add_argument("out", nargs="?", default="dataset.npz",
+                     help="output .npz file (default: dataset.npz)")
+    gen.add_argument("--n-per-class", type=int, default=1000,
+                     help="images per class, P* gets twice as many (default 1000; "
+                     "the paper's set is 8000)")
+    gen.add_argument("--size", type=int, default=100, help="image side (default 100)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--none", type=int, default=0, metavar="N",
+                     help="also N images that none of the seven models drew (label "
+                     "'none': out-of-range models, patterns, blurred renders), for "
+                     "training and measuring the rejection (default 0)")
+    gen.add_argument("--classes", nargs="+", choices=CLASSES, default=None,
+                     metavar="CLASS", help=f"subset of {', '.join(CLASSES)}")
+    gen.add_argument("--overwrite", action="store_true",
+                     help="replace OUT if it exists")
+    gen.set_defaults(func=commands.generate)
+
+    from ..shipped import INPUT_KINDS
+    from ..training.recipe import TrainingRecipe
+
+    tr = sub.add_parser(
+        "train", help="train the CNN on a data set from `generate`",
+        description="Train a HamiltonianClassifier on a .npz data set written by "
+        "`napari-hamiltonian generate` and save it, atomically, as a safetensors model file.",
+    )
+    tr.add_argument("dataset", help="training data set (.npz from `generate`)")
+    tr.add_argument("--out", default="model.safetensors",
+                    help="model file to write (default: model.safetensors)")
+    tr.add_argument("--test", help="independent test set (.npz) to report accuracy on")
+    tr.add_argument("--card", help="also write a Markdown model card to this file")
+    tr.add_argument("--card-notes", metavar="FILE",
+                    help="Markdown file whose text the card carries under Notes")
+    r = TrainingRecipe  # its defaults are the estimator's
+    tr.add_argument("--epochs", type=int, default=r.epochs,
+                    help=f"passes over the data (default {r.epochs})")
+    tr.add_argument("--hidden-units", type=int, default=r.hidden_units,
+                    help=f"width of the dense layer (default {r.hidden_units})")
+    tr.add_argument("--batch-size", type=int, default=r.batch_size,
+                    help=f"images per step (default {r.batch_size})")
+    tr.add_argument("--learning-rate", type=float, default=r.learning_rate,
+                    help=f"Adam step size (default {r.learning_rate:g})")
+    tr.add_argument("--validation-fraction", type=float, default=r.validation_fraction,
+                    help=f"share held out for validation (default {r.validation_fraction})")
+    tr.add_argument("--seed", type=int, default=r.seed, help=f"random seed (default {r.seed})")
+    tr.add_argument("--no-symmetry-reduction", action="store_true",
+                    help="feed raw images (use with --augmentation)")
+    tr.add_argument("--augmentation", action="store_true",
+                    help="16-fold symmetry augmentation instead of reduction")
+    tr.add_argument("--psf-sigma", type=float, default=r.psf_sigma, metavar="S",
+                    help="train for micrographs whose point-spread function is a Gaussian "
+                    "of S pixels: every image is rendered through it (contrast and "
+                    "signal to noise 3-20 drawn per image, physical threshold) before "
+                    "training (default 0: lattice-scale images)")
+    tr.add_argument("--input", choices=INPUT_KINDS, default=r.input_kind,
+                    help="what the model reads (with --psf-sigma): the render binarised at "
+                    "the physical level (default), or its grey levels in phase units")
+    tr.add_argument("--level-error", type=float, default=r.level_error, metavar="E",
+                    help="with --input grey: each phase level is known to within E of the "
+                    f"contrast, drawn per training image (default {r.level_error})")
+    tr.add_argument("--storage", choices=("float32", "float16"), default=r.storage,
+                    help="precision of the weights in the file (float16: half the size)")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace OUT (and CARD) if they exist")
+    tr.set_defaults(func=commands.train)
+
+    def window_options(p, stride_default):
+        p.add_argument("--stride", type=int, default=stride_default,
+                       help=f"window step in pixels (default {stride_default})")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace results made with other settings or another model")
+
+    def image_options(p, threshold_help: str):
+        p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
+        p.add_argument("--threshold", type=_threshold, default=None, help=threshold_help)
+        p.add_argument("--metal", choices=("bright", "dark"), default="bright",
+                       help="which side of the threshold is metal (default bright)")
+
+    cl = sub.add_parser(
+        "classify", help="classify every 100x100 window of image stacks",
+        description="Classify every window of each frame of TIFF (single or multi-page), "
+        ".npy or zarr stacks; write label maps, a CSV of class fractions and PNG charts "
+        "to OUT/<name>/. Interrupted runs resume where they stopped.")
+    image_options(cl, "'otsu' (each frame), a grey level, or 'switching' (the stack as a "
+                  "whole: each pixel metal from the frame its intensity switches, as the "
+                  "paper's optical data); omit for binary images")
+    cl.add_argument("--out", required=True, help="results folder")
+    window_options(cl, 1)
+    cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
+    cl.add_argument("--psf-sigma", type=float, metavar="S",
+                    help="point-spread function of the images (Gaussian sigma, pixels): "
+                    "use the shipped model nearest to it (default: the lattice-scale "
+                    "model)")
+    cl.add_argument("--levels", type=float, nargs=2, metavar=("INSULATOR", "METAL"),
+                    help="the two phases' intensities (e.g. from fully insulating and "
+                    "fully metallic frames): with --psf-sigma the shipped grey model reads "
+                    "the frames in these units; otherwise the threshold is halfway "
+                    "between them, metal on the METAL side")
+    cl.add_argument("--smooth", type=float, default=0.0, metavar="PX",
+                    help="with --threshold switching: Gaussian smoothing of each frame "
+                    "before the analysis, in pixels (the paper's is 2.5; default 0)")
+    cl.add_argument("--smooth-frames", type=float, default=0.0, metavar="FRAMES",
+                    help="with --threshold switching: Gaussian smoothing along the stack, "
+                    "in frames (the paper's is 1; default 0)")
+    cl.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    cl.add_argument("--temperatures", help="text file, one temperature per frame")
+    cl.add_argument("--min-size", type=int, default=None, metavar="PX",
+                    help="smallest cluster (pixels) in the cluster-geometry measures "
+                    "(default: that of the references for the model's resolution, 10 "
+                    "for sharp images)")
+    cl.set_defaults(func=commands.classify)
+
+    ge = sub.add_parser(
+        "geometry", help="cluster geometry of binary images against the seven classes",
+        description="Cluster-size exponent tau, hull and volume fractal dimensions and "
+        "pair-connectivity exponent of each frame, and the classes whose references "
+        "they are consistent with.")
+    image_options(ge, "'otsu' or a grey level; omit for binary images")
+    ge.add_argument("--min-size", type=int, default=None, metavar="PX",
+                    help="smallest cluster (pixels) measured (default: that of the "
+                    "references, 10 for sharp images)")
+    ge.add_argument("--psf-sigma", type=float, default=0.0, metavar="S",
+                    help="point-spread function (Gaussian sigma, px): compare with the "
+                    "references measured through it (default 0: sharp)")
+    ge.add_argument("--phases", choices=("both", "1", "0"), default="both",
+                    help="clusters of both phases (default) or of one")
+    ge.add_argument("--out", help="folder for <name>/geometry.csv and geometry.png")
+    ge.set_defaults(func=commands.geometry)
+
+    gr = sub.add_parser(
+        "geometry-references", help="measure the seven classes' cluster geometry",
+        description="Simulate images of each class over its Table I range and store the "
+        "mean and spread of each cluster measure (the shipped references).")
+    gr.add_argument("--n-per-class", type=int, default=26)
+    gr.add_argument("--size", type=int, default=384)
+    gr.add_argument("--seed", type=int, default=0)
+    gr.add_argument("--lattices", type=int, default=10,
+                    help="independent lattices per 3D class (default 10)")
+    gr.add_argument("--min-size", type=int, default=None, metavar="PX",
+                    help="default: 10 px, or the area of a disc of radius 2 sigma")
+    gr.add_argument("--psf-sigma", type=float, nargs="+", default=[0.0], metavar="S",
+                    help="resolutions: each image is also rendered through the "
+                    "microscope of the models of that resolution (default 0: sharp)")
+    gr.add_argument("--out", help="JSON file (default: the shipped file's name, "
+                    "geometry-references[-psfS].json, in the current folder; the "
+                    "package's own references are never written)")
+    gr.set_defaults(func=commands.geometry_references)
+
+    rp = sub.add_parser("report", help="redraw the CSV and charts of a results folder",
+                        description="Rewrite labels, CSV and PNGs of OUT/<name> from its "
+                        "frames, e.g. with a temperature list.")
+    rp.add_argument("folder", help="a results folder OUT/<name> written by classify")
+    rp.add_argument("--model", help="the model file used by classify (default: shipped)")
+    rp.add_argument("--psf-sigma", type=float, metavar="S",
+                    help="the --psf-sigma given to classify, if any")
+    rp.add_argument("--temperatures", help="text file, one temperature per frame")
+    rp.set_defaults(func=commands.report)
+
+    dm = sub.add_parser("demo", help="classify the bundled sample stack with the shipped "
+                        "model and write the report",
+                        description="Classify the bundled RF-2D field-sweep stack with "
+                        "the shipped model and write the report.")
+    dm.add_argument("--out", default="hamiltonian-demo", help="results folder "
+                    "(default: hamiltonian-demo)")
+    window_options(dm, 4)
+    dm.set_defaults(func=commands.demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``napari-hamiltonian`` command."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    args.kept = []  # results folders a run has started writing into
+    shown = set()
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        if str(message) not in shown:  # each warning once per command, in words
+            shown.add(str(message))
+            print(f"napari-hamiltonian {args.command}: warning: {message}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():  # warnings in words, without source lines
+            warnings.showwarning = show_warning
+            return args.func(args)
+    except (ValueError, OSError) as err:  # FileExistsError and FileNotFoundError included
+        text = str(err) if not isinstance(err, OSError) or err.filename is None or \
+            str(err.filename) in str(err) else f"{err.filename}: {err.strerror or err}"
+        print(f"napari-hamiltonian {args.command}: error: {text}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.kept:
+            print(f"interrupted; the frames finished so far are kept in "
+                  f"{', '.join(map(str, args.kept))} and the same command continues from "
+                  "there. No file was left half-written", file=sys.stderr)
+        else:
+            print("interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""The commands of ``napari-hamiltonian``, one function each (``args`` from
+:func:`napari_hamiltonian.cli.build_parser`); each returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+
+
+
+def generate(args: argparse.Namespace) -> int:
+    from ..simulate.dataset import generate_to_file
+
+    info = generate_to_file(args.out, args.n_per_class, args.size, args.seed,
+                            args.classes, overwrite=args.overwrite, n_none=args.none)
+    n = sum(args.n_per_class * (2 if c == "P*" else 1) for c in info["classes"]) + args.none
+    print(f"wrote {n} images ({', '.join(info['classes'])}) of {args.size}x{args.size} "
+          f"to {args.out} in {info['seconds']} s")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from ..output.files import atomic_write, check_writable
+    from ..inference.sliding import exhaust
+    from ..output.messages import chance_message
+    from ..training.recipe import TrainingRecipe
+    from ..training.recipe import train as train_recipe
+    from ..training.evaluation import evaluate, evaluate_optics, evaluate_resolution
+    from ..training.card import model_card
+    from ..simulate.dataset import NONE, load_dataset
+
+    out = Path(args.out)
+    targets = [out] + ([Path(args.card)] if args.card else [])
+    for path in targets:  # fail before the minutes of training
+        if path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    if args.card_notes and not Path(args.card_notes).is_file():
+        raise FileNotFoundError(f"--card-notes {args.card_notes}: no such file")
+    for path in targets:
+        check_writable(path.parent)
+    recipe = TrainingRecipe(
+        seed=args.seed, psf_sigma=args.psf_sigma, input_kind=args.input,
+        level_error=args.level_error, epochs=args.epochs, hidden_units=args.hidden_units,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        validation_fraction=args.validation_fraction,
+        symmetry_reduction=not args.no_symmetry_reduction, augmentation=args.augmentation,
+        storage=args.storage)
+    X, y, _, meta = load_dataset(args.dataset)
+    test = load_dataset(args.test) if args.test else None
+    lattice_test = test
+    if test is not None:  # tested with the levels known exactly
+        test = (recipe.render(test[0], stream=1, exact_levels=True), *test[1:])
+    clf = exhaust(train_recipe(recipe, X, y, verbose=1))
+    del X, y
+    clf.save(out, overwrite=args.overwrite)
+    kept = clf.training_info_.get("kept_epoch", 0)
+    acc = clf.validation_scores_[kept - 1] if clf.validation_scores_ and kept else None
+    print(f"wrote {out}: validation accuracy {acc:.4%} (epoch {kept})"
+          if acc is not None else f"wrote {out}")
+    warning = chance_message(acc, len(clf.classes_)) if acc is not None else ""
+    if warning:
+        print(f"warning: {warning}")
+    result = optics = rejection = resolution = None
+    if test is not None:
+        from ..training.evaluation import rejection_table
+        outside = test[1] == NONE
+        rejection = rejection_table(clf, test[0], test[1], test[2])
+        for name, shares in rejection.items():
+            print(f"  {name}: rejected {1 - shares['rejection']:.1%} (paper's rule "
+                  f"rejects {1 - shares['paper nearest']:.1%})")
+        test = (test[0][~outside], test[1][~outside], None, test[3])
+        result = evaluate(clf, test[0], test[1])
+        print(f"test set {args.test}: accuracy {result['accuracy']:.4%}, confident "
+              f"{result['confident']:.2%}; per class "
+              + ", ".join(f"{c} {a:.2%}" for c, a in result["per_class"].items()))
+        if args.psf_sigma > 0:
+            keep = lattice_test[1] != NONE
+            resolution = evaluate_resolution(clf, lattice_test[0][keep], lattice_test[1][keep],
+                                             seed=[args.seed, 2])
+            for name, r in resolution.items():
+                print(f"  {name}: accuracy {r['accuracy']:.2%}")
+        else:
+            optics = evaluate_optics(clf, test[0], test[1])
+            for name, r in optics.items():
+                print(f"  through {name}: accuracy {r['accuracy']:.2%}")
+    if args.card:
+        command = "napari-hamiltonian " + " ".join(shlex.quote(a) for a in args.argv)
+        datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
+        notes = Path(args.card_notes).read_text() if args.card_notes else None
+        card = model_card(clf, meta, result, test[3] if test else None, command, datasets,
+                          optics, notes, rejection, resolution, out.stat().st_size,
+                          level_error=recipe.level_error * (recipe.input_kind == "grey"))
+        atomic_write(Path(args.card), card.encode())
+        print(f"wrote {args.card}")
+    return 0
+
+
+def _temperatures(path: str | None):
+    if path is None:
+        return None
+    import numpy as np
+    try:
+        return np.loadtxt(path, ndmin=1)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read temperatures from {path}: {err}; give one number "
+                         "per line, one line per frame") from err
+
+
+def _reading(args: argparse.Namespace):
+    """The Reading the command's options describe."""
+    from ..imaging.reading import Reading
+
+    return Reading(args.threshold, args.metal, getattr(args, "levels", None),
+                   smooth=getattr(args, "smooth", 0.0),
+                   smooth_frames=getattr(args, "smooth_frames", 0.0))
+
+
+def _model(args: argparse.Namespace, reading):
+    """The model of --model or --psf-sigma for frames read by ``reading``
+    (:func:`~napari_hamiltonian.classifier.choice.choose_model`); which shipped model
+    stands in for a --psf-sigma without its own is printed, not warned."""
+    from ..classifier.choice import choose_model
+
+    chosen = choose_model(args.model, reading, args.psf_sigma)
+    for note in chosen.notes:
+        print(f"note: {note}")
+    return chosen
+
+
+def classify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..output.folder import output_names
+
+    from ..inference.batch import plan, run
+    from ..output.messages import groups_message, levels_message
+    reading = _reading(args)
+    chosen = _model(args, reading)
+    clf = chosen.clf
+    why = clf.unreliable()
+    if why is not None:  # before any work; the frames' own warning is then not repeated
+        warnings.warn(why, UserWarning, stacklevel=1)
+    temps = _temperatures(args.temperatures)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the results")
+    names = output_names(args.inputs)
+    # every input checked before anything is written
+    jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride, reading,
+                 temps, args.overwrite) for path in args.inputs]
+    client = None
+    if args.scheduler:
+        from distributed import Client
+        client = Client(args.scheduler)
+    try:
+        for job in jobs:
+            for note in job.notes:
+                print(note)
+            args.kept.append(job.folder)
+            folder = run(job, clf, client, min_size=args.min_size)
+            print(f"{job.path}: results in {folder}")
+            _say_answer(job, clf)
+            levels = levels_message(clf, list(job.frames.values()))
+            if levels:
+                print(f"{job.path}: note: {levels}")
+        groups = groups_message(clf.class_groups_)
+        if groups:
+            print(f"note: {groups}")
+    finally:
+        if client is not None:
+            client.close()
+    return 0
+
+
+def _say_answer(job, clf) -> None:
+    """Print, in words, what the model says of a finished job's frames, and which are
+    mostly "none of these" or "cannot tell at this resolution"."""
+    from ..output.report import geometry_disagreements
+    from ..output.messages import answer_line, unlike_message
+    print(f"{job.path}: " + answer_line(list(job.frames.values()), list(job.frames)))
+    message = unlike_message(list(job.frames.values()), list(job.frames), clf)
+    if message:
+        print(f"{job.path}, {message}")
+    disagree = geometry_disagreements(job.folder)
+    if disagree:
+        print(f"{job.path}, {disagree}")
+
+
+def report(args: argparse.Namespace) -> int:
+    from ..output.folder import check_model_of, recorded_reading
+    from ..output.report import write_report
+    chosen = _model(args, recorded_reading(args.folder))  # grey model if levels were given
+    check_model_of(args.folder, chosen.sha256)
+    write_report(args.folder, chosen.clf, _temperatures(args.temperatures))
+    print(f"wrote the report in {args.folder}")
+    return 0
+
+
+def geometry(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..output import figures, summary
+    from ..imaging.files import read_stack
+    from ..geometry import MEASURES, References, measure, table_row, verdict
+
+    refs = References.load(psf_sigma=args.psf_sigma)
+    min_size = refs.min_size if args.min_size is None else args.min_size
+    reading = _reading(args)
+    for path in args.inputs:
+        stack, frames = reading.prepare_stack(read_stack(path))
+        rows, measures = [], []
+        for t in range(stack.shape[0]):
+            binary = frames.binary(np.asarray(stack[t]))
+            g = measure(binary, min_size, args.phases)
+            v = verdict(g, refs)
+            measures.append(g)
+            cells = "  ".join(f"{m} {g.values[m]:.3f}+-{g.errors[m]:.3f}" for m in MEASURES)
+            print(f"{path} frame {t}: {cells}  ({g.n_clusters} clusters, {g.n_edge} at the "
+                  f"edge left out); consistent with: {', '.join(v.consistent) or 'none'}")
+            rows.append({"frame": t, **table_row(g, v)})
+        if args.out:
+            out = Path(args.out) / Path(path).stem
+            summary.write_csv(out / "geometry.csv", rows)
+            figures.save_figure(figures.geometry_plot(np.arange(len(measures)), measures,
+                                                    refs), out / "geometry.png")
+            print(f"wrote {out}/geometry.csv and geometry.png")
+    return 0
+
+
+def geometry_references(args: argparse.Namespace) -> int:
+    import time
+
+    from pathlib import Path
+
+    from ..output.files import check_writable
+    from ..geometry import build_references, reference_file
+
+    if args.out and len(args.psf_sigma) != 1:
+        raise ValueError("--out names one file: give one --psf-sigma with it")
+    # never into the installed package: the shipped references are data of a release
+    outs = [Path(args.out) if args.out else Path(reference_file(s).name)
+            for s in args.psf_sigma]
+    package = reference_file(0.0).parent.resolve()
+    for out in outs:
+        if out.resolve().parent == package:
+            raise ValueError(f"{out} is the package's shipped references; write yours "
+                             "elsewhere (--out FILE)")
+        check_writable(out.resolve().parent)
+    start = time.time()
+    built = build_references(args.n_per_class, args.size, args.seed, args.psf_sigma,
+                             None if args.min_size is None else
+                             [args.min_size] * len(args.psf_sigma), args.lattices)
+    for refs, out in zip(built, outs):
+        refs.info.update(seconds=round(time.time() - start),
+                         command="napari-hamiltonian " + " ".join(args.argv))
+        refs.save(out)
+        print(f"wrote the references of {len(refs.mean)} classes at PSF sigma "
+              f"{refs.info['psf_sigma']:g} px to {out}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from ..classifier.choice import choose_model
+    from ..inference.batch import classify_file
+    from ..samples import sample_path
+
+    chosen = choose_model()
+    clf = chosen.clf
+    path = sample_path("rf2d_stack.tif")
+    args.kept.append(args.out)
+    fields = json.loads(sample_path("rf2d_stack_fields.json").read_text())["fields_H"]
+    job = classify_file(path, args.out, clf, chosen.sha256, args.stride, None, None, fields,
+                        args.overwrite, xlabel="applied field H (J)")
+    print(f"classified the bundled RF-2D field-sweep stack ({path.name}) with the shipped "
+          f"model: see {job.folder}/fractions.csv and the PNGs in {job.folder}")
+    _say_answer(job, clf)
+    return 0

@@ -1,0 +1,213 @@
+"""How a frame becomes model input: the one description every front end builds.
+
+A :class:`Reading` says how the grey (or binary) frames of an image or stack are read
+by a model: as they are (binary images), at a threshold (a grey level or Otsu's, with
+the metal side), by the phases' intensities (``levels``), or by each pixel's switching
+frame over the whole stack (``"switching"``, with optional smoothing). Python
+(``classify_image(..., reading=...)``), the command line (``--threshold``, ``--levels``,
+``--smooth``) and the widget each build one; every layer below carries it unchanged, and
+the results folder records it (:meth:`Reading.settings`, :meth:`Reading.from_settings`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .binary import (binarised, binarize, check_levels, check_metal, check_threshold,
+                     level_threshold, phase_units)
+
+#: Warning for a binary image given to a grey model.
+BINARY_FOR_GREY = (
+    "this image holds two values only (a binary image), but the model reads micrographs' "
+    "grey levels (a grey model): its answers on binary images are not measured and can "
+    "be confidently wrong. Use the binary model for the resolution "
+    "(load_pretrained(psf_sigma), or drop levels= / --levels and give a threshold)")
+
+SWITCHING = "switching"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How frames are read (immutable; checked when made).
+
+    Parameters
+    ----------
+    threshold : None, float, "otsu" or "switching"
+        None: the frames are binary already (bool, 0/1 or -1/+1). A number: the grey
+        level separating the phases (pixels at it are insulator). "otsu": Otsu's
+        threshold of each whole frame. "switching": each pixel metal from the frame its
+        intensity switches in a stack (the paper's optical data; needs the stack).
+    metal : "bright" or "dark"
+        Which side of the threshold is metal (up, 1).
+    levels : (float, float), optional
+        Intensities of insulator and metal (either may be the brighter), instead of a
+        threshold: a grey model reads the frames in phase units
+        ``(image - insulator) / (metal - insulator)``; a binary model thresholds halfway
+        between them, metal on the metal level's side.
+    smooth : float
+        "switching" only: Gaussian smoothing of each frame before the analysis (px).
+    smooth_frames : float
+        "switching" only: Gaussian smoothing along the stack (frames; the paper's is 1).
+    """
+
+    threshold: float | str | None = None
+    metal: str = "bright"
+    levels: tuple[float, float] | None = None
+    smooth: float = 0.0
+    smooth_frames: float = 0.0
+
+    def __post_init__(self):
+        if not self.switching:
+            object.__setattr__(self, "threshold", check_threshold(self.threshold))
+        check_metal(self.metal)
+        object.__setattr__(self, "levels", check_levels(self.levels))
+        if self.levels is not None and self.threshold is not None:
+            raise ValueError("pass levels or threshold, not both (--levels or "
+                             "--threshold): levels=(insulator, metal) set the threshold "
+                             "halfway between the phases")
+        for name in ("smooth", "smooth_frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+            if value and not self.switching:
+                raise ValueError(f"{name} smooths the stack for the switching "
+                                 "binarisation: give threshold='switching' with it")
+            object.__setattr__(self, name, float(value))
+
+    @classmethod
+    def of(cls, reading: Reading | None = None, threshold=None, metal: str = "bright",
+           levels=None) -> Reading:
+        """``reading``, or one made of the loose arguments of the older signatures;
+        ValueError for both at once."""
+        if reading is None:
+            return cls(threshold, metal, levels)
+        if not isinstance(reading, Reading):
+            raise ValueError(f"reading must be a napari_hamiltonian.Reading, got "
+                             f"{type(reading).__name__}")
+        if threshold is not None or levels is not None or metal != "bright":
+            raise ValueError("give reading= or threshold/metal/levels, not both")
+        return reading
+
+    @property
+    def switching(self) -> bool:
+        """Whether frames are read by their switching over a stack."""
+        return isinstance(self.threshold, str) and self.threshold == SWITCHING
+
+    def input_kind(self, psf_sigma: float | None) -> str:
+        """Which shipped model reads such frames: the grey one when the phase levels are
+        known and the frames are micrographs (``psf_sigma`` > 0), else the binary one."""
+        return "grey" if self.levels is not None and psf_sigma is not None \
+            and psf_sigma > 0 else "binary"
+
+    def for_model(self, clf) -> Reading:
+        """The reading ``clf`` applies: a binary model thresholds halfway between the
+        phase levels (metal on the metal level's side); a grey model reads the levels
+        and takes no threshold (ValueError)."""
+        if clf.input_kind == "grey":
+            if self.threshold is not None:
+                raise ValueError("this model reads grey levels, not a thresholded image: "
+                                 "give the phase levels (levels=(insulator, metal), "
+                                 "--levels INSULATOR METAL), the intensities of the two "
+                                 "phases, instead of a threshold")
+            return self
+        if self.levels is not None:
+            return Reading(*level_threshold(self.levels))
+        return self
+
+    def model_input(self, image, clf) -> tuple[np.ndarray | None, np.ndarray]:
+        """What ``clf`` reads of one 2D frame: (the frame in phase units, or None for a
+        binary model; its uint8 0/1 binarisation). Clear errors for bad frames."""
+        if self.switching:
+            raise ValueError("the switching binarisation reads a whole stack: binarise it "
+                             "first (Reading.prepare_stack) or use classify_stack")
+        reading = self.for_model(clf)
+        if clf.input_kind != "grey":
+            return None, binarize(image, reading.threshold, reading.metal,
+                                  min_side=clf.window_)
+        grey = phase_units(image, reading.levels, min_side=clf.window_)
+        if reading.levels is not None and not float(np.min(grey)) <= 0.5 < float(np.max(grey)):
+            lo, hi = float(np.min(image)), float(np.max(image))
+            ins, met = reading.levels
+            raise ValueError(f"the phase levels {ins:g} (insulator) and {met:g} (metal) put "
+                             "every pixel on one side of halfway between them: the image's "
+                             f"grey range is [{lo:g}, {hi:g}]. Give the intensities of the "
+                             "two phases as they are in this image")
+        if two_valued(grey):
+            warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
+        return grey, binarised(grey)
+
+    def binary(self, image) -> np.ndarray:
+        """One 2D frame binarised (uint8 0/1, 1 = metal) by the physical threshold: the
+        halfway level of the phase levels, or the threshold (the cluster geometry reads
+        this)."""
+        if self.levels is not None:
+            return binarize(image, *level_threshold(self.levels))
+        return binarize(image, self.threshold, self.metal)
+
+    def prepare_stack(self, stack) -> tuple[np.ndarray, Reading]:
+        """A stack ready to read frame by frame, and the reading of its frames: for
+        "switching", the switching maps (uint8 0/1) and a binary reading; otherwise the
+        stack and this reading unchanged."""
+        if not self.switching:
+            return stack, self
+        from .switching import binarize_stack
+
+        a = np.asarray(stack)
+        if a.ndim != 3 or len(a) < 2:
+            raise ValueError(f"the switching binarisation needs a stack of frames in sweep "
+                             f"order (T >= 2, H, W), got shape {a.shape}; use 'otsu' or a "
+                             "grey level for one image")
+        return (binarize_stack(a, metal=self.metal, sigma=self.smooth,
+                               time_sigma=self.smooth_frames), Reading())
+
+    def settings(self) -> dict:
+        """The reading as recorded in a results folder's ``settings.json``: the physical
+        threshold and metal side (halfway between the levels when levels are given),
+        the levels, and the switching smoothing when not zero."""
+        threshold, metal = (level_threshold(self.levels) if self.levels is not None
+                            else (self.threshold, self.metal))
+        out = {"threshold": threshold, "metal": metal}
+        if self.levels is not None:
+            out["levels"] = list(self.levels)
+        if self.smooth:
+            out["smooth"] = self.smooth
+        if self.smooth_frames:
+            out["smooth_frames"] = self.smooth_frames
+        return out
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> Reading:
+        """Inverse of :meth:`settings`."""
+        if settings.get("levels") is not None:
+            return cls(levels=tuple(settings["levels"]))
+        return cls(settings.get("threshold"), settings.get("metal", "bright"),
+                   smooth=settings.get("smooth", 0.0),
+                   smooth_frames=settings.get("smooth_frames", 0.0))
+
+    def describe(self) -> str:
+        """The reading in words, for status lines and reports."""
+        if self.levels is not None:
+            return f"phase levels {self.levels[0]:g} (insulator), {self.levels[1]:g} (metal)"
+        if self.threshold is None:
+            return "binary frames as they are" + (" (dark is metal)"
+                                                  if self.metal == "dark" else "")
+        if self.switching:
+            smooth = [f"{self.smooth:g} px" if self.smooth else "",
+                      f"{self.smooth_frames:g} frames" if self.smooth_frames else ""]
+            smooth = " and ".join(s for s in smooth if s)
+            return (f"switching frame of each pixel, {self.metal} metal"
+                    + (f", smoothed over {smooth}" if smooth else ""))
+        level = "Otsu's threshold of each frame" if self.threshold == "otsu" \
+            else f"threshold {self.threshold:g}"
+        return f"{level}, {self.metal} metal"
+
+
+def two_valued(image: np.ndarray) -> bool:
+    """Whether an image holds at most two distinct values (a binary image)."""
+    low, high = np.nanmin(image), np.nanmax(image)
+    return bool(np.all((image == low) | (image == high)))

@@ -1,0 +1,190 @@
+"""Batch classification of image stacks into results folders (the ``classify`` command).
+
+The results folder it writes is described in :mod:`napari_hamiltonian.output.folder`.
+
+Rules: every input and setting is checked before anything is written; a folder holding
+files this tool did not write is not written into without ``overwrite``; results of
+another input, another model or other settings are not replaced without ``overwrite``;
+an input whose content changed (same path, other SHA-256) is recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..geometry import references_for
+from ..imaging.files import read_stack
+from ..imaging.reading import Reading
+from ..output.files import atomic_write, check_writable
+from ..output.folder import (
+    SETTINGS,
+    frame_files,
+    frame_loads,
+    output_names,
+    save_frame,
+    save_report_info,
+    source_record,
+)
+from ..output.report import write_report
+from .sliding import check_stride
+
+
+@dataclass
+class Job:
+    """One input checked and ready to run (see :func:`plan`)."""
+
+    path: Path
+    folder: Path
+    stack: object
+    settings: dict
+    recompute: bool
+    reading: Reading = field(default_factory=Reading)
+    temperatures: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    frames: dict = field(default_factory=dict)
+
+
+def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading | None = None,
+         temperatures=None, overwrite: bool = False) -> Job:
+    """Check one input, its settings and its results folder; write nothing.
+
+    ``reading`` (:class:`~napari_hamiltonian.Reading`): how its frames are read (default:
+    binary frames).
+
+    Raises ValueError (bad input or settings) or FileExistsError (the folder holds
+    results this run must not replace), each naming the fix.
+    """
+    reading = reading or Reading()
+    reading.for_model(clf)  # a threshold for a grey model is refused before any reading
+    check_stride(stride)
+    stack = read_stack(path)
+    n = clf.window_
+    if min(stack.shape[1:]) < n:
+        raise ValueError(f"{path}: frames are {stack.shape[1]}x{stack.shape[2]} pixels, "
+                         f"smaller than the {n}x{n} window")
+    if temperatures is not None and len(temperatures) != stack.shape[0]:
+        raise ValueError(f"{len(temperatures)} temperatures for {stack.shape[0]} frames of "
+                         f"{path}; give one per frame")
+    if reading.switching and stack.shape[0] < 2:
+        raise ValueError(f"{path} has one frame; --threshold switching needs a stack of "
+                         "frames in sweep order (use otsu or a grey level for one image)")
+    try:  # the first frame shows most input errors (grey without threshold, NaN, ...)
+        first = Reading("otsu", reading.metal) if reading.switching else reading
+        first.model_input(np.asarray(stack[0].compute()), clf)
+    except ValueError as err:
+        raise ValueError(f"{path}, frame 0: {err}") from None
+    from .. import __version__
+    recorded = reading.settings()
+    settings = {"model_sha256": model_hash, "stride": int(stride),
+                "threshold": recorded.pop("threshold"), "metal": recorded.pop("metal"),
+                "confidence_k": clf.confidence_k, "window": n,
+                "shape": list(stack.shape), "package_version": __version__, **recorded}
+    source = source_record(path)
+    folder = Path(folder)
+    job = Job(Path(path), folder, stack, {**settings, "source": source}, overwrite, reading,
+              None if temperatures is None else np.asarray(temperatures, float))
+    sfile = folder / SETTINGS
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; choose another --out")
+    if sfile.exists():
+        try:
+            old = json.loads(sfile.read_text())
+        except (OSError, ValueError):
+            old = {}
+        old_source = old.pop("source", {}) if isinstance(old, dict) else {}
+        if old_source.get("path") not in (None, source["path"]) and not overwrite:
+            raise FileExistsError(
+                f"{folder} holds the results of another input ({old_source['path']}); "
+                "choose another --out, or pass --overwrite to replace them")
+        if old != settings and not overwrite:
+            diff = sorted(k for k in settings if not isinstance(old, dict)
+                          or old.get(k) != settings[k])
+            raise FileExistsError(
+                f"{folder} holds results made with other settings ({', '.join(diff)} "
+                "differ); pass --overwrite to replace them or choose another --out")
+        if old_source.get("sha256") not in (None, source["sha256"]):
+            job.recompute = True
+            job.notes.append(f"{path} changed since its results were made: recomputing")
+    elif folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        strange = sorted(p.name for p in folder.iterdir())[:5]
+        raise FileExistsError(
+            f"{folder} holds files napari-hamiltonian did not write ({', '.join(strange)}); "
+            "choose another --out, or pass --overwrite to write into it")
+    return job
+
+
+def run(job: Job, clf, client=None, progress: bool = True,
+        xlabel: str = "temperature", min_size: int | None = None) -> Path:
+    """Classify the frames of a planned job that are not done yet, measure their cluster
+    geometry (clusters of at least ``min_size`` pixels; default that of the geometry
+    references for the model's resolution), then write the report.
+
+    A frame file that does not load (damaged, cut short) is computed again.
+    """
+    from tqdm.auto import tqdm
+
+    from .stacks import classify_stack
+
+    folder, frames_dir = job.folder, job.folder / "frames"
+    check_writable(folder)
+    if job.recompute:
+        for f in frame_files(frames_dir).values():
+            f.unlink()
+    atomic_write(folder / SETTINGS, json.dumps(job.settings, indent=1).encode())
+    if job.temperatures is not None:
+        save_report_info(folder, xlabel=xlabel, x=[float(v) for v in job.temperatures])
+    n_frames = job.stack.shape[0]
+    done = {t for t, f in frame_files(frames_dir).items() if t < n_frames and frame_loads(f)}
+    todo = [t for t in range(n_frames) if t not in done]
+    source = None
+    if todo:
+        source = job.reading.prepare_stack(job.stack)
+        stack, reading = source
+        res = classify_stack(stack, clf, job.settings["stride"], client=client,
+                             reading=reading)
+        bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
+                   desc=job.path.name, disable=not progress)
+        for t in todo:
+            save_frame(frames_dir / f"t{t:05d}.npz", res.frame(t))
+            bar.update(1)
+        bar.close()
+    if min_size is None:
+        min_size = references_for(clf).min_size
+    _measure_geometry(job, min_size, source)
+    job.frames = write_report(folder, clf)
+    return folder
+
+
+def _measure_geometry(job: Job, min_size: int, source: tuple | None = None) -> None:
+    """The cluster geometry of each frame's binary image (``geometry/t00000.json``), for
+    frames without it or measured with another ``min_size``; ``source`` is the prepared
+    stack and its reading if already made (:meth:`Reading.prepare_stack`)."""
+    from ..geometry import measure
+
+    for t in range(job.stack.shape[0]):
+        path = job.folder / "geometry" / f"t{t:05d}.json"
+        try:
+            if json.loads(path.read_text())["min_size"] == min_size and not job.recompute:
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        stack, reading = source = source or job.reading.prepare_stack(job.stack)
+        binary = reading.binary(np.asarray(stack[t]))
+        atomic_write(path, json.dumps(measure(binary, min_size).as_dict()).encode())
+
+
+def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1,
+                  reading: Reading | None = None, client=None, temperatures=None,
+                  overwrite: bool = False, progress: bool = True,
+                  xlabel: str = "temperature", min_size: int | None = None) -> Job:
+    """Classify every frame of one file into ``out_dir/<name>/`` (see
+    :mod:`napari_hamiltonian.output.folder`). Returns the finished :class:`Job` (its
+    ``folder`` and its ``frames``' results)."""
+    folder = Path(out_dir) / output_names([path])[Path(path)]
+    job = plan(path, folder, clf, model_hash, stride, reading, temperatures, overwrite)
+    run(job, clf, client, progress, xlabel, min_size)
+    return job

@@ -1,0 +1,295 @@
+"""Exact, fast sliding-window classification of whole images: the generator API.
+
+Every ``w x w`` window of an image (``w`` = the classifier's window, 100) is classified
+exactly as ``clf.predict`` would classify it alone: symmetry reduction, then the CNN. The
+computation is shared between windows instead of being run per window: per-window
+symmetry reduction picks one of the 16 operations of Z2 x D4 for each window
+(:func:`napari_hamiltonian.classifier.symmetry.window_operations`); the reduced window is then a
+window of the whole image transformed by that operation, so the CNN only runs on (at
+most) 16 transformed images, each only over the region whose windows need it
+(:mod:`napari_hamiltonian.inference.wholeimage`).
+
+Agreement with per-window ``clf.decision_function``: labels identical, logits within
+1e-4 (float32 FFT rounding), tested on every window of small images and random windows
+of large ones. :func:`iter_classify` is the one implementation behind
+:func:`classify_image`, the Dask stacks (:mod:`napari_hamiltonian.inference.stacks`), the command
+line and the napari widget.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..classes import CANNOT_TELL_NAME, NONE_NAME, standard_names, standard_order
+from ..classifier.choice import choose_model
+from ..classifier.correlations import window_statistics
+from ..classifier.rejection import SCORES
+from ..classifier.symmetry import window_operations
+from ..imaging.reading import Reading
+from .wholeimage import variant_logits, whole_image_cnn
+
+#: An image is unlike every class when more than this share of its windows are.
+UNLIKE_SHARE = 0.5
+
+
+@dataclass
+class WindowResult:
+    """Per-window classification of one image.
+
+    Window (i, j) covers ``image[i*stride : i*stride + window, j*stride : j*stride + window]``.
+
+    Attributes
+    ----------
+    labels : ndarray of int, shape (ny, nx)
+        Index into ``classes`` of each window's predicted class.
+    confident : ndarray of bool, shape (ny, nx)
+        The rejection (:meth:`HamiltonianClassifier.score_confidence`): True where the
+        window is confidently of its class; False for "none of these" and for "cannot
+        tell at this resolution" (``cannot_tell``).
+    logits : ndarray of float32, shape (ny, nx, n_classes)
+        Last layer before softmax, columns in ``classes`` order.
+    distance : ndarray of float, shape (ny, nx)
+        The paper's k-sigma distance: to the nearest training point of the predicted
+        class, in |sigma_c|.
+    classes : tuple of str
+        Class names: ``napari_hamiltonian.CLASSES`` for the seven-class models.
+    stride, window : int
+        Window step and side (pixels).
+    scores : ndarray of float, shape (ny, nx, 2)
+        The rejection's scores (:data:`napari_hamiltonian.classifier.rejection.SCORES`; NaN without
+        a rejection rule).
+    paper_confident : ndarray of bool, shape (ny, nx)
+        The paper's k-sigma rule (nearest-point reading), reported beside the rejection.
+    groups : tuple of tuple of str
+        Classes the model cannot tell apart (``clf.class_groups_``): a window of one of
+        them reads as the group ("P-2D or P*"), see :meth:`majority`.
+    cannot_tell : ndarray of bool, shape (ny, nx)
+        Windows the rejection accepts but whose predicted class the model's resolution
+        cannot tell from patterns none of the seven draws ("cannot tell at this
+        resolution", :mod:`napari_hamiltonian.classifier.rejection`); never ``confident``.
+    """
+
+    labels: np.ndarray
+    confident: np.ndarray
+    logits: np.ndarray
+    distance: np.ndarray
+    classes: tuple
+    stride: int
+    window: int
+    scores: np.ndarray | None = None
+    paper_confident: np.ndarray | None = None
+    groups: tuple = ()
+    cannot_tell: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.cannot_tell is None:
+            self.cannot_tell = np.zeros(np.shape(self.confident), bool)
+
+    def fractions(self) -> dict:
+        """{class: (share of windows, share of windows that are of this class and
+        confident)}, shares of all windows (the paper's bar charts)."""
+        n = self.labels.size
+        out = {}
+        for k, c in enumerate(self.classes):
+            mask = self.labels == k
+            out[c] = (float(mask.sum() / n), float((mask & self.confident).sum() / n))
+        return out
+
+    @classmethod
+    def of(cls, clf, **fields) -> WindowResult:
+        """A WindowResult of ``clf``'s outputs: ``fields`` are ``labels``, ``logits``,
+        ``distance``, ``scores``, ``classes``, ``stride`` and ``window``; the decision of
+        each window (:meth:`HamiltonianClassifier.decide`), the paper's rule and the
+        class groups come from the classifier."""
+        from ..classifier.rejection import ACCEPTED, CANNOT_TELL
+
+        names = np.asarray(fields["classes"])[np.asarray(fields["labels"])]
+        states = clf.decide(fields["scores"], fields["distance"], names)
+        return cls(**fields, confident=states == ACCEPTED,
+                   cannot_tell=states == CANNOT_TELL,
+                   paper_confident=clf.paper_confident(fields["distance"]),
+                   groups=tuple(clf.class_groups_))
+
+    def majority(self) -> str:
+        """The most frequent class over the confident windows (over all windows when
+        none is), named as its group if the model cannot tell it from others ("RF-2D or
+        RF-3D")."""
+        from ..classes import group_name
+
+        counted = self.labels[self.confident] if self.confident.any() else self.labels
+        k = int(np.bincount(counted.ravel(), minlength=len(self.classes)).argmax())
+        return group_name(self.classes[k], self.groups)
+
+    def rejected(self) -> float:
+        """Share of windows that are none of the classes ("none of these")."""
+        return float(np.mean(~self.confident & ~self.cannot_tell))
+
+    def undecided(self) -> float:
+        """Share of windows the model's resolution cannot tell ("cannot tell at this
+        resolution")."""
+        return float(np.mean(self.cannot_tell))
+
+    def answer(self) -> str:
+        """What the model says of the whole image: "none of these" when more than
+        :data:`UNLIKE_SHARE` of its windows are; else "cannot tell at this resolution"
+        when that and "none of these" together are more than :data:`UNLIKE_SHARE`;
+        else :meth:`majority` of the confident windows."""
+        if self.rejected() > UNLIKE_SHARE:
+            return NONE_NAME
+        if self.rejected() + self.undecided() > UNLIKE_SHARE:
+            return CANNOT_TELL_NAME
+        return self.majority()
+
+
+def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
+                  tile: int = 1024, psf_sigma: float | None = None, levels=None,
+                  reading: Reading | None = None) -> Generator[tuple, None, WindowResult]:
+    """Classify every window of an image, yielding progress; returns a WindowResult.
+
+    The one implementation behind :func:`classify_image`, the command line and the
+    napari widget. Yields ``("progress", done, total)`` after each unit of work (one
+    symmetry variant of one tile), so a consumer can stop between units by closing the
+    generator. The return value (``StopIteration.value``) is the
+    :class:`WindowResult`.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W)
+        Binary image, or grayscale with ``threshold`` or ``levels``.
+    clf : HamiltonianClassifier, optional
+        Fitted classifier; default the shipped model for ``psf_sigma`` (with ``levels``
+        and a ``psf_sigma`` > 0, the shipped grey model nearest to it).
+    stride : int
+        Window step (pixels).
+    threshold : None, float or "otsu"
+        None: the image must be binary. Otherwise the grey level separating metal from
+        insulator.
+    metal : "bright" or "dark"
+        Which side of the threshold is metal (up, 1).
+    tile : int
+        Windows per tile side; bounds memory for very large images.
+    psf_sigma : float, optional
+        Without ``clf``: the point-spread function (Gaussian sigma, px) of the image;
+        the shipped model nearest to it classifies
+        (:func:`~napari_hamiltonian.load_pretrained`).
+    levels : (float, float), optional
+        Intensities of insulator and metal in the image (either may be the brighter).
+        A grey model (``input_kind="grey"``) reads the image in phase units,
+        ``(image - insulator) / (metal - insulator)``, and needs them unless the image
+        is binary; a binary model thresholds halfway between them, metal on the metal
+        level's side (instead of ``threshold`` and ``metal``).
+    reading : Reading, optional
+        How the image is read, instead of ``threshold``, ``metal`` and ``levels``
+        (:class:`~napari_hamiltonian.Reading`; a switching reading needs the stack:
+        :meth:`Reading.prepare_stack` first, or :func:`classify_image` with ``frame``).
+    """
+    reading = Reading.of(reading, threshold, metal, levels)
+    chosen = choose_model(clf, reading, psf_sigma)
+    chosen.warn(stacklevel=3)
+    clf = chosen.clf
+    why = clf.unreliable()
+    if why is not None:
+        warnings.warn(why, UserWarning, stacklevel=3)
+    n = clf.window_
+    grey, b = reading.model_input(image, clf)
+    check_stride(stride)
+    net = whole_image_cnn(clf)
+    if clf.symmetry_reduction:
+        ops = window_operations(b, n, stride)
+    else:  # a model trained on raw images reads every window as it is
+        ops = np.zeros(n_windows(b.shape, n, stride), np.int8)
+    ny, nx = ops.shape
+    classes = tuple(str(c) for c in clf.classes_)
+    logits = np.empty((ny, nx, len(classes)), np.float32)
+    scores = np.empty((ny, nx, len(SCORES)), np.float64)
+    tiles = [(i, j) for i in range(0, ny, tile) for j in range(0, nx, tile)]
+    work = [(t, op) for t in tiles
+            for op in np.unique(ops[t[0]:t[0] + tile, t[1]:t[1] + tile])]
+    yield ("progress", 0, len(work))
+    statistics, current = None, None
+    with torch.no_grad():
+        for done, ((i, j), op) in enumerate(work, 1):
+            sub = ops[i:i + tile, j:j + tile]
+            if current != (i, j):  # the pattern statistics of every window of the tile
+                current = (i, j)
+                ty, tx = np.meshgrid(np.arange(sub.shape[0]) * stride,
+                                     np.arange(sub.shape[1]) * stride, indexing="ij")
+                region = b[i * stride:i * stride + int(ty[-1, 0]) + n,
+                           j * stride:j * stride + int(tx[0, -1]) + n]
+                statistics = window_statistics(region, n, ty.ravel(), tx.ravel()
+                                               ).reshape(*sub.shape, -1)
+            ty, tx = np.nonzero(sub == op)
+            iy, ix = ty + i, tx + j
+            z, hidden = variant_logits(net, b if grey is None else grey, int(op),
+                                       iy * stride, ix * stride)
+            logits[iy, ix] = z
+            scores[iy, ix] = clf.rejection_scores_of(hidden, statistics[ty, tx])
+            yield ("progress", done, len(work))
+    flat = logits.reshape(-1, len(classes))
+    dist = clf.distance_of_logits(flat).reshape(ny, nx)
+    order = standard_order(classes)
+    return WindowResult.of(clf, labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
+                           .astype(np.int16),
+                           logits=np.ascontiguousarray(logits[..., order]), distance=dist,
+                           classes=standard_names(classes), stride=stride,
+                           window=n, scores=scores)
+
+
+def check_stride(stride) -> int:
+    """``stride`` as an int; ValueError unless it is a positive integer."""
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    return int(stride)
+
+
+def classify_image(image, clf=None, stride: int = 1, threshold=None,
+                   metal: str = "bright", psf_sigma: float | None = None,
+                   levels=None, reading: Reading | None = None,
+                   frame: int | None = None) -> WindowResult:
+    """Classify every window of one image (see :func:`iter_classify` for parameters).
+
+    Parameters
+    ----------
+    frame : int, optional
+        With a stack (T, Y, X) as ``image``: the frame to classify. A switching reading
+        (``Reading("switching")``) needs the stack, since it reads each pixel's history.
+
+    Returns
+    -------
+    WindowResult
+        ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``.
+    """
+    reading = Reading.of(reading, threshold, metal, levels)
+    if frame is not None or reading.switching:
+        stack = np.asarray(image)
+        if stack.ndim != 3 or frame is None:
+            why = "the switching binarisation reads a stack: " if reading.switching else ""
+            raise ValueError(f"{why}give a (T, Y, X) stack and frame=, the frame to "
+                             f"classify (got shape {stack.shape}, frame={frame!r})")
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) \
+                or not -len(stack) <= frame < len(stack):
+            raise ValueError(f"frame must be an integer in [0, {len(stack)}), got {frame!r}")
+        stack, reading = reading.prepare_stack(stack)
+        image = stack[frame]
+    return exhaust(iter_classify(image, clf, stride, psf_sigma=psf_sigma, reading=reading))
+
+
+def exhaust(gen):
+    """Exhaust a generator and return its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def n_windows(shape, window: int = 100, stride: int = 1) -> tuple[int, int]:
+    """Number of windows (ny, nx) of an image of ``shape`` (H, W)."""
+    return (math.floor((shape[0] - window) / stride) + 1,
+            math.floor((shape[1] - window) / stride) + 1)

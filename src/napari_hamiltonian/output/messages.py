@@ -1,0 +1,155 @@
+"""What the tool says to its user, in words: the answer for a set of frames, frames
+unlike every class or that the resolution cannot tell, and advice that fits the model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..classes import (
+    CANNOT_TELL_NAME,
+    NONE_NAME,
+    reliable_accuracy,
+)
+
+#: What the tool says of a frame whose windows are mostly "none of these" ({advice}:
+#: :data:`LATTICE_ADVICE` for the lattice-scale model, :data:`RESOLUTION_ADVICE` for a
+#: model of a resolution).
+UNLIKE_EVERY_CLASS = (
+    "this image is unlike every training class ('none of these'): {share:.0%} of its "
+    "windows were drawn by none of the seven models as far as the model can tell. "
+    "{advice}")
+
+
+LATTICE_ADVICE = (
+    "If the microscope's point-spread function spans several pixels, the lattice-scale "
+    "model cannot read the image: use the model for its resolution (psf_sigma, "
+    "--psf-sigma or the widget's PSF sigma; estimate_psf_sigma estimates it from the grey "
+    "image). Otherwise its domains come from none of the seven Hamiltonians, or from "
+    "parameters outside their ranges")
+
+
+RESOLUTION_ADVICE = (
+    "Read at a point-spread function of {sigma:g} px: its domains come from none of the "
+    "seven Hamiltonians, or from parameters outside their ranges, or the point-spread "
+    "function is not {sigma:g} px (check it, e.g. with estimate_psf_sigma on the grey "
+    "image before any denoising)")
+
+
+#: Words for a frame the model's resolution cannot tell (``WindowResult.answer()``).
+CANNOT_TELL_WORDS = (
+    "cannot tell at this resolution: {share:.0%} of its windows look like a class near "
+    "criticality but, seen through this point-spread function, also like patterns none "
+    "of the seven models draws (level sets of smoothed noise, labyrinths, parameters "
+    "outside Table I; the model card's table says which), so no class is named for "
+    "them ({split}). {advice}")
+
+
+SHARPER_ADVICE = "A sharper image (a smaller point-spread function) may tell them apart"
+
+
+GREY_ADVICE = ("The grey model (the phase levels, levels= / --levels) or a sharper image "
+               "may tell them apart")
+
+
+def split_words(result) -> str:
+    """The shares of one result's windows in each state, in words."""
+    return (f"{result.confident.mean():.0%} named, {result.undecided():.0%} cannot tell, "
+            f"{result.rejected():.0%} none of these")
+
+
+def unlike_message(results, frames=None, clf=None) -> str:
+    """Plain words for the frames whose windows are mostly rejected or that the model's
+    resolution cannot tell ("" if none are).
+
+    Parameters
+    ----------
+    results : sequence of WindowResult
+    frames : sequence of int, optional
+        Frame numbers of ``results`` (default 0, 1, ...).
+    clf : HamiltonianClassifier, optional
+        The model that read them: its resolution and input decide the advice.
+    """
+    frames = list(range(len(results))) if frames is None else list(frames)
+    sigma = float(clf.psf_sigma)
+    grey = clf.input_kind == "grey"
+    advice = {NONE_NAME: RESOLUTION_ADVICE.format(sigma=sigma) if sigma else LATTICE_ADVICE,
+              CANNOT_TELL_NAME: SHARPER_ADVICE if grey else GREY_ADVICE}
+    out = []
+    for answer, words, share in ((NONE_NAME, UNLIKE_EVERY_CLASS, "rejected"),
+                                 (CANNOT_TELL_NAME, CANNOT_TELL_WORDS, "undecided")):
+        hit = [(t, r) for t, r in zip(frames, results) if r.answer() == answer]
+        if hit:
+            which = (f"frame {hit[0][0]}" if len(hit) == 1 else
+                     f"{len(hit)} of {len(results)} frames")
+            t, worst = max(hit, key=lambda h: getattr(h[1], share)())
+            split = split_words(worst) + ("" if len(hit) == 1 else f" in frame {t}")
+            out.append(f"{which}: " + words.format(share=getattr(worst, share)(),
+                                                   split=split, advice=advice[answer]))
+    return "; ".join(out)
+
+
+def answer_line(results, frames=None) -> str:
+    """What the model says of each frame, in one line: "RF-2D (88% named, 12% cannot
+    tell, 0% none of these)" for one frame, the answers and their frame counts for a
+    stack."""
+    frames = list(range(len(results))) if frames is None else list(frames)
+    if len(results) == 1:
+        return f"{results[0].answer()} ({split_words(results[0])})"
+    answers: dict = {}
+    for t, r in zip(frames, results):
+        answers.setdefault(r.answer(), []).append(t)
+    return f"{len(results)} frames: " + "; ".join(
+        f"{a} in {len(ts)} (frame{'s' if len(ts) > 1 else ''} {_ranges(ts)})" for a, ts in
+        sorted(answers.items(), key=lambda kv: -len(kv[1])))
+
+
+def _ranges(frames) -> str:
+    """Frame numbers as ranges: 0-3, 5, 7-8."""
+    out, start = [], None
+    for k, t in enumerate(frames):
+        if start is None:
+            start = t
+        if k + 1 == len(frames) or frames[k + 1] != t + 1:
+            out.append(f"{start}" if start == t else f"{start}-{t}")
+            start = None
+    return ", ".join(out)
+
+
+def chance_message(accuracy: float, n_classes: int) -> str:
+    """A warning when a trained model's validation accuracy is under
+    :func:`~napari_hamiltonian.classes.reliable_accuracy` ("" otherwise, or without a
+    validation accuracy): such a model certifies no window."""
+    chance = 1.0 / max(n_classes, 1)
+    if not np.isfinite(accuracy) or accuracy >= reliable_accuracy(n_classes):
+        return ""
+    return (f"validation accuracy {accuracy:.1%} is near chance ({chance:.1%} for "
+            f"{n_classes} classes), less than halfway from it to perfect: the model has "
+            "not learned to tell the classes apart and will mark no window confident; "
+            "train on more images per class or for more epochs before using it")
+
+
+def groups_message(groups) -> str:
+    """Plain words for the classes a model cannot tell apart ("" if it can tell all)."""
+    if not groups:
+        return ""
+    return ("at this resolution the model cannot tell apart "
+            + "; ".join(" and ".join(g) for g in groups)
+            + ": windows of these classes are named by their group ("
+            + "; ".join(" or ".join(g) for g in groups) + ")")
+
+
+#: Classes a grey model tells apart by density alone, which the phase levels set.
+DENSITY_CLASSES = ("P-2D", "P*")
+
+
+def levels_message(clf, results) -> str:
+    """Plain words on what a grey model's answers rest on, where it matters: when one
+    of the results (WindowResult) is mostly P-2D or P*, which the model tells apart by
+    the density the phase levels set ("" otherwise, and for binary models)."""
+    if clf.input_kind != "grey":
+        return ""
+    if not any(r.answer() in DENSITY_CLASSES for r in results):
+        return ""
+    return ("P-2D against P* rests on the phase levels: the grey model reads them apart "
+            "by density, which levels off by 5 % of the contrast move as much as separates "
+            "them; trust it with levels known to about 3 %, or compare the binary model")

@@ -1,0 +1,54 @@
+"""Per-frame numbers of a result: shares, the confident share, the proximity to
+criticality, and the CSV they are written to."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..classes import (
+    CANNOT_TELL_NAME,
+)
+
+
+def frame_summary(result) -> dict:
+    """One CSV row for a WindowResult: shares per class, confident shares and the
+    majority class (its group, "P-2D or P*", where the model cannot tell its members
+    apart)."""
+    fr = result.fractions()
+    row = {}
+    for c, (f, cf) in fr.items():
+        row[f"fraction {c}"] = round(f, 6)
+        row[f"confident {c}"] = round(cf, 6)
+    row["confident"] = round(float(result.confident.mean()), 6)
+    row["none of these"] = round(result.rejected(), 6)
+    row[CANNOT_TELL_NAME] = round(result.undecided(), 6)
+    if result.paper_confident is not None:
+        row["paper k-sigma confident"] = round(float(result.paper_confident.mean()), 6)
+    row["majority"] = result.majority()
+    row["answer"] = result.answer()
+    return row
+
+
+def criticality_distance(clf, result) -> float:
+    """Distance of the centre of mass of the windows of the majority class from that
+    class's training cluster centre, in units of its |sigma_c| (the paper's proximity
+    to criticality)."""
+    k = int(np.bincount(result.labels.ravel(), minlength=len(result.classes)).argmax())
+    name = result.classes[k]
+    cols = [result.classes.index(str(c)) for c in clf.classes_]
+    z = result.logits[result.labels == k][:, cols]
+    return clf.clusters_.center_distance(z, [str(c) for c in clf.classes_].index(name))
+
+
+def write_csv(path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) as CSV, atomically."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from .files import atomic_write
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(Path(path), buf.getvalue().encode())

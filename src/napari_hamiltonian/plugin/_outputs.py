@@ -1,0 +1,119 @@
+"""What the classify dock measures and writes beside the classification: the cluster
+geometry of the displayed frame against the references, and the results saved to a
+folder; each in the background (a mixin of :class:`._widget.ClassifyWidget`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.utils.notifications import show_info
+
+from ._worker import GeneratorRun
+
+
+class OutputActions:
+    """Geometry and saving of :class:`~napari_hamiltonian.plugin._widget.ClassifyWidget`
+    (which provides the controls, the session and ``_validate``)."""
+
+    def measure_geometry(self) -> None:
+        """The displayed frame's cluster geometry (:mod:`napari_hamiltonian.geometry`),
+        measured in the background on the binary image the classifier sees, drawn
+        against the seven classes' references and compared with the CNN in words."""
+        try:
+            s = self._validate()
+        except ValueError as err:
+            self._error(str(err))
+            return
+        get_frame, reading = self.session.frame_source(s.layer, s.reading)
+        t, min_size = self.current_frame(), int(self.min_cluster.value)
+        clf = self.session.choose(s).clf  # the model's resolution picks the references
+
+        def work():
+            from ..geometry import measure, references_for
+
+            binary = reading.binary(get_frame(t))
+            return t, measure(binary, min_size), references_for(clf)
+
+        self._in_background(self.geometry_button, "cluster geometry", work,
+                            self._on_geometry,
+                            f"measuring the cluster geometry of frame {t}...")
+
+    def _in_background(self, button, desc: str, work, on_return, status: str) -> None:
+        """Run ``work()`` in a worker with ``button`` disabled until it ends, then
+        ``on_return(its value)`` on the GUI thread; errors shown with ``desc``. The run
+        is held in ``self._jobs[desc]`` while it lasts (Qt keeps only weak references to
+        its callbacks)."""
+        def gen():
+            yield (desc,)
+            return work()
+
+        def finished():
+            self._jobs.pop(desc, None)
+            button.enabled = True
+
+        button.enabled = False
+        self.status.value = status
+        self._jobs[desc] = GeneratorRun(
+            gen, (), total=0, desc=desc, on_yield=lambda _: None, on_return=on_return,
+            on_error=lambda err: self._error(f"{desc} failed: {err}"), on_finish=finished)
+        self._jobs[desc].start()
+
+    def _on_geometry(self, out) -> None:
+        from ..geometry import agreement_message, verdict
+
+        t, geometry, references = out
+        v = verdict(geometry, references)
+        self.geometry_chart.show_geometry(t, geometry, references)
+        result = self.results.get(t) if self._run_layer is self.layer_box.value else None
+        words = (agreement_message(result.answer(), v) if result
+                 is not None else f"consistent with: {', '.join(v.consistent) or 'none'}"
+                 " (press Run to compare with the CNN)")
+        self.status.value = (f"frame {t}, cluster geometry ({geometry.n_clusters} "
+                             f"clusters of >= {geometry.min_size} px; {geometry.n_edge} "
+                             f"touching the edge left out): {words}")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, folder) -> Path:
+        """Write the classified frames to ``folder``
+        (:func:`~napari_hamiltonian.output.report.save_results`):
+        ``labels.tif`` that opens over the image, the CSV with the stack's frame numbers
+        and the charts."""
+        from ..output.report import save_results
+        return save_results(folder, *self._save_args())
+
+    def _save_args(self) -> tuple:
+        """(results, classifier, source) of what is shown, taken on the GUI thread."""
+        layer = self._run_layer
+        if not self.results or layer is None:
+            raise ValueError("nothing to save yet: press Run first")
+        units = getattr(layer, "units", None)
+        source = {"n_frames": int(layer.data.shape[0]) if layer.ndim == 3 else None,
+                  "scale": [float(v) for v in layer.scale],
+                  "translate": [float(v) for v in layer.translate],
+                  "units": [str(u) for u in units] if units is not None else None,
+                  "image": layer.name}
+        return dict(self.results), self._clf, source
+
+    def _save_dialog(self) -> None:
+        """Ask for a folder (once there is something to save), then write in the
+        background: charts take a second or more to draw."""
+        from qtpy.QtWidgets import QFileDialog
+
+        from ..output.report import save_results
+        try:
+            args = self._save_args()
+        except ValueError as err:
+            self._error(str(err))
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the results")
+        if not folder:
+            return
+
+        self._in_background(self.save_button, "saving results",
+                            lambda: save_results(folder, *args), self._on_saved,
+                            f"saving to {folder}...")
+
+    def _on_saved(self, folder) -> None:
+        self.status.value = (f"results written to {folder}; open its labels.tif with the "
+                             "Hamiltonian classifier reader to see them over the image")
+        show_info(f"results written to {folder}")

@@ -1,0 +1,208 @@
+"""The classify dock's state without Qt: what a run is, which frames it still needs, the
+results it made, and what to say about them.
+
+:class:`ClassifySession` is to the dock what micro-sam's ``AnnotatorState`` is to its
+annotator: the widget maps its controls to a :class:`RunSettings` and shows what the
+session holds; everything decided here is tested without a viewer. Importing this module
+loads neither napari nor Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..classifier.choice import ChosenModel, choose_model
+from ..imaging.reading import BINARY_FOR_GREY, Reading, two_valued
+from ..inference.sliding import iter_classify
+from ..output.messages import groups_message, levels_message, unlike_message
+from ..output.summary import criticality_distance, frame_summary
+
+#: The dock's default window step (pixels): a fast first answer; the CLI's default is 1.
+DEFAULT_STRIDE = 4
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the controls say, for one run.
+
+    Attributes
+    ----------
+    layer : object
+        The image (a napari Image layer, or anything with ``data``, ``ndim`` and
+        ``name``): 2D (Y, X) or a stack (T, Y, X).
+    reading : Reading
+        How its frames are read.
+    stride : int
+        Window step (pixels).
+    model_source : None or str
+        None: the shipped models (``psf_sigma`` picks one); else a model file.
+    psf_sigma : float
+        Point-spread function of the image (Gaussian sigma, px), for the shipped models.
+    confidence_k : float
+        The paper's k of the k-sigma rule.
+    """
+
+    layer: object
+    reading: Reading = field(default_factory=Reading)
+    stride: int = DEFAULT_STRIDE
+    model_source: str | None = None
+    psf_sigma: float = 0.0
+    confidence_k: float = 1.0
+
+
+class ClassifySession:
+    """Results of the dock, keyed by the run settings that made them.
+
+    A second Run with the same image, reading, stride and model reuses the frames
+    already classified; any change of those (or of the image's data) starts afresh.
+    With a stack the session follows the slider (``follow``) and keeps the criticality
+    curve of the frames it classified.
+    """
+
+    def __init__(self):
+        self.results: dict = {}
+        self.curve: dict = {}
+        self.key: tuple | None = None
+        self.layer = None
+        self.follow = False
+        self.model: ChosenModel | None = None
+        self._models: dict = {}
+        self._prepared: tuple = (None, None)
+
+    @property
+    def clf(self):
+        """The classifier of the current run (None before the first)."""
+        return None if self.model is None else self.model.clf
+
+    def choose(self, settings: RunSettings) -> ChosenModel:
+        """The model for ``settings`` (loaded once per source), with their k."""
+        kind = settings.reading.input_kind(settings.psf_sigma)
+        key = (settings.model_source, kind,
+               None if settings.model_source else settings.psf_sigma)
+        if key not in self._models:
+            self._models = {key: choose_model(
+                settings.model_source, settings.reading,
+                None if settings.model_source else settings.psf_sigma)}
+        chosen = self._models[key]
+        chosen.clf.set_params(confidence_k=float(settings.confidence_k))
+        return chosen
+
+    @staticmethod
+    def run_key(settings: RunSettings, model: ChosenModel) -> tuple:
+        """What results depend on: the image (its object and data), the reading, the
+        stride and the model."""
+        layer = settings.layer
+        return (id(layer), id(layer.data), settings.reading, settings.stride, model.key)
+
+    def start(self, settings: RunSettings, current: int, all_frames: bool = False
+              ) -> list[int]:
+        """Begin a run: the frames still to classify, the displayed one ``current``
+        first (all of them with ``all_frames``). Results of other settings are dropped."""
+        model = self.choose(settings)
+        key = self.run_key(settings, model)
+        if key != self.key:
+            self.results.clear()
+            self.curve.clear()
+            self.key = key
+        self.model, self.layer = model, settings.layer
+        n_frames = self.n_frames(settings.layer)
+        self.follow = n_frames > 1 or settings.layer.ndim == 3
+        frames = [current] + ([t for t in range(n_frames) if t != current]
+                              if all_frames else [])
+        return [t for t in frames if t not in self.results]
+
+    @staticmethod
+    def n_frames(layer) -> int:
+        """Frames of an image: 1 for a 2D one."""
+        return 1 if layer.ndim == 2 else int(layer.data.shape[0])
+
+    def frame_source(self, layer, reading: Reading) -> tuple:
+        """(frame getter t -> 2D array, the reading of those frames): a switching reading
+        binarises the whole stack once per image and reading."""
+        data = layer.data
+        if not reading.switching:
+            if layer.ndim == 2:
+                return (lambda t: np.asarray(data)), reading
+            return (lambda t: np.asarray(data[t])), reading
+        key = (id(layer), id(data), reading)
+        if self._prepared[0] != key:
+            self._prepared = (key, reading.prepare_stack(np.asarray(data)))
+        maps, frames = self._prepared[1]
+        return (lambda t: maps[t]), frames
+
+    def work(self, settings: RunSettings, frames: list[int]):
+        """The run's body (a generator, for a worker thread): yields ("progress", t,
+        done, total) within each frame and ("frame", t, WindowResult) after it."""
+        get_frame, reading = self.frame_source(settings.layer, settings.reading)
+        clf = self.clf
+        for t in frames:
+            gen = iter_classify(get_frame(t), clf, settings.stride, reading=reading)
+            while True:
+                try:
+                    _, done, total = next(gen)
+                except StopIteration as stop:
+                    yield ("frame", t, stop.value)
+                    break
+                yield ("progress", t, done, total)
+
+    def record(self, t: int, result) -> None:
+        """Keep frame ``t``'s result (and its point on the criticality curve)."""
+        self.results[t] = result
+        if self.follow:
+            self.curve[t] = (criticality_distance(self.clf, result),
+                             frame_summary(result)["majority"])
+
+    def set_confidence_k(self, confidence_k: float) -> None:
+        """New k: the paper's k-sigma flags of the kept frames, from their distances
+        (the rejection does not use k)."""
+        if self.clf is None:
+            return
+        self.clf.set_params(confidence_k=float(confidence_k))
+        for r in self.results.values():
+            r.paper_confident = self.clf.paper_confident(r.distance)
+
+    def forget(self) -> None:
+        """Drop every result (the image was closed)."""
+        self.results.clear()
+        self.curve.clear()
+        self.key = self.layer = None
+
+    def binary_for_grey(self) -> str:
+        """The warning for a grey model reading a binary image ("" otherwise)."""
+        layer, frames = self.layer, sorted(self.results)
+        if self.clf is None or self.clf.input_kind != "grey" or not frames or layer is None:
+            return ""
+        image = np.asarray(layer.data[frames[0]] if layer.ndim == 3 else layer.data)
+        return BINARY_FOR_GREY if two_valued(image) else ""
+
+    def summary(self, cancelled: bool = False) -> str:
+        """The status line after a run: frames done, then in words whatever the user
+        must know (an unreliable model, a binary image for a grey model, frames unlike
+        every class, classes the model cannot tell apart, levels that look wrong)."""
+        frames = sorted(self.results)
+        results = [self.results[t] for t in frames]
+        head = (f"cancelled; {len(frames)} frame(s) classified before" if cancelled
+                else f"{len(frames)} frame(s) classified")
+        if self.clf is None:
+            return head
+        words = (self.clf.unreliable(), self.binary_for_grey(),
+                 unlike_message(results, frames, self.clf),
+                 groups_message(self.clf.class_groups_),
+                 levels_message(self.clf, results))
+        return head + "".join(f". {m[0].upper()}{m[1:]}" for m in words if m)
+
+
+def suggest_levels(frame, psf_sigma: float, dark: bool = False) -> tuple[float, float]:
+    """Phase levels (insulator, metal) guessed from one frame: its 1st and 99th
+    percentiles after smoothing over the PSF sigma (at least 1 px), metal the brighter
+    unless ``dark``. A guess for images with both phases in domains larger than the
+    blur; the instrument's values are better. ValueError for a uniform frame."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(np.asarray(frame, np.float64), max(psf_sigma, 1.0))
+    low, high = (float(v) for v in np.percentile(smooth, [1, 99]))
+    if low == high:
+        raise ValueError("the frame is uniform: enter the phase levels by hand")
+    return (high, low) if dark else (low, high)

@@ -1,0 +1,173 @@
+"""The recipe of a trained model: which images it learns from and how it is fitted.
+
+A :class:`TrainingRecipe` holds what the command line's ``train`` and the napari
+training dock ask for: the simulated images (per class, and "none of these" images for
+the rejection), the resolution they are rendered at (a binary or a grey model of a
+point-spread function), and the estimator's parameters, with the estimator's own
+defaults. :func:`train` is the one generator both front ends run: it yields progress and
+returns the fitted classifier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..shipped import INPUT_KINDS
+
+
+def _estimator_default(name: str):
+    """The default of a :class:`HamiltonianClassifier` parameter (read from its
+    signature, so that a recipe never re-types it)."""
+    import inspect
+
+    from ..classifier.estimator import HamiltonianClassifier
+
+    return inspect.signature(HamiltonianClassifier).parameters[name].default
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """What a model is trained on and how.
+
+    Attributes
+    ----------
+    n_per_class : int
+        Simulated images per class (P* twice as many, as in the paper).
+    n_none : int
+        Images none of the seven models drew ("none of these"), which teach the
+        rejection (outlier exposure).
+    seed : int
+        Seed of the simulations, the renders and the fit.
+    psf_sigma : float
+        Gaussian sigma (px) of the microscope the images are rendered through (0: the
+        lattice scale, no rendering).
+    input_kind : {"binary", "grey"}
+        A binary model (renders thresholded at the physical level) or a grey model
+        (renders in phase units; needs ``psf_sigma`` > 0).
+    level_error : float
+        Grey models: how far (units of the contrast) the phase levels a user gives may
+        be from the true ones; the training renders are scaled by levels drawn within it.
+    epochs, hidden_units, batch_size, learning_rate, validation_fraction,
+    symmetry_reduction, augmentation, storage
+        The estimator's parameters (:class:`~napari_hamiltonian.HamiltonianClassifier`).
+    """
+
+    n_per_class: int = 1000
+    n_none: int = 0
+    seed: int = 0
+    psf_sigma: float = 0.0
+    input_kind: str = "binary"
+    level_error: float = 0.05
+    epochs: int = _estimator_default("epochs")
+    hidden_units: int = _estimator_default("hidden_units")
+    batch_size: int = _estimator_default("batch_size")
+    learning_rate: float = _estimator_default("learning_rate")
+    validation_fraction: float = _estimator_default("validation_fraction")
+    symmetry_reduction: bool = _estimator_default("symmetry_reduction")
+    augmentation: bool = _estimator_default("augmentation")
+    storage: str = _estimator_default("storage")
+
+    def __post_init__(self):
+        if not (isinstance(self.psf_sigma, (int, float)) and math.isfinite(self.psf_sigma)
+                and self.psf_sigma >= 0):
+            raise ValueError(f"psf_sigma must be a number >= 0 (pixels), got "
+                             f"{self.psf_sigma!r}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got "
+                             f"{self.input_kind!r}")
+        if self.input_kind == "grey" and not self.psf_sigma > 0:
+            raise ValueError("a grey model learns from grey renders of a microscope: give "
+                             "its psf_sigma (> 0 px)")
+        if not 0 <= self.level_error < 0.5:
+            raise ValueError(f"level_error must be in [0, 0.5) (units of the contrast), "
+                             f"got {self.level_error}")
+        for name in ("n_per_class", "n_none"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < (1 if name == "n_per_class" else 0):
+                raise ValueError(f"{name} must be a whole number >= "
+                                 f"{1 if name == 'n_per_class' else 0}, got {value!r}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The recipe's fields, in order."""
+        return tuple(f.name for f in fields(cls))
+
+    def estimator(self, verbose: int = 0):
+        """The unfitted :class:`~napari_hamiltonian.HamiltonianClassifier` of the recipe."""
+        from ..classifier.estimator import HamiltonianClassifier
+
+        return HamiltonianClassifier(
+            hidden_units=self.hidden_units, epochs=self.epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, validation_fraction=self.validation_fraction,
+            symmetry_reduction=self.symmetry_reduction, augmentation=self.augmentation,
+            psf_sigma=self.psf_sigma, input_kind=self.input_kind, storage=self.storage,
+            random_state=self.seed, verbose=verbose)
+
+    def render(self, X: np.ndarray, stream: int = 0, exact_levels: bool = False
+               ) -> np.ndarray:
+        """Lattice images as the model of this recipe reads them: unchanged at the
+        lattice scale; otherwise rendered through the microscope
+        (:func:`~napari_hamiltonian.imaging.optics.render_training_set`, seed
+        ``[seed, stream]``), thresholded at the physical level or, for a grey model, in
+        phase units (with the level error, unless ``exact_levels``: test images)."""
+        if self.psf_sigma == 0:
+            return X
+        from ..imaging.optics import render_training_set
+
+        if self.input_kind == "grey":
+            return render_training_set(X, self.psf_sigma, seed=[self.seed, stream],
+                                       binarisation="none",
+                                       level_error=0.0 if exact_levels else self.level_error)
+        return render_training_set(X, self.psf_sigma, seed=[self.seed, stream])
+
+
+def simulate(recipe: TrainingRecipe) -> Generator[tuple, None, tuple]:
+    """Simulate a recipe's training set class by class, yielding ("simulate", k, name)
+    before each of the seven classes and "none of these"; returns (X, y) as lattice
+    images (:func:`~napari_hamiltonian.simulate.make_dataset`, class by class: each
+    class's images are those of one call with every class, by its own seed)."""
+    from ..classes import CLASSES
+    from ..simulate.dataset import make_dataset
+
+    xs, ys = [], []
+    steps = list(CLASSES) + (["none of these"] if recipe.n_none else [])
+    for k, name in enumerate(steps):
+        yield ("simulate", k, name)
+        if name in CLASSES:
+            X, y, _ = make_dataset(recipe.n_per_class, seed=recipe.seed, classes=[name],
+                                   progress=False)
+        else:
+            X, y, _ = make_dataset(recipe.n_per_class, seed=recipe.seed, classes=[],
+                                   n_none=recipe.n_none, progress=False)
+        xs.append(X)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def train(recipe: TrainingRecipe, X=None, y=None, verbose: int = 0
+          ) -> Generator[tuple, None, object]:
+    """Fit the recipe's model, yielding progress; returns the fitted classifier.
+
+    Without ``X`` and ``y`` the training set is simulated first (:func:`simulate`);
+    given lattice images (a data set from ``generate``), they are used. Either way
+    they are rendered at the recipe's resolution (:meth:`TrainingRecipe.render`) before
+    the fit. Yields ("simulate", k, name), then ("render", psf_sigma) if rendering,
+    then ("train",).
+    """
+    if X is None:
+        X, y = yield from simulate(recipe)
+    if recipe.psf_sigma > 0:
+        yield ("render", recipe.psf_sigma)
+        X = recipe.render(X)
+    yield ("train",)
+    return recipe.estimator(verbose).fit(X, y)
+
+
+def steps(recipe: TrainingRecipe) -> int:
+    """How many progress steps :func:`train` yields when it simulates."""
+    return 7 + bool(recipe.n_none) + (recipe.psf_sigma > 0) + 1
