@@ -12,7 +12,10 @@ frame at stride 4 with the shipped model from the widget, and saves:
   by switching frame, PSF sigma estimated in the widget, the model for it;
 * ``docs/overlay_760.png``: a 760x760 RF-2D frame at stride 4, class outlines over it;
 * ``docs/overlay_levels.png``: an RF-2D field sweep through a 2 px microscope (metal the
-  darker phase), read by the grey model for 2 px with the phases' intensities given.
+  darker phase), read by the grey model for 2 px with the phases' intensities given;
+* ``docs/region.png``: the whole window with a raw drifting stack (vignetting, electrodes)
+  registered in the dock, the electrodes painted out of the region every frame covers,
+  flat-fielded and classified inside the region only.
 """
 
 import time
@@ -115,5 +118,47 @@ def main():
     viewer.close()
 
 
+
+def region_screenshot():
+    """The raw-stack path in the dock: register, region, flat field, classify."""
+    import numpy as np
+    from scipy import ndimage
+
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(seed=0)
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    viewer.window.resize(1900, 1000)
+    viewer.add_image(d["raw"], name="raw sweep")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
+                                                     "Classify Hamiltonian")
+    widget.register_drift()
+    while widget._jobs:
+        app.processEvents()
+        time.sleep(0.05)
+    covered = viewer.layers["raw sweep covered"]
+    gold = ndimage.binary_dilation(d["electrodes"], iterations=4)
+    covered.data = np.where(gold, 0, covered.data).astype(np.uint8)  # painted out
+    widget.flat_field_layer()
+    while widget._jobs:
+        app.processEvents()
+        time.sleep(0.05)
+    widget.threshold_mode.value = "switching (stack)"
+    widget.psf_sigma.value = 2.0
+    widget.stride.value = 4
+    viewer.dims.set_current_step(0, 12)
+    widget.run()
+    settle(viewer, widget, app)
+    viewer.screenshot(str(HERE / "region.png"), canvas_only=False, flash=False)
+    viewer.close()
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["region"]:
+        region_screenshot()
+    else:
+        main()
+        region_screenshot()

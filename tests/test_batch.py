@@ -125,9 +125,9 @@ def test_inputs_tiff_pages_zarr_and_npy_read_the_same(stack, tmp_path):
     for name in ("a.tif", "pages.tif", "c.npy", "d.zarr"):
         np.testing.assert_array_equal(files.read_stack(tmp_path / name).compute(), stack)
     assert files.read_stack(tmp_path / "one.tif").shape == (1, 60, 60)
-    (tmp_path / "a.png").write_bytes(b"\x89PNG")
-    with pytest.raises(ValueError, match="TIFF, .npy or .zarr"):
-        files.read_stack(tmp_path / "a.png")
+    (tmp_path / "a.bmp").write_bytes(b"BM")
+    with pytest.raises(ValueError, match="TIFF, PNG, JPEG, .npy or .zarr"):
+        files.read_stack(tmp_path / "a.bmp")
 
 
 def test_grayscale_with_otsu_and_temperatures(model, stack, tmp_path):

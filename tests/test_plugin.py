@@ -569,3 +569,67 @@ def test_garbage_of_background_work_is_freed_without_a_full_collection():
     finally:
         gc.callbacks.remove(on_gc)
     assert gc.get_threshold() == before
+
+
+def test_a_shapes_region_restricts_every_step_to_the_sample(widget, qtbot):
+    """An ellipse drawn in a Shapes layer is the region: windows not wholly inside it
+    stay unlabelled (0), the rest equal classify_image with the same mask, and a
+    region that does not fit the image is refused in words."""
+    viewer = widget.viewer
+    shapes = viewer.add_shapes([[[40, 40], [260, 260]]], shape_type="ellipse",
+                               name="aperture")
+    assert shapes in widget.region_box.choices
+    widget.region_box.value = shapes
+    mask = shapes.to_masks(mask_shape=(300, 300))[0]
+    widget.run()
+    wait_idle(qtbot, widget)
+    frame = np.asarray(viewer.layers["RF-2D field sweep"].data[0])
+    ref = nh.classify_image(frame, stride=STRIDE, mask=mask)
+    classes = viewer.layers["RF-2D field sweep classes"]
+    np.testing.assert_array_equal(classes.data[0] > 0, ref.inside)
+    assert 0 < ref.inside.sum() < ref.inside.size
+    np.testing.assert_array_equal(widget.results[0].confident, ref.confident)
+    labels = viewer.add_labels(np.zeros((8, 300, 300), np.uint8), name="painted")
+    widget.region_box.value = labels
+    widget.run()
+    assert "no pixel of the sample" in widget.status.value
+    wrong = viewer.add_labels(np.ones((50, 50), np.uint8), name="small")
+    widget.region_box.value = wrong
+    widget.run()
+    assert "paint the region" in widget.status.value
+
+
+def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_viewer):
+    """Register drift adds the aligned stack (shifts in its metadata) and the region every
+    frame covers, and chooses them; Flat field adds the evened frames."""
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(n_frames=10, field=200, max_drift=6, seed=1)
+    viewer = make_napari_viewer()
+    viewer.add_image(d["raw"], name="raw")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.register_drift()
+    aligned = viewer.layers["raw aligned"]
+    # a small field with few domains: within a pixel (accuracy: benchmarks/eval_raw_stack.py)
+    np.testing.assert_allclose(aligned.metadata["shifts"], d["shifts"], atol=1.0)
+    assert w.layer_box.value is aligned
+    assert w.region_box.value is viewer.layers["raw covered"]
+    assert "drift up to" in w.status.value
+    from scipy import ndimage
+
+    gold = ndimage.binary_dilation(d["electrodes"], iterations=6)
+    covered = viewer.layers["raw covered"]
+    covered.data = np.where(gold, 0, covered.data).astype(np.uint8)  # painted out, as asked
+    w.flat_field_layer()
+    flat = viewer.layers["raw aligned flat"]
+    assert w.layer_box.value is flat
+    region = w.region()
+    assert np.isfinite(np.asarray(flat.data)[:, region]).all()
+    # insulator pixels of frame 0 (away from walls): their spread is the vignetting's
+    insulator = ndimage.binary_erosion(d["clean"][0] < 105, iterations=6) & region & ~gold
+    yy, xx = np.mgrid[:200, :200] - 99.5
+    r = np.hypot(yy, xx)
+    centre, rim = insulator & (r < 50), insulator & (r > 85)
+    for layer, low, high in ((aligned, 0.7, 0.9), (flat, 0.95, 1.05)):
+        frame = np.asarray(layer.data)[0]
+        assert low < frame[rim].mean() / frame[centre].mean() < high

@@ -143,3 +143,17 @@ def test_suggested_levels_keep_the_metal_side():
     assert suggest_levels(frame, 0.0, dark=True) == pytest.approx((100.0, 0.0))
     with pytest.raises(ValueError, match="uniform"):
         suggest_levels(np.ones((20, 20)), 1.0)
+
+
+def test_one_otsu_threshold_for_a_stack_keeps_the_sweeps_metal_fractions():
+    binary, _ = field_sweep_stack(size=200, fractions=(0.15, 0.5, 0.85), seed=8)
+    grey = microscope_view(binary, seed=8)
+    stack, reading = Reading("otsu-stack").prepare_stack(grey)
+    from napari_hamiltonian.imaging.binary import otsu_threshold
+    assert reading.threshold == pytest.approx(otsu_threshold(grey))
+    whole = np.stack([reading.binary(f) for f in grey]).mean((1, 2))
+    np.testing.assert_allclose(whole, [0.15, 0.5, 0.85], atol=0.05)
+    lazy = nh.classify_stack(grey, stride=25, reading=Reading("otsu-stack"))
+    direct = nh.classify_image(grey[0], stride=25, threshold=reading.threshold)
+    np.testing.assert_array_equal(lazy.frame(0).labels, direct.labels)
+    assert "whole stack" in Reading("otsu-stack").describe()

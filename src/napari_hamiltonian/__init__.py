@@ -28,6 +28,8 @@ _LAZY = {
     "classify_image": ".inference.sliding",
     "classify_stack": ".inference.stacks",
     "estimate_psf_sigma": ".imaging.optics",
+    "flat_field": ".imaging.illumination",
+    "register_stack": ".imaging.drift",
     "load_pretrained": ".classifier.pretrained",
     "symmetry_reduce": ".classifier.symmetry",
 }
@@ -37,7 +39,8 @@ _MODULES = ("simulate", "geometry")
 
 __all__ = ["CLASSES", "HamiltonianClassifier", "Instrument", "Reading", "__version__",
            "binarize_stack", "classify_image", "classify_stack", "estimate_psf_sigma",
-           "geometry", "load_pretrained", "simulate", "symmetry_reduce"]
+           "flat_field", "geometry", "load_pretrained", "register_stack", "simulate",
+           "symmetry_reduce"]
 
 
 def __getattr__(name: str):

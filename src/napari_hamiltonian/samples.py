@@ -60,6 +60,66 @@ def microscope_view(frames: np.ndarray, blur: float = 1.5, noise: float = 0.12,
     return np.clip(np.round(50 + 150 * g), 0, 255).astype(np.uint8)
 
 
+def raw_microscope_stack(n_frames: int = 24, field: int = 400, psf_sigma: float = 2.0,
+                         vignetting: float = 0.3, max_drift: float = 20.0,
+                         electrodes: float = 0.2, noise: float = 0.06, seed: int = 0
+                         ) -> dict:
+    """An "optical VO2-like" raw stack: an RF-2D field sweep seen as a microscope records
+    it, with what real stacks carry, and the same sweep without those defects.
+
+    The sweep runs on a lattice larger than the field of view (metal fraction 0.15 to
+    0.85); each frame shows the field through a Gaussian PSF of ``psf_sigma`` px, with
+    two bright electrode strips (on the sample: they drift with it) covering
+    ``electrodes`` of the field, a random drift (a random walk, at most ``max_drift`` px
+    from the first frame), radial vignetting that darkens the corners by
+    ``vignetting`` (of every reflectance: insulator 60, metal 150, gold 258 at the
+    centre), Gaussian noise (``noise`` of the contrast) and 8-bit quantisation.
+
+    Returns
+    -------
+    dict
+        ``raw`` (T, field, field) uint8; ``clean`` the same sweep without drift,
+        vignetting and electrodes (8-bit, same PSF and noise); ``shifts`` (T, 2) the
+        drift of each frame relative to the first (px); ``electrodes`` bool (field,
+        field), the strips in the first frame's coordinates; ``fractions`` the metal
+        fraction of each frame; ``illumination`` the vignetting (field, field).
+    """
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    margin = int(np.ceil(max_drift)) + 8
+    size = field + 2 * margin
+    fractions = tuple(np.linspace(0.15, 0.85, n_frames))
+    lattice, _ = field_sweep_stack(size=size, fractions=fractions, seed=seed)
+    steps = rng.normal(0.0, 1.0, (n_frames, 2))
+    steps[0] = 0
+    walk = np.cumsum(steps, 0)
+    walk *= max_drift / max(np.abs(walk).max(), 1e-9)
+    # two fingers of gold, from opposite edges, ending inside the field (as the
+    # electrodes of a device do); each covers ``electrodes / 2`` of the field
+    width = int(round(electrodes * field / 2 / 0.8))
+    strips = np.zeros((size, size), bool)
+    reach = margin + int(0.8 * field)
+    strips[:reach, margin + field // 4 - width // 2:][:, :width] = True
+    strips[size - reach:, margin + 3 * field // 4 - width // 2:][:, :width] = True
+    yy, xx = np.mgrid[:field, :field] - (field - 1) / 2
+    light = 1 - vignetting * (yy ** 2 + xx ** 2) / (2 * ((field - 1) / 2) ** 2)
+    raw, clean = [], []
+    for frame, shift in zip(lattice, walk):
+        phase = frame.astype(np.float64)
+        scene = np.where(strips, 2.2, phase)  # gold: brighter than either phase
+        for out, image, drift, lit in ((raw, scene, shift, light), (clean, phase, (0, 0), 1)):
+            moved = ndimage.shift(image, drift, order=1, mode="nearest")
+            view = ndimage.gaussian_filter(moved, psf_sigma)[margin:margin + field,
+                                                             margin:margin + field]
+            # both phases reflect the illumination: insulator 60, metal 150 at its centre
+            grey = (60 + 90 * view) * lit + 90 * rng.normal(0.0, noise, view.shape)
+            out.append(np.clip(np.round(grey), 0, 255).astype(np.uint8))
+    return {"raw": np.stack(raw), "clean": np.stack(clean), "shifts": walk,
+            "electrodes": strips[margin:margin + field, margin:margin + field],
+            "fractions": np.array(fractions), "illumination": light}
+
+
 def write_samples(folder) -> None:
     """(Re)make the bundled sample files in ``folder`` (deterministic)."""
     import tifffile

@@ -12,13 +12,14 @@ from . import commands
 
 
 def _threshold(text: str | None):
-    if text is None or text in ("otsu", "switching"):
+    if text is None or text in ("otsu", "otsu-stack", "switching"):
         return text
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--threshold must be 'otsu', 'switching' or a number, got {text!r}") from None
+            f"--threshold must be 'otsu', 'otsu-stack', 'switching' or a number, got "
+            f"{text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def image_options(p, threshold_help: str):
         p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or stack files")
+        p.add_argument("--mask", metavar="FILE", help="region of interest: an image file "
+                       "of the frames' shape (or the stack's), nonzero on the sample; "
+                       "windows not wholly inside it are not classified, and nothing "
+                       "outside it enters thresholds, shares or the cluster geometry")
         p.add_argument("--threshold", type=_threshold, default=None, help=threshold_help)
         p.add_argument("--metal", choices=("bright", "dark"), default="bright",
                        help="which side of the threshold is metal (default bright)")
@@ -116,9 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify every window of each frame of TIFF (single or multi-page), "
         ".npy or zarr stacks; write label maps, a CSV of class fractions and PNG charts "
         "to OUT/<name>/. Interrupted runs resume where they stopped.")
-    image_options(cl, "'otsu' (each frame), a grey level, or 'switching' (the stack as a "
-                  "whole: each pixel metal from the frame its intensity switches, as the "
-                  "paper's optical data); omit for binary images")
+    image_options(cl, "'otsu' (each frame its own), 'otsu-stack' (one for the whole "
+                  "stack), a grey level, or 'switching' (the stack as a whole: each pixel "
+                  "metal from the frame its intensity switches, as the paper's optical "
+                  "data); omit for binary images")
     cl.add_argument("--out", required=True, help="results folder")
     window_options(cl, 1)
     cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
@@ -131,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "fully metallic frames): with --psf-sigma the shipped grey model reads "
                     "the frames in these units; otherwise the threshold is halfway "
                     "between them, metal on the METAL side")
+    cl.add_argument("--register", action="store_true",
+                    help="measure the drift of the stack's frames and align them first; "
+                    "the region every frame covers becomes the region (within --mask)")
+    cl.add_argument("--flat-field", action="store_true",
+                    help="divide the camera's uneven light out of the frames first "
+                    "(fitted inside the region; with --register, to the raw frames)")
     cl.add_argument("--smooth", type=float, default=0.0, metavar="PX",
                     help="with --threshold switching: Gaussian smoothing of each frame "
                     "before the analysis, in pixels (the paper's is 2.5; default 0)")

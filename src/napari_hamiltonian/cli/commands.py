@@ -150,8 +150,12 @@ def classify(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out} is a file; give a folder for the results")
     names = output_names(args.inputs)
     # every input checked before anything is written
+    from ..imaging.preparation import Preparation
+
+    mask = _mask(args.mask)
+    preparation = Preparation(args.register, args.flat_field)
     jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride, reading,
-                 temps, args.overwrite) for path in args.inputs]
+                 temps, args.overwrite, mask, preparation) for path in args.inputs]
     client = None
     if args.scheduler:
         from distributed import Client
@@ -174,6 +178,21 @@ def classify(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     return 0
+
+
+def _mask(path):
+    """The region of interest in an image file (nonzero = sample), or None."""
+    if path is None:
+        return None
+    import numpy as np
+
+    from ..imaging.files import read_stack
+
+    try:
+        mask = np.asarray(read_stack(path)) != 0
+    except ValueError as err:
+        raise ValueError(f"--mask: {err}") from None
+    return mask[0] if len(mask) == 1 else mask
 
 
 def _say_answer(job, clf) -> None:
@@ -207,17 +226,20 @@ def geometry(args: argparse.Namespace) -> int:
 
     from ..output import figures, summary
     from ..imaging.files import read_stack
+    from ..imaging.region import check_mask, frame_mask
     from ..geometry import MEASURES, References, measure, table_row, verdict
 
     refs = References.load(psf_sigma=args.psf_sigma)
     min_size = refs.min_size if args.min_size is None else args.min_size
-    reading = _reading(args)
+    reading, mask = _reading(args), _mask(args.mask)
     for path in args.inputs:
-        stack, frames = reading.prepare_stack(read_stack(path))
+        stack = read_stack(path)
+        region = check_mask(mask, stack.shape, "stack")
+        stack, frames = reading.prepare_stack(stack, region)
         rows, measures = [], []
         for t in range(stack.shape[0]):
-            binary = frames.binary(np.asarray(stack[t]))
-            g = measure(binary, min_size, args.phases)
+            binary = frames.binary(np.asarray(stack[t]), frame_mask(region, t))
+            g = measure(binary, min_size, args.phases, mask=frame_mask(region, t))
             v = verdict(g, refs)
             measures.append(g)
             cells = "  ".join(f"{m} {g.values[m]:.3f}+-{g.errors[m]:.3f}" for m in MEASURES)

@@ -54,6 +54,7 @@ from ..shipped import MIN_SIZE as SHARP_MIN_SIZE
 #: The measures, in report order, and their names for people.
 MEASURES = ("tau", "hull", "volume", "pair")
 
+from ..imaging.region import check_mask, fill_outside, largest_rectangle
 
 MEASURE_NAMES = {"tau": "size exponent tau", "hull": "hull dimension d_h",
                  "volume": "volume dimension D", "pair": "pair-connectivity exponent eta"}
@@ -128,7 +129,7 @@ class Geometry:
         return asdict(self)
 
 
-def clusters(binary: np.ndarray, phases: str = "both") -> tuple[np.ndarray, int]:
+def clusters(binary: np.ndarray, phases: str = "both", mask=None) -> tuple[np.ndarray, int]:
     """Label the clusters of a binary image (4-connected, open boundaries).
 
     Parameters
@@ -137,6 +138,8 @@ def clusters(binary: np.ndarray, phases: str = "both") -> tuple[np.ndarray, int]
         Binary image: bool, 0/1 or -1/+1 (1 / +1 is phase "1").
     phases : {"both", "1", "0"}
         Which phase's clusters: both (the default, as the papers), the 1s or the 0s.
+    mask : ndarray of bool, shape (H, W), optional
+        The region of interest: pixels outside it belong to no cluster.
 
     Returns
     -------
@@ -148,6 +151,8 @@ def clusters(binary: np.ndarray, phases: str = "both") -> tuple[np.ndarray, int]
 
     from ..imaging.binary import binarize
 
+    if mask is not None:
+        binary = fill_outside(binary, mask)  # NaN outside allowed; no cluster there
     b = binarize(binary)  # bool, 0/1 or -1/+1; a grey image is refused with the fix
     if phases not in ("both", "1", "0"):
         raise ValueError(f"phases must be 'both', '1' or '0', not {phases!r}")
@@ -155,14 +160,16 @@ def clusters(binary: np.ndarray, phases: str = "both") -> tuple[np.ndarray, int]
     n = 0
     for phase in (1, 0):
         if phases in ("both", str(phase)):
-            lab, k = ndimage.label(b == phase, structure=_CROSS)
+            lab, k = ndimage.label((b == phase) if mask is None else (b == phase) & mask,
+                                   structure=_CROSS)
             labels[lab > 0] = lab[lab > 0] + n
             n += k
     return labels, n
 
 
-def _cluster_table(labels: np.ndarray, n: int):
-    """Per cluster (index 0 = cluster 1): size, radius of gyration, touches the edge."""
+def _cluster_table(labels: np.ndarray, n: int, mask=None):
+    """Per cluster (index 0 = cluster 1): size, radius of gyration, touches the edge
+    (of the image, or of the region ``mask``)."""
     flat = labels.ravel()
     h, w = labels.shape
     y, x = np.divmod(np.arange(flat.size), w)
@@ -174,6 +181,9 @@ def _cluster_table(labels: np.ndarray, n: int):
     rg = np.sqrt(np.maximum(rg2, 0.0))
     edge = np.zeros(n + 1, bool)
     edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    if mask is not None:  # cut by the region's edge: next to a pixel outside it
+        from scipy import ndimage
+        edge[labels[ndimage.binary_dilation(~mask, _CROSS)]] = True
     return size, rg, edge[1:]
 
 
@@ -278,7 +288,7 @@ def _pair_exponent(labels: np.ndarray) -> tuple[float, float]:
 
 
 def measure(binary: np.ndarray, min_size: int = MIN_SIZE, phases: str = "both",
-            seed: int = 0) -> Geometry:
+            seed: int = 0, mask=None) -> Geometry:
     """The cluster measures of one binary image (see the module documentation).
 
     Parameters
@@ -292,20 +302,26 @@ def measure(binary: np.ndarray, min_size: int = MIN_SIZE, phases: str = "both",
         Clusters of both phases (default) or of one.
     seed : int
         Seed of the bootstrap (uncertainties only).
+    mask : array_like of bool, shape (H, W), optional
+        The region of interest, True on the sample: pixels outside it are in no
+        cluster, clusters cut by its edge are left out like those cut by the image's,
+        and the pair connectivity is measured in the largest rectangle inside it.
 
     Returns
     -------
     Geometry
     """
+    mask = check_mask(mask, np.shape(binary))
     if int(min_size) < 1:
         raise ValueError(f"min_size must be at least 1 pixel, not {min_size}")
-    labels, n = clusters(binary, phases)
+    labels, n = clusters(binary, phases, mask)
     rng = np.random.default_rng(seed)
     values = dict.fromkeys(MEASURES, float("nan"))
     errors = dict.fromkeys(MEASURES, float("nan"))
-    size, rg, edge = _cluster_table(labels, n)
+    size, rg, edge = _cluster_table(labels, n, mask)
     s_min = max(int(min_size), 2)
-    s_max = max(int(MAX_SIZE_SHARE * labels.size), s_min + 1)
+    area = labels.size if mask is None else int(mask.sum())
+    s_max = max(int(MAX_SIZE_SHARE * area), s_min + 1)
     inside = ~edge
     values["tau"], errors["tau"] = power_law_mle(size[inside], s_min, s_max)
     chosen = np.flatnonzero(inside & (size >= s_min) & (rg >= MIN_RADIUS))
@@ -314,7 +330,8 @@ def measure(binary: np.ndarray, min_size: int = MIN_SIZE, phases: str = "both",
         values["hull"], errors["hull"] = _slope_and_error(rg[chosen], hull, rng)
         values["volume"], errors["volume"] = _slope_and_error(rg[chosen], size[chosen], rng)
     if np.count_nonzero(inside) >= MIN_CLUSTERS:  # not one spanning cluster and dust
-        values["pair"], errors["pair"] = _pair_exponent(labels)
+        values["pair"], errors["pair"] = _pair_exponent(
+            labels if mask is None else labels[largest_rectangle(mask)])
     return Geometry(values={k: float(v) for k, v in values.items()},
                     errors={k: float(v) for k, v in errors.items()},
                     n_clusters=int(len(chosen)), n_edge=int(edge.sum()),

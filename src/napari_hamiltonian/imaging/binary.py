@@ -176,7 +176,8 @@ def check_image(image, min_side: int = 1) -> np.ndarray:
         raise ValueError(f"image must be numeric, got dtype {a.dtype}")
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ValueError("image contains NaN or infinite values; replace them (e.g. "
-                         "np.nan_to_num) or crop them away first")
+                         "np.nan_to_num), or give a region (mask=, True on the sample) "
+                         "that leaves them out")
     return a
 
 

@@ -1,5 +1,6 @@
-"""The files users have, read as lazy (T, Y, X) stacks: TIFF (single or multi-page),
-``.npy`` (memory-mapped) and zarr."""
+"""The files users have, read as lazy (T, Y, X) stacks: TIFF (single or multi-page,
+ImageJ and OME), 8/16-bit PNG and JPEG, ``.npy`` (memory-mapped) and zarr; and the
+pixel size the file records (:func:`pixel_size_nm`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-SUFFIXES = (".tif", ".tiff", ".npy", ".zarr")
+SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr")
+#: Nanometres per unit of the length units of napari layers, OME and ImageJ files.
+NM_PER = {"nm": 1.0, "nanometer": 1.0, "um": 1e3, "µm": 1e3, "\\u00B5m": 1e3,
+          "micrometer": 1e3, "micron": 1e3, "mm": 1e6, "millimeter": 1e6, "cm": 1e7,
+          "m": 1e9, "meter": 1e9, "angstrom": 0.1, "Å": 0.1}
 
 
 def read_stack(path):
     """Open an image file as a lazy (T, Y, X) dask array (a 2D image becomes T = 1).
 
-    TIFF (single or multi-page), ``.npy`` (memory-mapped) and zarr arrays are read.
+    TIFF (single or multi-page), PNG and JPEG (8 or 16 bit; grey saved as RGB with equal
+    channels is read as grey), ``.npy`` (memory-mapped) and zarr arrays are read.
     Every error names the file.
     """
     path = Path(path)
@@ -21,7 +27,7 @@ def read_stack(path):
     if not path.exists():
         raise ValueError(f"{path} does not exist")
     if suffix not in SUFFIXES:
-        raise ValueError(f"cannot read {path.name}: use TIFF, .npy or .zarr "
+        raise ValueError(f"cannot read {path.name}: use TIFF, PNG, JPEG, .npy or .zarr "
                          f"({', '.join(SUFFIXES)})")
     try:
         arr, rgb = _open(path, suffix)
@@ -64,6 +70,14 @@ def _open(path: Path, suffix: str):
                 return da.stack([da.from_delayed(_delayed_tiff(path, t), shape[1:],
                                                  series.dtype) for t in range(shape[0])]), rgb
             return da.from_array(series.asarray(), chunks=-1), rgb
+    if suffix in (".png", ".jpg", ".jpeg"):
+        from PIL import Image
+        with Image.open(path) as im:
+            if im.mode in ("RGB", "RGBA", "P", "LA", "CMYK", "YCbCr"):
+                rgb = np.asarray(im.convert("RGB"))
+                grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+                return da.from_array(rgb[..., 0] if grey else rgb, chunks=-1), not grey
+            return da.from_array(np.asarray(im), chunks=-1), False
     if suffix == ".npy":
         return da.from_array(np.load(path, mmap_mode="r", allow_pickle=False), chunks=-1), False
     import zarr
@@ -81,3 +95,33 @@ def _delayed_tiff(path, key: int):
         return tifffile.imread(p, key=k)
 
     return dask.delayed(read, pure=True)()
+
+
+def pixel_size_nm(path) -> float | None:
+    """The pixel size (nm, along x) a TIFF records, or None: OME ``PhysicalSizeX`` (with
+    its unit, micrometres by default), else an ImageJ file's x resolution and unit."""
+    import re
+
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            xml = tif.ome_metadata or ""
+            imagej = tif.imagej_metadata or {}
+            tag = tif.pages[0].tags.get("XResolution")
+            resolution = tag.value if tag is not None else None
+    except Exception:  # noqa: BLE001 - any file that is not a readable TIFF: no size
+        return None
+    m = re.search(r'\bPhysicalSizeX="([^"]+)"', xml)
+    if m:
+        unit = re.search(r'\bPhysicalSizeXUnit="([^"]+)"', xml)
+        factor = NM_PER.get(unit.group(1) if unit else "µm")
+        try:
+            size = float(m.group(1))
+        except ValueError:
+            size = 0.0
+        return size * factor if factor and size > 0 else None
+    unit = str(imagej.get("unit", "")).replace("\\u00B5", "µ")
+    if imagej and unit in NM_PER and resolution and resolution[0] > 0:
+        return NM_PER[unit] * resolution[1] / resolution[0]  # units per pixel
+    return None

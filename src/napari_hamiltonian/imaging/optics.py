@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from .binary import otsu_thresholds
+from .region import check_mask, largest_rectangle
 
 
 def defocus_psf(radius: float) -> np.ndarray:
@@ -306,7 +307,7 @@ def _radial_spectrum(image: np.ndarray, bins: int):
 BLUR_EVIDENCE = 20.0
 
 
-def estimate_psf_sigma(image, bins: int = 60) -> float:
+def estimate_psf_sigma(image, bins: int = 60, mask=None) -> float:
     """The width of a micrograph's point-spread function, from its power spectrum.
 
     A domain pattern blurred by a Gaussian of standard deviation ``sigma`` with white
@@ -322,6 +323,12 @@ def estimate_psf_sigma(image, bins: int = 60) -> float:
         The grey micrograph (not thresholded), at least 32 x 32 pixels. Larger images
         give better estimates (within 12 % on 400 x 400 renders of C-2D, RF-2D and P-2D
         with signal to noise 5 to 20 and sigma 1 to 4 px; ``tests/test_optics.py``).
+    bins : int
+        Radial bins of the power spectrum.
+    mask : array_like of bool, shape (H, W), optional
+        The region of interest, True on the sample: the spectrum is that of the largest
+        rectangle inside it (an aperture's edge or an electrode would add power at every
+        frequency and hide the cut-off).
 
     Returns
     -------
@@ -336,6 +343,9 @@ def estimate_psf_sigma(image, bins: int = 60) -> float:
     g = np.asarray(image)
     if g.ndim != 2:
         raise ValueError(f"image must be one 2D grey image (H, W), got shape {g.shape}")
+    mask = check_mask(mask, g.shape)
+    if mask is not None:
+        g = g[largest_rectangle(mask)]
     if min(g.shape) < 32:
         raise ValueError(f"image is {g.shape[0]}x{g.shape[1]} pixels; the point-spread "
                          "function needs at least 32x32 to estimate")

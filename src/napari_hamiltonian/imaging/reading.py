@@ -17,8 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .binary import (binarised, binarize, check_levels, check_metal, check_threshold,
-                     level_threshold, phase_units)
+from .binary import (
+    binarised,
+    binarize,
+    check_levels,
+    check_metal,
+    check_threshold,
+    level_threshold,
+    otsu_threshold,
+    phase_units,
+)
+from .region import fill_outside
 
 #: Warning for a binary image given to a grey model.
 BINARY_FOR_GREY = (
@@ -28,6 +37,8 @@ BINARY_FOR_GREY = (
     "(load_pretrained(psf_sigma), or drop levels= / --levels and give a threshold)")
 
 SWITCHING = "switching"
+#: One Otsu threshold for every frame of a stack, from all its pixels.
+STACK_OTSU = "otsu-stack"
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,14 @@ class Reading:
 
     Parameters
     ----------
-    threshold : None, float, "otsu" or "switching"
+    threshold : None, float, "otsu", "otsu-stack" or "switching"
         None: the frames are binary already (bool, 0/1 or -1/+1). A number: the grey
-        level separating the phases (pixels at it are insulator). "otsu": Otsu's
-        threshold of each whole frame. "switching": each pixel metal from the frame its
-        intensity switches in a stack (the paper's optical data; needs the stack).
+        level separating the phases (pixels at it are insulator), for every frame.
+        "otsu": Otsu's threshold of each whole frame (which draws every frame of a sweep
+        towards half metal and flattens the criticality curve). "otsu-stack": one Otsu
+        threshold from every pixel of the stack, for all its frames. "switching": each
+        pixel metal from the frame its intensity switches in a stack (the paper's
+        optical data).
     metal : "bright" or "dark"
         Which side of the threshold is metal (up, 1).
     levels : (float, float), optional
@@ -61,7 +75,7 @@ class Reading:
     smooth_frames: float = 0.0
 
     def __post_init__(self):
-        if not self.switching:
+        if not self.switching and not self.stack_wide:
             object.__setattr__(self, "threshold", check_threshold(self.threshold))
         check_metal(self.metal)
         object.__setattr__(self, "levels", check_levels(self.levels))
@@ -94,6 +108,16 @@ class Reading:
         return reading
 
     @property
+    def stack_wide(self) -> bool:
+        """Whether one Otsu threshold is taken from the whole stack."""
+        return isinstance(self.threshold, str) and self.threshold == STACK_OTSU
+
+    @property
+    def per_frame_otsu(self) -> bool:
+        """Whether each frame gets its own Otsu threshold."""
+        return isinstance(self.threshold, str) and self.threshold == "otsu"
+
+    @property
     def switching(self) -> bool:
         """Whether frames are read by their switching over a stack."""
         return isinstance(self.threshold, str) and self.threshold == SWITCHING
@@ -119,13 +143,32 @@ class Reading:
             return Reading(*level_threshold(self.levels))
         return self
 
-    def model_input(self, image, clf) -> tuple[np.ndarray | None, np.ndarray]:
+    def inside(self, image, mask: np.ndarray | None) -> tuple[np.ndarray, Reading]:
+        """A frame and this reading restricted to a region: pixels outside ``mask``
+        set to the median inside (NaN there allowed), Otsu's threshold taken from the
+        pixels inside (:mod:`.region`). Unchanged without a mask."""
+        if mask is None:
+            return image, self
+        image = np.asarray(image)
+        if image.shape != mask.shape:
+            raise ValueError(f"the mask has shape {mask.shape}, the frame {image.shape}: "
+                             "give a mask of the frame's shape")
+        image = fill_outside(image, mask)
+        if isinstance(self.threshold, str) and self.threshold == "otsu":
+            return image, Reading(otsu_threshold(np.asarray(image)[mask]), self.metal)
+        return image, self
+
+    def model_input(self, image, clf, mask: np.ndarray | None = None
+                    ) -> tuple[np.ndarray | None, np.ndarray]:
         """What ``clf`` reads of one 2D frame: (the frame in phase units, or None for a
-        binary model; its uint8 0/1 binarisation). Clear errors for bad frames."""
+        binary model; its uint8 0/1 binarisation). Clear errors for bad frames. With a
+        ``mask``, only the pixels inside it count (:meth:`inside`)."""
         if self.switching:
             raise ValueError("the switching binarisation reads a whole stack: binarise it "
                              "first (Reading.prepare_stack) or use classify_stack")
-        reading = self.for_model(clf)
+        if self.stack_wide:  # one image: its own Otsu threshold is the stack's
+            return Reading("otsu", self.metal).model_input(image, clf, mask)
+        image, reading = self.for_model(clf).inside(image, mask)
         if clf.input_kind != "grey":
             return None, binarize(image, reading.threshold, reading.metal,
                                   min_side=clf.window_)
@@ -141,18 +184,29 @@ class Reading:
             warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
         return grey, binarised(grey)
 
-    def binary(self, image) -> np.ndarray:
+    def binary(self, image, mask: np.ndarray | None = None) -> np.ndarray:
         """One 2D frame binarised (uint8 0/1, 1 = metal) by the physical threshold: the
         halfway level of the phase levels, or the threshold (the cluster geometry reads
-        this)."""
+        this); with a ``mask``, Otsu from the pixels inside it."""
+        if self.stack_wide:
+            return Reading("otsu", self.metal).binary(image, mask)
+        if mask is not None:
+            image, reading = self.inside(image, mask)
+            return reading.binary(image)
         if self.levels is not None:
             return binarize(image, *level_threshold(self.levels))
         return binarize(image, self.threshold, self.metal)
 
-    def prepare_stack(self, stack) -> tuple[np.ndarray, Reading]:
+    def prepare_stack(self, stack, mask: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, Reading]:
         """A stack ready to read frame by frame, and the reading of its frames: for
-        "switching", the switching maps (uint8 0/1) and a binary reading; otherwise the
-        stack and this reading unchanged."""
+        "switching", the switching maps (uint8 0/1; thresholds from the pixels inside
+        ``mask``) and a binary reading; otherwise the stack and this reading unchanged."""
+        if self.stack_wide:
+            a = np.asarray(stack)
+            inside = a if mask is None else a[np.broadcast_to(mask, a.shape)]
+            inside = inside[np.isfinite(inside)] if inside.dtype.kind == "f" else inside
+            return stack, Reading(otsu_threshold(inside), self.metal)
         if not self.switching:
             return stack, self
         from .switching import binarize_stack
@@ -163,7 +217,7 @@ class Reading:
                              f"order (T >= 2, H, W), got shape {a.shape}; use 'otsu' or a "
                              "grey level for one image")
         return (binarize_stack(a, metal=self.metal, sigma=self.smooth,
-                               time_sigma=self.smooth_frames), Reading())
+                               time_sigma=self.smooth_frames, mask=mask), Reading())
 
     def settings(self) -> dict:
         """The reading as recorded in a results folder's ``settings.json``: the physical
@@ -202,8 +256,9 @@ class Reading:
             smooth = " and ".join(s for s in smooth if s)
             return (f"switching frame of each pixel, {self.metal} metal"
                     + (f", smoothed over {smooth}" if smooth else ""))
-        level = "Otsu's threshold of each frame" if self.threshold == "otsu" \
-            else f"threshold {self.threshold:g}"
+        level = ("Otsu's threshold of each frame" if self.per_frame_otsu else
+                 "one Otsu threshold for the whole stack" if self.stack_wide else
+                 f"threshold {self.threshold:g}")
         return f"{level}, {self.metal} metal"
 
 

@@ -27,13 +27,14 @@ import numpy as np
 from scipy import ndimage
 
 from .binary import apply_threshold, check_metal, otsu_threshold, resolve_threshold
+from .region import check_mask, fill_outside
 
 #: Methods of :func:`binarize_stack`.
 METHODS = ("switching", "otsu")
 
 
 def binarize_stack(stack, method="switching", metal: str = "bright", sigma: float = 0.0,
-                   time_sigma: float = 0.0) -> np.ndarray:
+                   time_sigma: float = 0.0, mask=None) -> np.ndarray:
     """Binary metal maps of a grey temperature (or field) stack.
 
     Parameters
@@ -53,6 +54,10 @@ def binarize_stack(stack, method="switching", metal: str = "bright", sigma: floa
         Smoothing along the frames (frames; 0 for none; the paper smoothed over about
         three frames, ``time_sigma=1``).
 
+    mask : array_like of bool, shape (H, W) or (T, H, W), optional
+        The region of interest, True on the sample: thresholds come from the pixels
+        inside it, pixels outside it (NaN allowed) are 0 in the maps.
+
     Returns
     -------
     ndarray, uint8 0/1, shape (T, H, W)
@@ -62,6 +67,14 @@ def binarize_stack(stack, method="switching", metal: str = "bright", sigma: floa
     check_metal(metal)
     if a.ndim != 3:
         raise ValueError(f"stack must be 3D (frames, H, W), got shape {a.shape}")
+    mask = check_mask(mask, a.shape, "stack")
+    if mask is not None:
+        region = np.broadcast_to(mask, a.shape)
+        a = np.stack([fill_outside(f, m) for f, m in zip(a, region)])
+        maps = binarize_stack(a, method, metal, sigma, time_sigma, None) if \
+            not (isinstance(method, str) and method in METHODS) else \
+            _binarize_inside(a, method, metal, sigma, time_sigma, region)
+        return np.where(region, maps, 0).astype(np.uint8)
     if a.dtype.kind not in "uifb" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
         raise ValueError("stack must hold real grey levels without NaN or infinity")
     if isinstance(method, str):
@@ -80,16 +93,38 @@ def binarize_stack(stack, method="switching", metal: str = "bright", sigma: floa
     if len(a) < 2:
         raise ValueError("the switching method needs a stack of at least 2 frames; use "
                          "method='otsu' for a single frame")
+    return _switching(a, metal, sigma, time_sigma)
+
+
+def _binarize_inside(a: np.ndarray, method: str, metal: str, sigma: float,
+                     time_sigma: float, region: np.ndarray) -> np.ndarray:
+    """:func:`binarize_stack` with every Otsu threshold taken from the pixels inside
+    ``region`` (the frames already filled outside it)."""
+    if method == "otsu":
+        return np.stack([apply_threshold(f, otsu_threshold(f[m]), metal)
+                         for f, m in zip(a, region)])
+    return _switching(a, metal, sigma, time_sigma, region)
+
+
+def _switching(a: np.ndarray, metal: str, sigma: float, time_sigma: float,
+               region: np.ndarray | None = None) -> np.ndarray:
+    """The switching-frame maps of a checked stack (module docstring); Otsu's level of
+    each frame from the pixels inside ``region`` when given."""
     g = a.astype(np.float32)
     if metal == "dark":
         g = -g
     if sigma > 0 or time_sigma > 0:
         g = ndimage.gaussian_filter(g, (time_sigma, sigma, sigma), mode="nearest")
-    rising = g[-1].mean() >= g[0].mean()  # metal fraction grows along the stack
+    if region is None:
+        rising = g[-1].mean() >= g[0].mean()  # metal fraction grows along the stack
+    else:
+        rising = g[-1][region[-1]].mean() >= g[0][region[0]].mean()
     if not rising:
         g = g[::-1]
+        region = None if region is None else region[::-1]
     n = len(g)
-    levels = np.array([otsu_threshold(f) for f in g], np.float32)
+    levels = np.array([otsu_threshold(f if region is None else f[m])
+                       for f, m in zip(g, g if region is None else region)], np.float32)
     above = g > levels[:, None, None]
     # errors of "first metal frame = t" for t = 0..n: metal frames before t, insulator
     # frames from t on

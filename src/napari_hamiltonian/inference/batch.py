@@ -10,6 +10,7 @@ an input whose content changed (same path, other SHA-256) is recomputed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ import numpy as np
 
 from ..geometry import references_for
 from ..imaging.files import read_stack
+from ..imaging.preparation import Preparation
 from ..imaging.reading import Reading
+from ..imaging.region import check_mask, check_windows_inside, frame_mask
 from ..output.files import atomic_write, check_writable
 from ..output.folder import (
     SETTINGS,
@@ -28,6 +31,7 @@ from ..output.folder import (
     save_frame,
     save_report_info,
     source_record,
+    write_tiff,
 )
 from ..output.report import write_report
 from .sliding import check_stride
@@ -44,16 +48,39 @@ class Job:
     recompute: bool
     reading: Reading = field(default_factory=Reading)
     temperatures: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    preparation: Preparation = field(default_factory=Preparation)
+    shifts: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     frames: dict = field(default_factory=dict)
+    _source: tuple | None = field(default=None, repr=False)
+
+    def source(self) -> tuple:
+        """(stack, reading, region) as the classifier reads the input: prepared
+        (:class:`~napari_hamiltonian.imaging.preparation.Preparation`), then for the
+        switching binarisation binarised as a whole; made once."""
+        if self._source is None:
+            stack, region, self.shifts = self.preparation.apply(self.stack, self.mask)
+            try:
+                check_windows_inside(region, self.settings["window"],
+                                     "region every aligned frame covers")
+            except ValueError as err:
+                raise ValueError(f"{self.path}: {err}") from None
+            stack, reading = self.reading.prepare_stack(stack, region)
+            self._source = (stack, reading, region)
+        return self._source
 
 
 def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading | None = None,
-         temperatures=None, overwrite: bool = False) -> Job:
+         temperatures=None, overwrite: bool = False, mask=None,
+         preparation: Preparation | None = None) -> Job:
     """Check one input, its settings and its results folder; write nothing.
 
     ``reading`` (:class:`~napari_hamiltonian.Reading`): how its frames are read (default:
-    binary frames).
+    binary frames). ``mask``: the region of interest, bool (Y, X) or (T, Y, X), True
+    on the sample (only windows wholly inside it are classified; it is saved as
+    ``region.tif``). ``preparation``: drift registration and flat field before reading
+    (the aligned stack's region, every frame covers it, is then the region).
 
     Raises ValueError (bad input or settings) or FileExistsError (the folder holds
     results this run must not replace), each naming the fix.
@@ -69,12 +96,17 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
     if temperatures is not None and len(temperatures) != stack.shape[0]:
         raise ValueError(f"{len(temperatures)} temperatures for {stack.shape[0]} frames of "
                          f"{path}; give one per frame")
+    try:
+        mask = check_mask(mask, stack.shape, "stack")
+        check_windows_inside(mask, n)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     if reading.switching and stack.shape[0] < 2:
         raise ValueError(f"{path} has one frame; --threshold switching needs a stack of "
                          "frames in sweep order (use otsu or a grey level for one image)")
     try:  # the first frame shows most input errors (grey without threshold, NaN, ...)
         first = Reading("otsu", reading.metal) if reading.switching else reading
-        first.model_input(np.asarray(stack[0].compute()), clf)
+        first.model_input(np.asarray(stack[0].compute()), clf, frame_mask(mask, 0))
     except ValueError as err:
         raise ValueError(f"{path}, frame 0: {err}") from None
     from .. import __version__
@@ -83,10 +115,15 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
                 "threshold": recorded.pop("threshold"), "metal": recorded.pop("metal"),
                 "confidence_k": clf.confidence_k, "window": n,
                 "shape": list(stack.shape), "package_version": __version__, **recorded}
+    preparation = preparation or Preparation()
+    settings.update(preparation.settings())
+    if mask is not None:  # results of another region are other results
+        settings["region_sha256"] = hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()
     source = source_record(path)
     folder = Path(folder)
     job = Job(Path(path), folder, stack, {**settings, "source": source}, overwrite, reading,
-              None if temperatures is None else np.asarray(temperatures, float))
+              None if temperatures is None else np.asarray(temperatures, float), mask,
+              preparation)
     sfile = folder / SETTINGS
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder} is a file; choose another --out")
@@ -114,6 +151,12 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
         raise FileExistsError(
             f"{folder} holds files napari-hamiltonian did not write ({', '.join(strange)}); "
             "choose another --out, or pass --overwrite to write into it")
+    if reading.per_frame_otsu and stack.shape[0] > 1:
+        job.notes.append(
+            f"{path}: note: --threshold otsu thresholds each frame at its own Otsu level, "
+            "which draws every frame of a sweep towards half metal and flattens the "
+            "criticality curve; --threshold otsu-stack (one threshold for the stack), "
+            "--levels or switching keep each frame's metal fraction")
     return job
 
 
@@ -140,12 +183,11 @@ def run(job: Job, clf, client=None, progress: bool = True,
     n_frames = job.stack.shape[0]
     done = {t for t, f in frame_files(frames_dir).items() if t < n_frames and frame_loads(f)}
     todo = [t for t in range(n_frames) if t not in done]
-    source = None
     if todo:
-        source = job.reading.prepare_stack(job.stack)
-        stack, reading = source
+        stack, reading, region = job.source()
+        _record_preparation(job, region)
         res = classify_stack(stack, clf, job.settings["stride"], client=client,
-                             reading=reading)
+                             reading=reading, mask=region)
         bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
                    desc=job.path.name, disable=not progress)
         for t in todo:
@@ -154,15 +196,23 @@ def run(job: Job, clf, client=None, progress: bool = True,
         bar.close()
     if min_size is None:
         min_size = references_for(clf).min_size
-    _measure_geometry(job, min_size, source)
+    _measure_geometry(job, min_size)
     job.frames = write_report(folder, clf)
     return folder
 
 
-def _measure_geometry(job: Job, min_size: int, source: tuple | None = None) -> None:
+def _record_preparation(job: Job, region) -> None:
+    """``region.tif`` (the region read) and ``shifts.csv`` (the drift) of a job."""
+    if region is not None:
+        write_tiff(job.folder / "region.tif", region.astype(np.uint8))
+    if job.shifts is not None:
+        rows = "".join(f"{t},{dy:.4f},{dx:.4f}\n" for t, (dy, dx) in enumerate(job.shifts))
+        atomic_write(job.folder / "shifts.csv", ("frame,dy_px,dx_px\n" + rows).encode())
+
+
+def _measure_geometry(job: Job, min_size: int) -> None:
     """The cluster geometry of each frame's binary image (``geometry/t00000.json``), for
-    frames without it or measured with another ``min_size``; ``source`` is the prepared
-    stack and its reading if already made (:meth:`Reading.prepare_stack`)."""
+    frames without it or measured with another ``min_size``."""
     from ..geometry import measure
 
     for t in range(job.stack.shape[0]):
@@ -172,19 +222,23 @@ def _measure_geometry(job: Job, min_size: int, source: tuple | None = None) -> N
                 continue
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        stack, reading = source = source or job.reading.prepare_stack(job.stack)
-        binary = reading.binary(np.asarray(stack[t]))
-        atomic_write(path, json.dumps(measure(binary, min_size).as_dict()).encode())
+        stack, reading, region = job.source()
+        mask = frame_mask(region, t)
+        binary = reading.binary(np.asarray(stack[t]), mask)
+        atomic_write(path, json.dumps(measure(binary, min_size, mask=mask).as_dict()
+                                      ).encode())
 
 
 def classify_file(path, out_dir, clf, model_hash: str, stride: int = 1,
                   reading: Reading | None = None, client=None, temperatures=None,
                   overwrite: bool = False, progress: bool = True,
-                  xlabel: str = "temperature", min_size: int | None = None) -> Job:
+                  xlabel: str = "temperature", min_size: int | None = None,
+                  mask=None, preparation: Preparation | None = None) -> Job:
     """Classify every frame of one file into ``out_dir/<name>/`` (see
     :mod:`napari_hamiltonian.output.folder`). Returns the finished :class:`Job` (its
     ``folder`` and its ``frames``' results)."""
     folder = Path(out_dir) / output_names([path])[Path(path)]
-    job = plan(path, folder, clf, model_hash, stride, reading, temperatures, overwrite)
+    job = plan(path, folder, clf, model_hash, stride, reading, temperatures, overwrite, mask,
+               preparation)
     run(job, clf, client, progress, xlabel, min_size)
     return job

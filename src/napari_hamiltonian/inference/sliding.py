@@ -19,6 +19,7 @@ line and the napari widget.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ from ..classifier.correlations import window_statistics
 from ..classifier.rejection import SCORES
 from ..classifier.symmetry import window_operations
 from ..imaging.reading import Reading
+from ..imaging.region import (
+    check_mask,
+    check_windows_inside,
+    frame_mask,
+    windows_inside,
+)
 from .wholeimage import variant_logits, whole_image_cnn
 
 #: An image is unlike every class when more than this share of its windows are.
@@ -73,6 +80,10 @@ class WindowResult:
         Windows the rejection accepts but whose predicted class the model's resolution
         cannot tell from patterns none of the seven draws ("cannot tell at this
         resolution", :mod:`napari_hamiltonian.classifier.rejection`); never ``confident``.
+    inside : ndarray of bool, shape (ny, nx)
+        Windows wholly inside the region of interest, the ones classified (all, without
+        a region); the others have NaN logits, are neither confident nor "cannot tell",
+        and no share counts them.
     """
 
     labels: np.ndarray
@@ -86,18 +97,25 @@ class WindowResult:
     paper_confident: np.ndarray | None = None
     groups: tuple = ()
     cannot_tell: np.ndarray | None = None
+    inside: np.ndarray | None = None
 
     def __post_init__(self):
         if self.cannot_tell is None:
             self.cannot_tell = np.zeros(np.shape(self.confident), bool)
+        if self.inside is None:  # windows not classified carry NaN logits
+            self.inside = np.isfinite(np.asarray(self.logits)).all(-1)
+
+    def n_inside(self) -> int:
+        """Windows classified (inside the region of interest)."""
+        return int(self.inside.sum())
 
     def fractions(self) -> dict:
         """{class: (share of windows, share of windows that are of this class and
-        confident)}, shares of all windows (the paper's bar charts)."""
-        n = self.labels.size
+        confident)}, shares of the windows classified (the paper's bar charts)."""
+        n = max(self.n_inside(), 1)
         out = {}
         for k, c in enumerate(self.classes):
-            mask = self.labels == k
+            mask = (self.labels == k) & self.inside
             out[c] = (float(mask.sum() / n), float((mask & self.confident).sum() / n))
         return out
 
@@ -110,11 +128,13 @@ class WindowResult:
         from ..classifier.rejection import ACCEPTED, CANNOT_TELL
 
         names = np.asarray(fields["classes"])[np.asarray(fields["labels"])]
-        states = clf.decide(fields["scores"], fields["distance"], names)
-        return cls(**fields, confident=states == ACCEPTED,
-                   cannot_tell=states == CANNOT_TELL,
-                   paper_confident=clf.paper_confident(fields["distance"]),
-                   groups=tuple(clf.class_groups_))
+        inside = np.isfinite(np.asarray(fields["logits"])).all(-1)
+        with np.errstate(invalid="ignore"):  # NaN outside the region decides nothing
+            states = clf.decide(fields["scores"], fields["distance"], names)
+            paper = clf.paper_confident(fields["distance"]) & inside
+        return cls(**fields, confident=(states == ACCEPTED) & inside,
+                   cannot_tell=(states == CANNOT_TELL) & inside, paper_confident=paper,
+                   groups=tuple(clf.class_groups_), inside=inside)
 
     def majority(self) -> str:
         """The most frequent class over the confident windows (over all windows when
@@ -122,18 +142,19 @@ class WindowResult:
         RF-3D")."""
         from ..classes import group_name
 
-        counted = self.labels[self.confident] if self.confident.any() else self.labels
+        counted = self.labels[self.confident if self.confident.any() else self.inside]
         k = int(np.bincount(counted.ravel(), minlength=len(self.classes)).argmax())
         return group_name(self.classes[k], self.groups)
 
     def rejected(self) -> float:
         """Share of windows that are none of the classes ("none of these")."""
-        return float(np.mean(~self.confident & ~self.cannot_tell))
+        return float(np.sum(~self.confident & ~self.cannot_tell & self.inside)
+                     / max(self.n_inside(), 1))
 
     def undecided(self) -> float:
         """Share of windows the model's resolution cannot tell ("cannot tell at this
         resolution")."""
-        return float(np.mean(self.cannot_tell))
+        return float(np.sum(self.cannot_tell) / max(self.n_inside(), 1))
 
     def answer(self) -> str:
         """What the model says of the whole image: "none of these" when more than
@@ -149,7 +170,8 @@ class WindowResult:
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
                   tile: int = 1024, psf_sigma: float | None = None, levels=None,
-                  reading: Reading | None = None) -> Generator[tuple, None, WindowResult]:
+                  reading: Reading | None = None, mask=None
+                  ) -> Generator[tuple, None, WindowResult]:
     """Classify every window of an image, yielding progress; returns a WindowResult.
 
     The one implementation behind :func:`classify_image`, the command line and the
@@ -188,8 +210,15 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
         How the image is read, instead of ``threshold``, ``metal`` and ``levels``
         (:class:`~napari_hamiltonian.Reading`; a switching reading needs the stack:
         :meth:`Reading.prepare_stack` first, or :func:`classify_image` with ``frame``).
+    mask : array_like of bool, shape (H, W), optional
+        The region of interest, True on the sample (:mod:`~napari_hamiltonian.imaging.region`):
+        only windows wholly inside it are classified (the others are "not classified",
+        ``WindowResult.inside`` False, NaN logits), only its pixels set Otsu's
+        threshold, and pixels outside it may be NaN. The work is that of the windows
+        inside.
     """
     reading = Reading.of(reading, threshold, metal, levels)
+    mask = check_mask(mask, np.shape(image))
     chosen = choose_model(clf, reading, psf_sigma)
     chosen.warn(stacklevel=3)
     clf = chosen.clf
@@ -197,7 +226,7 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     if why is not None:
         warnings.warn(why, UserWarning, stacklevel=3)
     n = clf.window_
-    grey, b = reading.model_input(image, clf)
+    grey, b = reading.model_input(image, clf, mask)
     check_stride(stride)
     net = whole_image_cnn(clf)
     if clf.symmetry_reduction:
@@ -205,26 +234,30 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     else:  # a model trained on raw images reads every window as it is
         ops = np.zeros(n_windows(b.shape, n, stride), np.int8)
     ny, nx = ops.shape
+    inside = windows_inside(mask, b.shape, n, stride)
     classes = tuple(str(c) for c in clf.classes_)
-    logits = np.empty((ny, nx, len(classes)), np.float32)
-    scores = np.empty((ny, nx, len(SCORES)), np.float64)
+    logits = np.full((ny, nx, len(classes)), np.nan, np.float32)
+    scores = np.full((ny, nx, len(SCORES)), np.nan, np.float64)
     tiles = [(i, j) for i in range(0, ny, tile) for j in range(0, nx, tile)]
-    work = [(t, op) for t in tiles
-            for op in np.unique(ops[t[0]:t[0] + tile, t[1]:t[1] + tile])]
+    work = [(t, op) for t in tiles  # tiles and variants with windows inside the region
+            for op in np.unique(ops[t[0]:t[0] + tile, t[1]:t[1] + tile][
+                inside[t[0]:t[0] + tile, t[1]:t[1] + tile]])]
     yield ("progress", 0, len(work))
     statistics, current = None, None
     with torch.no_grad():
         for done, ((i, j), op) in enumerate(work, 1):
             sub = ops[i:i + tile, j:j + tile]
-            if current != (i, j):  # the pattern statistics of every window of the tile
+            in_sub = inside[i:i + tile, j:j + tile]
+            if current != (i, j):  # the pattern statistics of the tile's windows inside
                 current = (i, j)
                 ty, tx = np.meshgrid(np.arange(sub.shape[0]) * stride,
                                      np.arange(sub.shape[1]) * stride, indexing="ij")
                 region = b[i * stride:i * stride + int(ty[-1, 0]) + n,
                            j * stride:j * stride + int(tx[0, -1]) + n]
-                statistics = window_statistics(region, n, ty.ravel(), tx.ravel()
-                                               ).reshape(*sub.shape, -1)
-            ty, tx = np.nonzero(sub == op)
+                values = window_statistics(region, n, ty[in_sub], tx[in_sub])
+                statistics = np.full(sub.shape + values.shape[1:], np.nan)
+                statistics[in_sub] = values
+            ty, tx = np.nonzero((sub == op) & in_sub)
             iy, ix = ty + i, tx + j
             z, hidden = variant_logits(net, b if grey is None else grey, int(op),
                                        iy * stride, ix * stride)
@@ -232,7 +265,9 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
             scores[iy, ix] = clf.rejection_scores_of(hidden, statistics[ty, tx])
             yield ("progress", done, len(work))
     flat = logits.reshape(-1, len(classes))
-    dist = clf.distance_of_logits(flat).reshape(ny, nx)
+    dist = np.full(ny * nx, np.nan)
+    dist[inside.ravel()] = clf.distance_of_logits(flat[inside.ravel()])
+    dist = dist.reshape(ny, nx)
     order = standard_order(classes)
     return WindowResult.of(clf, labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
                            .astype(np.int16),
@@ -251,14 +286,19 @@ def check_stride(stride) -> int:
 def classify_image(image, clf=None, stride: int = 1, threshold=None,
                    metal: str = "bright", psf_sigma: float | None = None,
                    levels=None, reading: Reading | None = None,
-                   frame: int | None = None) -> WindowResult:
+                   frame: int | None = None, mask=None) -> WindowResult:
     """Classify every window of one image (see :func:`iter_classify` for parameters).
 
     Parameters
     ----------
+    image : array_like or path-like
+        As in :func:`iter_classify`, or a file holding it (TIFF, PNG, JPEG, ``.npy``,
+        zarr; a stack needs ``frame``).
     frame : int, optional
         With a stack (T, Y, X) as ``image``: the frame to classify. A switching reading
         (``Reading("switching")``) needs the stack, since it reads each pixel's history.
+    mask : array_like of bool, shape (H, W) (or the stack's (T, H, W)), optional
+        The region of interest, True on the sample (see :func:`iter_classify`).
 
     Returns
     -------
@@ -266,6 +306,10 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
         ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``.
     """
     reading = Reading.of(reading, threshold, metal, levels)
+    if isinstance(image, (str, os.PathLike)):  # a file: TIFF, PNG, JPEG, .npy, zarr
+        from ..imaging.files import read_stack
+        image = np.asarray(read_stack(image))
+        image = image[0] if len(image) == 1 and frame is None else image
     if frame is not None or reading.switching:
         stack = np.asarray(image)
         if stack.ndim != 3 or frame is None:
@@ -275,9 +319,13 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
         if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) \
                 or not -len(stack) <= frame < len(stack):
             raise ValueError(f"frame must be an integer in [0, {len(stack)}), got {frame!r}")
-        stack, reading = reading.prepare_stack(stack)
-        image = stack[frame]
-    return exhaust(iter_classify(image, clf, stride, psf_sigma=psf_sigma, reading=reading))
+        mask = check_mask(mask, stack.shape, "stack")
+        stack, reading = reading.prepare_stack(stack, mask)
+        image, mask = stack[frame], frame_mask(mask, frame)
+    check_windows_inside(check_mask(mask, np.shape(image)), 100 if clf is None
+                         else clf.window_)
+    return exhaust(iter_classify(image, clf, stride, psf_sigma=psf_sigma, reading=reading,
+                                 mask=mask))
 
 
 def exhaust(gen):

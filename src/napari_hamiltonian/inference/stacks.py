@@ -7,6 +7,7 @@ on the chunking. With a ``dask.distributed`` client the same graph runs on a clu
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..imaging.binary import (
     resolve_threshold,
 )
 from ..imaging.reading import Reading
+from ..imaging.region import check_mask, check_windows_inside
 from ..tuning import steady_memory
 from .sliding import (
     WindowResult,
@@ -88,14 +90,15 @@ def _windows_in(start: int, stop: int, stride: int, n_total: int) -> tuple[int, 
 
 
 def _stack_block(block, levels, clf, stride, metal, phases, ystarts, xstarts, ny, nx,
-                 block_id=None):
+                 region=None, block_id=None):
     """Per window whose origin lies in this chunk (block has trailing overlap), in
     float64 columns: the logits, the rejection scores, the paper's distance and the
     decision (1 = confident), all as :func:`iter_classify` gives them.
 
     ``levels`` (t, 1, 1) holds each frame's grey level (from the whole frame), or NaN for
     binary frames and for a grey model, which reads the frames in phase units of the
-    intensities ``phases`` (insulator, metal).
+    intensities ``phases`` (insulator, metal). ``region``: the block of the stack's
+    region of interest (same overlap), or None.
     """
     steady_memory()
     n = clf.window_
@@ -107,13 +110,23 @@ def _stack_block(block, levels, clf, stride, metal, phases, ystarts, xstarts, ny
     if i1 <= i0 or j1 <= j0:
         return out
     oy, ox = i0 * stride - ystarts[by], j0 * stride - xstarts[bx]
-    sub = block[:, oy:oy + (i1 - i0 - 1) * stride + n, ox:ox + (j1 - j0 - 1) * stride + n]
+    window_of = (slice(None), slice(oy, oy + (i1 - i0 - 1) * stride + n),
+                 slice(ox, ox + (j1 - j0 - 1) * stride + n))
+    sub = block[window_of]
+    inside = None if region is None else np.asarray(region[window_of])
     for t in range(block.shape[0]):
         frame, level = np.asarray(sub[t]), float(levels[t, 0, 0])
+        mask = None if inside is None else inside[t]
+        if mask is not None and not mask.any():  # no pixel of the sample here
+            out[t] = np.nan
+            out[t, ..., -1] = 0
+            continue
         if np.isnan(level):  # binary frames, or a grey model's
-            result = iter_classify(frame, clf, stride, reading=Reading(None, metal, phases))
+            result = iter_classify(frame, clf, stride, reading=Reading(None, metal, phases),
+                                   mask=mask)
         else:
-            result = iter_classify(apply_threshold(frame, level, metal), clf, stride)
+            result = iter_classify(apply_threshold(frame, level, metal), clf, stride,
+                                   mask=mask)
         res = exhaust(result)
         out[t, ..., :-_EXTRA] = res.logits
         out[t, ..., -_EXTRA:-2] = res.scores
@@ -126,12 +139,15 @@ def _stack_block(block, levels, clf, stride, metal, phases, ystarts, xstarts, ny
 _EXTRA = len(SCORES) + 2
 
 
-def _frame_levels(frames, threshold, block_info=None):
-    """(t, 1, 1) grey level of each whole frame of a (t, Y, X) block."""
+def _frame_levels(frames, threshold, region=None, block_info=None):
+    """(t, 1, 1) grey level of each whole frame of a (t, Y, X) block (from the pixels
+    inside ``region``, the block's region of interest, when given)."""
     out = np.empty((frames.shape[0], 1, 1))
     first = block_info[0]["array-location"][0][0] if block_info else 0
     for t, frame in enumerate(frames):
         frame = np.asarray(frame)
+        if region is not None:
+            frame = np.asarray(frame)[np.asarray(region[t])]
         if frame.dtype.kind == "f" and not np.isfinite(frame).all():
             raise ValueError(f"frame {first + t} contains NaN or infinite values; replace "
                              "them (e.g. np.nan_to_num) or crop them away first")
@@ -160,16 +176,16 @@ def _overlap_chunks(chunks: tuple[int, ...], window: int) -> tuple[int, ...]:
 
 def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
                    client=None, psf_sigma: float | None = None, levels=None,
-                   reading: Reading | None = None) -> StackResult:
+                   reading: Reading | None = None, mask=None) -> StackResult:
     """Classify every window of every frame of a stack, lazily with Dask.
 
     Parameters
     ----------
-    stack : numpy or dask array, shape (T, Y, X)
-        Frames; any chunking, including chunks that split frames spatially: windows that
-        cross chunk borders are computed from overlapping chunks (``dask.array.overlap``
-        with a trailing depth of ``window - 1``), so results do not depend on the
-        chunking.
+    stack : numpy or dask array, shape (T, Y, X), or path-like
+        Frames (or a file of them, read lazily); any chunking, including chunks that
+        split frames spatially: windows that cross chunk borders are computed from
+        overlapping chunks (``dask.array.overlap`` with a trailing depth of
+        ``window - 1``), so results do not depend on the chunking.
     clf, stride, threshold, metal, psf_sigma, levels
         As in :func:`classify_image` (``levels``: the two phases' intensities, the same
         for every frame). A threshold (a number or ``"otsu"``) is resolved
@@ -179,6 +195,10 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         How the frames are read, instead of ``threshold``, ``metal`` and ``levels``
         (:class:`~napari_hamiltonian.Reading`); a switching reading binarises the whole
         stack first (each pixel from the frame it switches).
+    mask : array_like of bool, shape (Y, X) or (T, Y, X), optional
+        The region of interest, True on the sample (:func:`classify_image`): windows
+        not wholly inside it are not classified (NaN logits), thresholds come from the
+        pixels inside it.
     client : dask.distributed.Client or str, optional
         A client or scheduler address. ``StackResult.compute`` and ``frame`` then run on
         that cluster (so does ``dask.compute`` while it is the default client). The model
@@ -194,6 +214,9 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
 
     reading = Reading.of(reading, threshold, metal, levels)
     check_stride(stride)
+    if isinstance(stack, (str, os.PathLike)):  # a file: read lazily, frame by frame
+        from ..imaging.files import read_stack
+        stack = read_stack(stack)
     if not isinstance(stack, da.Array):
         stack = np.asarray(stack)
     if stack.ndim != 3:
@@ -205,7 +228,8 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         raise ValueError(f"stack must hold numbers, got dtype {stack.dtype}")
     if stack.shape[0] == 0:
         raise ValueError("the stack has no frames (T = 0)")
-    stack, reading = reading.prepare_stack(stack)
+    mask = check_mask(mask, stack.shape, "stack")
+    stack, reading = reading.prepare_stack(stack, mask)
     chosen = choose_model(clf, reading, psf_sigma)
     chosen.warn(stacklevel=2)
     clf = chosen.clf
@@ -215,6 +239,7 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         from distributed import Client
         client = Client(client)
     n = clf.window_
+    check_windows_inside(mask, n)
     x = stack if isinstance(stack, da.Array) else da.from_array(stack, chunks=(1, -1, -1))
     T, H, W = x.shape
     if H < n or W < n:
@@ -222,10 +247,13 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     ny, nx = n_windows((H, W), n, stride)
     # overlap needs every chunk to hold at least the depth (window - 1)
     x = x.rechunk({1: _overlap_chunks(x.chunks[1], n), 2: _overlap_chunks(x.chunks[2], n)})
-    levels = x.rechunk({1: -1, 2: -1}).map_blocks(
-        _frame_levels, threshold, dtype=np.float64, chunks=(x.chunks[0], (1,), (1,)),
-        meta=np.empty((0, 0, 0), np.float64)) if threshold is not None else \
-        da.full((T, 1, 1), np.nan, chunks=(x.chunks[0], 1, 1))
+    region = None if mask is None else da.from_array(
+        np.broadcast_to(mask, (T, H, W)), chunks=x.chunks)
+    whole = () if region is None else (region.rechunk({1: -1, 2: -1}),)
+    levels = da.map_blocks(
+        _frame_levels, x.rechunk({1: -1, 2: -1}), threshold, *whole, dtype=np.float64,
+        chunks=(x.chunks[0], (1,), (1,)), meta=np.empty((0, 0, 0), np.float64)) \
+        if threshold is not None else da.full((T, 1, 1), np.nan, chunks=(x.chunks[0], 1, 1))
     ystarts = np.concatenate([[0], np.cumsum(x.chunks[1])])
     xstarts = np.concatenate([[0], np.cumsum(x.chunks[2])])
     ych = tuple(int(np.subtract(*_windows_in(a, b, stride, ny)[::-1]))
@@ -238,9 +266,12 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
     # boundary padding); a window belongs to the chunk holding its top-left pixel
     xo = da.overlap.overlap(x, depth={0: 0, 1: (0, n - 1), 2: (0, n - 1)},
                             boundary="none")
+    depth = {0: 0, 1: (0, n - 1), 2: (0, n - 1)}
+    regions = () if region is None else (da.overlap.overlap(region, depth=depth,
+                                                             boundary="none"),)
     columns = da.map_blocks(
         _stack_block, xo, levels, model, stride, metal, phases, ystarts, xstarts, ny, nx,
-        dtype=np.float64, new_axis=[3],
+        *regions, dtype=np.float64, new_axis=[3],
         chunks=(x.chunks[0], ych, xch, (len(classes) + _EXTRA,)),
         meta=np.empty((0, 0, 0, 0), np.float64))
     logits = columns[..., :-_EXTRA].astype(np.float32)

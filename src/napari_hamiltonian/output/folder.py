@@ -20,7 +20,9 @@ Layout of ``OUT/<name>/`` (``<name>``: see :func:`output_names`)::
     distributions/t00000.png  per frame: the 7-D projections of Figs. 6/8/10
     distribution.png       the same for all frames pooled (subsampled)
     criticality.png        proximity to criticality and confident share across frames
-    geometry.csv, geometry.png  the cluster geometry across frames"""
+    geometry.csv, geometry.png  the cluster geometry across frames
+    region.tif             the region of interest read (``--mask``, ``--register``)
+    shifts.csv             the drift of each frame (``--register``), px"""
 
 from __future__ import annotations
 

@@ -94,10 +94,12 @@ def label_colors(classes: Sequence[str]) -> dict:
 def label_values(result) -> np.ndarray:
     """Label values of a WindowResult, shape (ny, nx) uint8: class index + 1 where the
     window is accepted, ``len(classes) + 1`` where it is none of the classes,
-    ``len(classes) + 2`` where the model's resolution cannot tell."""
+    ``len(classes) + 2`` where the model's resolution cannot tell, 0 where the window
+    is not classified (outside the region of interest)."""
     none = len(result.classes) + 1
-    return np.where(result.confident, result.labels + 1,
-                    np.where(result.cannot_tell, none + 1, none)).astype(np.uint8)
+    values = np.where(result.confident, result.labels + 1,
+                      np.where(result.cannot_tell, none + 1, none)).astype(np.uint8)
+    return np.where(result.inside, values, 0).astype(np.uint8)
 
 
 def write_labels(path, results: dict, n_frames: int | None, image_scale=None,

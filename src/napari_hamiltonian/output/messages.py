@@ -44,6 +44,11 @@ CANNOT_TELL_WORDS = (
     "them ({split}). {advice}")
 
 
+#: Added where a frame read whole is mostly "none of these".
+REGION_ADVICE = (". If part of the field is not the sample (an aperture's surround, "
+                 "electrodes, a scale bar), give a region of interest (mask=, --mask, or a "
+                 "Shapes or Labels layer in the dock): windows outside it are not "
+                 "classified")
 SHARPER_ADVICE = "A sharper image (a smaller point-spread function) may tell them apart"
 
 
@@ -53,7 +58,8 @@ GREY_ADVICE = ("The grey model (the phase levels, levels= / --levels) or a sharp
 
 def split_words(result) -> str:
     """The shares of one result's windows in each state, in words."""
-    return (f"{result.confident.mean():.0%} named, {result.undecided():.0%} cannot tell, "
+    return (f"{result.confident.sum() / max(result.n_inside(), 1):.0%} named, "
+            f"{result.undecided():.0%} cannot tell, "
             f"{result.rejected():.0%} none of these")
 
 
@@ -85,6 +91,8 @@ def unlike_message(results, frames=None, clf=None) -> str:
             split = split_words(worst) + ("" if len(hit) == 1 else f" in frame {t}")
             out.append(f"{which}: " + words.format(share=getattr(worst, share)(),
                                                    split=split, advice=advice[answer]))
+            if answer == NONE_NAME and worst.inside.all():
+                out[-1] += REGION_ADVICE
     return "; ".join(out)
 
 

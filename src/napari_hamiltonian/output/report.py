@@ -96,7 +96,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
                           color="#8a1c1c")
         figures.save_figure(fig, folder / "bars" / f"t{t:05d}.png")
         figures.save_figure(figures.distribution_plot(
-            clf, f.logits, f.confident, names=f.classes, max_points=1500,
+            clf, f.logits[f.inside], f.confident[f.inside], names=f.classes, max_points=1500,
             title=f"{folder.name}, {xlabel} {x_t:g}: last-layer values"),
             folder / "distributions" / f"t{t:05d}.png")
     for sub in ("bars", "distributions"):  # charts of frames no longer in the folder
@@ -106,8 +106,8 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
                 old.unlink()
     summary.write_csv(folder / "fractions.csv", rows)
     _write_geometry(folder, frames, x, xlabel, results, references_for(clf))
-    logits = np.concatenate([f.logits.reshape(-1, f.logits.shape[-1]) for f in ordered])
-    conf = np.concatenate([f.confident.ravel() for f in ordered])
+    logits = np.concatenate([f.logits[f.inside] for f in ordered])
+    conf = np.concatenate([f.confident[f.inside] for f in ordered])
     figures.save_figure(figures.distribution_plot(clf, logits, conf, names=ordered[0].classes,
                                                 title=f"{folder.name}: last-layer values"),
                        folder / "distribution.png")
@@ -187,6 +187,7 @@ def save_results(folder, results: dict, clf, source: dict) -> Path:
     folder = check_writable(folder)
     names = {p.name for p in folder.iterdir()}
     ours = {REPORT, "frames", "bars", "distributions", "labels.tif", "confident.tif",
+            "region.tif",
             "fractions.csv", "distribution.png", "criticality.png"}
     if names and (SETTINGS in names or REPORT not in names or names - ours):
         what = "classify results" if SETTINGS in names else \

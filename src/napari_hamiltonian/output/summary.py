@@ -19,11 +19,12 @@ def frame_summary(result) -> dict:
     for c, (f, cf) in fr.items():
         row[f"fraction {c}"] = round(f, 6)
         row[f"confident {c}"] = round(cf, 6)
-    row["confident"] = round(float(result.confident.mean()), 6)
+    n = max(result.n_inside(), 1)  # shares of the windows classified (in the region)
+    row["confident"] = round(float(result.confident.sum() / n), 6)
     row["none of these"] = round(result.rejected(), 6)
     row[CANNOT_TELL_NAME] = round(result.undecided(), 6)
     if result.paper_confident is not None:
-        row["paper k-sigma confident"] = round(float(result.paper_confident.mean()), 6)
+        row["paper k-sigma confident"] = round(float(result.paper_confident.sum() / n), 6)
     row["majority"] = result.majority()
     row["answer"] = result.answer()
     return row
@@ -33,10 +34,13 @@ def criticality_distance(clf, result) -> float:
     """Distance of the centre of mass of the windows of the majority class from that
     class's training cluster centre, in units of its |sigma_c| (the paper's proximity
     to criticality)."""
-    k = int(np.bincount(result.labels.ravel(), minlength=len(result.classes)).argmax())
+    inside = result.inside
+    if not inside.any():
+        return float("nan")
+    k = int(np.bincount(result.labels[inside], minlength=len(result.classes)).argmax())
     name = result.classes[k]
     cols = [result.classes.index(str(c)) for c in clf.classes_]
-    z = result.logits[result.labels == k][:, cols]
+    z = result.logits[(result.labels == k) & inside][:, cols]
     return clf.clusters_.center_distance(z, [str(c) for c in clf.classes_].index(name))
 
 

@@ -24,15 +24,18 @@ class OutputActions:
         except ValueError as err:
             self._error(str(err))
             return
-        get_frame, reading = self.session.frame_source(s.layer, s.reading)
+        get_frame, reading = self.session.frame_source(s.layer, s.reading, s.region)
         t, min_size = self.current_frame(), int(self.min_cluster.value)
         clf = self.session.choose(s).clf  # the model's resolution picks the references
 
         def work():
             from ..geometry import measure, references_for
 
-            binary = reading.binary(get_frame(t))
-            return t, measure(binary, min_size), references_for(clf)
+            from ..imaging.region import frame_mask
+
+            mask = frame_mask(s.region, t)
+            binary = reading.binary(get_frame(t), mask)
+            return t, measure(binary, min_size, mask=mask), references_for(clf)
 
         self._in_background(self.geometry_button, "cluster geometry", work,
                             self._on_geometry,

@@ -24,9 +24,11 @@ from ._controls import LEVELS, PROGRESS_STEPS, controls
 from ._charts import GeometryChart, ResultChart, _VerticalScroll
 from ._classes_layer import (apply_overlay, classes_layer, draw_result,
                              warm_labels_layer)
+from ._inputs import InputActions
 from ._outputs import OutputActions
+from ._prepare import PrepareActions
 from ._worker import GeneratorRun
-from .session import ClassifySession, RunSettings, suggest_levels
+from .session import ClassifySession, RunSettings
 
 
 
@@ -37,13 +39,13 @@ from .session import ClassifySession, RunSettings, suggest_levels
 
 
 
-class ClassifyWidget(OutputActions, QWidget):
+class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
     """Classify an image or a stack window by window with a HamiltonianClassifier."""
 
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.controls, named = controls(self._image_layers)
+        self.controls, named = controls(self._image_layers, self._region_layers)
         for name, widget in named.items():  # each control by its name: self.stride, ...
             setattr(self, name, widget)
         for label in (self.status, self.legend):  # long messages wrap, not widen the dock
@@ -78,6 +80,8 @@ class ClassifyWidget(OutputActions, QWidget):
                   self.insulator_level, self.metal_level):
             w.changed.connect(self._update_preview)  # the preview follows the settings
         self.levels_button.clicked.connect(self.suggest_levels)
+        self.register_button.clicked.connect(self.register_drift)
+        self.flat_button.clicked.connect(self.flat_field_layer)
         self.confidence_k.changed.connect(self._on_confidence_k)
         self.model_choice.changed.connect(self._on_model_choice)
         self.fwhm_nm.changed.connect(self._on_resolution)
@@ -92,8 +96,9 @@ class ClassifyWidget(OutputActions, QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
-        self.viewer.layers.events.inserted.connect(self.layer_box.reset_choices)
-        self.viewer.layers.events.removed.connect(self.layer_box.reset_choices)
+        for box in (self.layer_box, self.region_box):
+            self.viewer.layers.events.inserted.connect(box.reset_choices)
+            self.viewer.layers.events.removed.connect(box.reset_choices)
         self.viewer.layers.events.removed.connect(self._on_removed)
         self.viewer.dims.events.current_step.connect(self._on_step)
         self._on_layer(self.layer_box.value)
@@ -136,93 +141,13 @@ class ClassifyWidget(OutputActions, QWidget):
         for w in (self.insulator_level, self.metal_level, self.levels_button):
             w.visible = mode == LEVELS
 
-    def suggest_levels(self) -> tuple[float, float] | None:
-        """Fill the phase levels from the displayed frame: its 1st and 99th percentiles
-        after smoothing over the PSF sigma (at least 1 px), metal keeping its side (the
-        brighter unless the metal level is now below the insulator's). A guess for
-        images with both phases in domains larger than the blur; the instrument's values
-        are better."""
-        layer = self.layer_box.value
-        if layer is None:
-            self._error("no image layer to take the phase levels from")
-            return None
-        frame = self._frame_getter(layer)(self.current_frame())
-        dark = self.metal_level.value < self.insulator_level.value
-        try:
-            ins, met = suggest_levels(frame, float(self.psf_sigma.value), dark)
-        except ValueError as err:
-            self._error(str(err))
-            return None
-        self.insulator_level.value, self.metal_level.value = ins, met
-        self.status.value = (f"phase levels from frame {self.current_frame()}: insulator "
-                             f"{ins:.4g}, metal {met:.4g} (a guess; check them)")
-        return ins, met
-
-    def _on_model_choice(self, choice):
-        shipped = choice == "shipped"
-        self.model_file.visible = not shipped
-        for w in (self.psf_sigma, self.fwhm_nm, self.pixel_nm, self.estimate_button):
-            w.visible = shipped
-
-    def _on_layer(self, layer=None):
-        """A new image: its pixel size from the layer's scale or OME metadata."""
-        from ._layers import ome_physical_size, pixel_size_nm
-
-        if layer is None:
-            return
-        units = [str(u) for u in getattr(layer, "units", ())] or None
-        metadata = dict(layer.metadata)
-        path = getattr(layer.source, "path", None)
-        if path and str(path).lower().endswith((".tif", ".tiff")):
-            metadata = {**ome_physical_size(path), **metadata}
-        size = pixel_size_nm(tuple(layer.scale), units, metadata)
-        if size is not None:
-            self.pixel_nm.value = size
-
-    def _on_psf_sigma(self, sigma) -> None:
-        """A new resolution: the geometry's smallest cluster follows, as the references
-        of the nearest shipped resolution (the ones compared with) were measured."""
-        from ..geometry import References
-
-        self.min_cluster.value = References.load(psf_sigma=float(sigma)).min_size
-
-    def _on_resolution(self, _=None):
-        """Resolution (FWHM, nm) and pixel size (nm) give the PSF sigma in pixels."""
-        from ..imaging.optics import FWHM_PER_SIGMA
-
-        if self.fwhm_nm.value > 0 and self.pixel_nm.value > 0:
-            self.psf_sigma.value = round(self.fwhm_nm.value
-                                         / (FWHM_PER_SIGMA * self.pixel_nm.value), 2)
-
-    def estimate_psf(self) -> float | None:
-        """Suggest the PSF sigma of the displayed frame (grey images) in the sigma box."""
-        from ..imaging.optics import estimate_psf_sigma
-
-        layer = self.layer_box.value
-        if layer is None:
-            self._error("no image layer to estimate the point-spread function from")
-            return None
-        try:
-            sigma = estimate_psf_sigma(self._frame_getter(layer)(self.current_frame()))
-        except ValueError as err:
-            self._error(f"cannot estimate the point-spread function: {err}")
-            return None
-        self.psf_sigma.value = round(sigma, 2)
-        self.status.value = (
-            f"estimated PSF sigma: {sigma:.2f} px (from frame {self.current_frame()}); the "
-            "model for it is used on Run" if sigma > 0 else
-            f"no blur measurable in frame {self.current_frame()} (PSF sigma 0: a sharp "
-            "image, or uncorrelated pixels such as camera noise); the lattice-scale model "
-            "is used on Run")
-        return sigma
-
     def reading(self) -> Reading:
         """How the controls say frames are read (ValueError for impossible settings)."""
         mode = self.threshold_mode.value
         if mode == LEVELS:
             return Reading(levels=(float(self.insulator_level.value),
                                    float(self.metal_level.value)))
-        threshold = {"none (binary)": None, "otsu": "otsu",
+        threshold = {"none (binary)": None, "otsu": "otsu", "otsu (whole stack)": "otsu-stack",
                      "switching (stack)": "switching"}.get(
             mode, float(self.threshold_value.value))
         return Reading(threshold, self.metal.value)
@@ -232,7 +157,8 @@ class ClassifyWidget(OutputActions, QWidget):
         shipped = self.model_choice.value == "shipped"
         return RunSettings(self.layer_box.value, self.reading(), int(self.stride.value),
                            None if shipped else str(self.model_file.value),
-                           float(self.psf_sigma.value), float(self.confidence_k.value))
+                           float(self.psf_sigma.value), float(self.confidence_k.value),
+                           self.region())
 
     def _frame_getter(self, layer):
         data = layer.data
@@ -267,7 +193,10 @@ class ClassifyWidget(OutputActions, QWidget):
         clf = self.session.choose(s).clf
         frame = self._frame_getter(layer)(self.current_frame())
         first = Reading("otsu", s.reading.metal) if s.reading.switching else s.reading
-        first.model_input(frame, clf)
+        from ..imaging.region import check_windows_inside
+
+        check_windows_inside(s.region, clf.window_)
+        first.model_input(frame, clf, self._frame_region())
         return s
 
     def _on_confidence_k(self, confidence_k) -> None:
@@ -293,14 +222,20 @@ class ClassifyWidget(OutputActions, QWidget):
             self._error(str(err))
             return
         layer = s.layer
-        get_frame, reading = self.session.frame_source(layer, s.reading)
+        get_frame, reading = self.session.frame_source(layer, s.reading, s.region)
         if s.reading.switching:
             data = get_frame(slice(None))
         elif layer.ndim == 2:
-            data = reading.binary(np.asarray(layer.data))
+            data = reading.binary(np.asarray(layer.data), s.region)
         else:
+            from ..imaging.region import frame_mask
+
+            def binary(block, block_info=None):
+                t = block_info[0]["chunk-location"][0] if block_info else 0
+                return reading.binary(block[0], frame_mask(s.region, t))[None]
+
             stack = da.from_array(layer.data, chunks=(1,) + tuple(layer.data.shape[1:]))
-            data = stack.map_blocks(lambda b: reading.binary(b[0])[None], dtype=np.uint8)
+            data = stack.map_blocks(binary, dtype=np.uint8)
         name = f"{layer.name} binary preview"
         if name in self.viewer.layers:
             self.viewer.layers[name].data = data

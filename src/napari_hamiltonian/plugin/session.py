@@ -9,16 +9,23 @@ loads neither napari nor Qt.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..classifier.choice import ChosenModel, choose_model
 from ..imaging.reading import BINARY_FOR_GREY, Reading, two_valued
+from ..imaging.region import check_mask, fill_outside, frame_mask
 from ..inference.sliding import iter_classify
 from ..output.messages import groups_message, levels_message, unlike_message
 from ..output.summary import criticality_distance, frame_summary
 
+#: Said after a run of a stack thresholded frame by frame by Otsu.
+PER_FRAME_OTSU = ("otsu thresholds each frame at its own level, which draws every frame of "
+                  "a sweep towards half metal and flattens the criticality curve; "
+                  "'otsu (whole stack)', phase levels or switching keep each frame's "
+                  "metal fraction")
 #: The dock's default window step (pixels): a fast first answer; the CLI's default is 1.
 DEFAULT_STRIDE = 4
 
@@ -42,6 +49,8 @@ class RunSettings:
         Point-spread function of the image (Gaussian sigma, px), for the shipped models.
     confidence_k : float
         The paper's k of the k-sigma rule.
+    region : ndarray of bool, shape (Y, X) or (T, Y, X), optional
+        The region of interest, True on the sample (:func:`region_mask`).
     """
 
     layer: object
@@ -50,6 +59,7 @@ class RunSettings:
     model_source: str | None = None
     psf_sigma: float = 0.0
     confidence_k: float = 1.0
+    region: np.ndarray | None = field(default=None, compare=False)
 
 
 class ClassifySession:
@@ -68,6 +78,7 @@ class ClassifySession:
         self.layer = None
         self.follow = False
         self.model: ChosenModel | None = None
+        self.settings: RunSettings | None = None
         self._models: dict = {}
         self._prepared: tuple = (None, None)
 
@@ -93,8 +104,10 @@ class ClassifySession:
     def run_key(settings: RunSettings, model: ChosenModel) -> tuple:
         """What results depend on: the image (its object and data), the reading, the
         stride and the model."""
-        layer = settings.layer
-        return (id(layer), id(layer.data), settings.reading, settings.stride, model.key)
+        layer, region = settings.layer, settings.region
+        digest = None if region is None else hashlib.sha1(np.packbits(region)).hexdigest()
+        return (id(layer), id(layer.data), settings.reading, settings.stride, model.key,
+                digest)
 
     def start(self, settings: RunSettings, current: int, all_frames: bool = False
               ) -> list[int]:
@@ -106,7 +119,7 @@ class ClassifySession:
             self.results.clear()
             self.curve.clear()
             self.key = key
-        self.model, self.layer = model, settings.layer
+        self.model, self.layer, self.settings = model, settings.layer, settings
         n_frames = self.n_frames(settings.layer)
         self.follow = n_frames > 1 or settings.layer.ndim == 3
         frames = [current] + ([t for t in range(n_frames) if t != current]
@@ -118,27 +131,31 @@ class ClassifySession:
         """Frames of an image: 1 for a 2D one."""
         return 1 if layer.ndim == 2 else int(layer.data.shape[0])
 
-    def frame_source(self, layer, reading: Reading) -> tuple:
+    def frame_source(self, layer, reading: Reading, region=None) -> tuple:
         """(frame getter t -> 2D array, the reading of those frames): a switching reading
-        binarises the whole stack once per image and reading."""
+        binarises the whole stack once per image, reading and region (thresholds from
+        the pixels inside ``region``)."""
         data = layer.data
         if not reading.switching:
             if layer.ndim == 2:
                 return (lambda t: np.asarray(data)), reading
             return (lambda t: np.asarray(data[t])), reading
-        key = (id(layer), id(data), reading)
+        key = (id(layer), id(data), reading,
+               None if region is None else hashlib.sha1(np.packbits(region)).hexdigest())
         if self._prepared[0] != key:
-            self._prepared = (key, reading.prepare_stack(np.asarray(data)))
+            self._prepared = (key, reading.prepare_stack(np.asarray(data), region))
         maps, frames = self._prepared[1]
         return (lambda t: maps[t]), frames
 
     def work(self, settings: RunSettings, frames: list[int]):
         """The run's body (a generator, for a worker thread): yields ("progress", t,
         done, total) within each frame and ("frame", t, WindowResult) after it."""
-        get_frame, reading = self.frame_source(settings.layer, settings.reading)
+        get_frame, reading = self.frame_source(settings.layer, settings.reading,
+                                               settings.region)
         clf = self.clf
         for t in frames:
-            gen = iter_classify(get_frame(t), clf, settings.stride, reading=reading)
+            gen = iter_classify(get_frame(t), clf, settings.stride, reading=reading,
+                                mask=frame_mask(settings.region, t))
             while True:
                 try:
                     _, done, total = next(gen)
@@ -187,22 +204,51 @@ class ClassifySession:
                 else f"{len(frames)} frame(s) classified")
         if self.clf is None:
             return head
+        otsu = self.settings is not None and self.settings.reading.per_frame_otsu \
+            and self.follow
         words = (self.clf.unreliable(), self.binary_for_grey(),
                  unlike_message(results, frames, self.clf),
                  groups_message(self.clf.class_groups_),
-                 levels_message(self.clf, results))
+                 levels_message(self.clf, results), PER_FRAME_OTSU if otsu else "")
         return head + "".join(f". {m[0].upper()}{m[1:]}" for m in words if m)
 
 
-def suggest_levels(frame, psf_sigma: float, dark: bool = False) -> tuple[float, float]:
+def suggest_levels(frame, psf_sigma: float, dark: bool = False, mask=None
+                   ) -> tuple[float, float]:
     """Phase levels (insulator, metal) guessed from one frame: its 1st and 99th
     percentiles after smoothing over the PSF sigma (at least 1 px), metal the brighter
-    unless ``dark``. A guess for images with both phases in domains larger than the
-    blur; the instrument's values are better. ValueError for a uniform frame."""
+    unless ``dark``; with a region ``mask``, of the pixels inside it. A guess for images
+    with both phases in domains larger than the blur; the instrument's values are
+    better. ValueError for a uniform frame."""
     from scipy import ndimage
 
+    frame = fill_outside(np.asarray(frame), mask)
     smooth = ndimage.gaussian_filter(np.asarray(frame, np.float64), max(psf_sigma, 1.0))
-    low, high = (float(v) for v in np.percentile(smooth, [1, 99]))
+    low, high = (float(v) for v in np.percentile(
+        smooth if mask is None else smooth[mask], [1, 99]))
     if low == high:
         raise ValueError("the frame is uniform: enter the phase levels by hand")
     return (high, low) if dark else (low, high)
+
+
+def region_mask(region, image) -> np.ndarray | None:
+    """The region of interest a napari layer draws over an image layer: the union of a
+    Shapes layer's shapes, or a Labels layer's labels > 0 (per frame when it is a stack
+    like the image); None without a layer. ValueError naming the fix when it does not
+    fit the image or holds no pixel."""
+    if region is None or image is None:
+        return None
+    shape = tuple(image.data.shape[-2:])
+    if hasattr(region, "to_masks"):  # Shapes
+        if region.nshapes == 0:
+            raise ValueError(f"the region layer {region.name!r} has no shapes: draw the "
+                             "sample's outline in it, or choose no region")
+        masks = np.asarray(region.to_masks(mask_shape=shape))
+        mask = masks.reshape(-1, *shape).any(0)
+    else:  # Labels
+        mask = np.asarray(region.data) > 0
+        if mask.shape[-2:] != shape or (mask.ndim == 3 and mask.shape != image.data.shape):
+            raise ValueError(f"the region layer {region.name!r} has shape {mask.shape}, the "
+                             f"image {tuple(image.data.shape)}: paint the region on a "
+                             "Labels layer of the image's shape")
+    return check_mask(mask, tuple(image.data.shape))

@@ -1,0 +1,140 @@
+"""Flat field: slowly varying illumination (vignetting, uneven camera sensitivity)
+divided out, so that one threshold or one pair of phase levels holds across the field.
+
+The paper normalised its camera's sensitivity to the substrate (SI, S1B). Here the
+illumination is either measured, from a reference frame of one phase (a fully
+insulating frame at the start of a sweep), or estimated from the data: a smooth surface
+fitted to the image, or to a stack's mean frame, in which every pixel of a sweep has
+been both phases and the pattern averages out. Only the region of interest is fitted,
+so an aperture's surround or an electrode does not leak into the sample's illumination.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .binary import otsu_threshold
+from .region import check_mask
+
+
+def _design(y, x, shape, degree: int) -> np.ndarray:
+    """Monomials u^i v^j (i + j <= degree) of coordinates scaled to [-1, 1]."""
+    h, w = shape
+    u, v = 2 * y / max(h - 1, 1) - 1, 2 * x / max(w - 1, 1) - 1
+    return np.stack([u ** i * v ** j for i in range(degree + 1)
+                     for j in range(degree + 1 - i)], -1)
+
+
+def _log_surface(frames: list, regions: list, degree: int, two_phases: bool
+                 ) -> np.ndarray:
+    """log of the illumination: a polynomial of ``degree`` fitted by least squares to
+    the log intensities of pixels inside the region, with one offset per phase (each
+    frame's pixels split by Otsu's threshold after the current correction, 2 px from a
+    domain wall), iterated three times; one phase only without ``two_phases``."""
+    shape = frames[0].shape
+    gy, gx = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
+    grid = _design(gy, gx, shape, degree)
+    log_light = np.zeros(shape)
+    rng = np.random.default_rng(0)
+    for _ in range(3 if two_phases else 1):
+        rows, phases, values = [], [], []
+        for f, inside in zip(frames, regions):
+            ok = inside & (np.nan_to_num(f) > 0)
+            if two_phases:
+                corrected = f / np.exp(log_light)
+                with np.errstate(invalid="ignore"):
+                    metal = corrected > otsu_threshold(corrected[ok])
+                ok &= ndimage.binary_erosion(metal, iterations=2) | \
+                    ndimage.binary_erosion(~metal, iterations=2)
+            ys, xs = np.nonzero(ok)
+            pick = rng.choice(len(ys), min(len(ys), 20_000 // len(frames) + 1), replace=False)
+            ys, xs = ys[pick], xs[pick]
+            rows.append(_design(ys.astype(float), xs.astype(float), shape, degree))
+            phases.append(metal[ys, xs] if two_phases else np.zeros(len(ys), bool))
+            values.append(np.log(f[ys, xs]))
+        design = np.concatenate(rows)
+        phase = np.concatenate(phases)
+        if two_phases:
+            design = np.column_stack([design, phase])
+        coef = np.linalg.lstsq(design, np.concatenate(values), rcond=None)[0]
+        log_light = grid @ coef[:grid.shape[-1]]
+    return log_light
+
+
+def illumination(image_or_stack, degree: int = 4, reference=None,
+                 mask=None) -> np.ndarray:
+    """The illumination of an image or a stack, shape (H, W), mean 1 over the region.
+
+    Both phases reflect the same light, so a frame is ``light(x) * reflectance(phase)``:
+    the log intensities of pixels away from domain walls are fitted by a smooth
+    surface (a 2D polynomial of ``degree``) plus one constant per phase, the phases
+    found by Otsu's threshold after the correction so far (three rounds; up to eight
+    frames of a stack, evenly spaced). With a reference frame of one phase, the surface
+    alone is fitted to it.
+
+    Parameters
+    ----------
+    image_or_stack : array_like, shape (H, W) or (T, H, W)
+        Grey frames (NaN allowed outside ``mask``, e.g. where an aligned stack has no
+        data).
+    degree : int
+        Degree of the polynomial (4: vignetting and an off-centre illumination spot).
+    reference : array_like, shape (H, W), optional
+        A frame of one phase only (fully insulating or fully metallic) under the same
+        illumination, fitted instead of the data.
+    mask : array_like of bool, shape (H, W) or (T, H, W), optional
+        The region of interest, True on the sample: only its pixels are fitted. Per
+        frame for a drifting stack: the illumination belongs to the camera, the sample
+        moves under it, so fit the raw frames with the region where it is in each
+        (``register_stack`` gives the shifts).
+    """
+    a = np.asarray(image_or_stack, np.float64)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"give an image (H, W) or a stack (T, H, W), got shape {a.shape}")
+    shape = a.shape[-2:]
+    mask = check_mask(mask, a.shape)
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) \
+            or not 0 <= degree <= 8:
+        raise ValueError(f"degree must be a whole number from 0 to 8, got {degree!r}")
+    if reference is not None:
+        base = np.asarray(reference, np.float64)
+        if base.shape != shape:
+            raise ValueError(f"the reference frame has shape {base.shape}, the frames "
+                             f"{shape}: give a frame of the same field")
+        frames = [base]
+        picked = [0]
+    else:
+        stack = a[None] if a.ndim == 2 else a
+        picked = np.unique(np.linspace(0, len(stack) - 1, 8).astype(int))
+        frames = list(stack[picked])
+    regions = [np.isfinite(f) if mask is None else
+               np.isfinite(f) & (mask if mask.ndim == 2 else mask[t])
+               for f, t in zip(frames, picked)]
+    inside = np.any(regions, 0)
+    frames = [np.where(r, f, np.nan) for f, r in zip(frames, regions)]
+    if min(r.sum() for r in regions) < 10 * (degree + 1) * (degree + 2):
+        raise ValueError("too few pixels of the sample to fit the illumination")
+    if any(np.any(f[r] <= 0) for f, r in zip(frames, regions)):
+        raise ValueError("intensities must be above the camera's dark level for a flat "
+                         "field (it divides by the light): subtract the dark frame so "
+                         "that the sample is > 0")
+    light = np.exp(_log_surface(frames, regions, degree, reference is None))
+    return light / light[inside].mean()
+
+
+def flat_field(image_or_stack, degree: int = 4, reference=None,
+               mask=None) -> np.ndarray:
+    """Frames with the slowly varying illumination divided out (:func:`illumination`).
+
+    Returns
+    -------
+    ndarray, float32, shape of the input
+        ``frames / illumination``: the phases' levels the same across the field, the
+        mean brightness unchanged. Pixels outside ``mask`` are divided by the nearest
+        estimate and carry no meaning. The input is not modified.
+    """
+    a = np.asarray(image_or_stack)
+    light = illumination(a, degree, reference, mask)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a / light).astype(np.float32)

@@ -1,0 +1,114 @@
+"""What the classify dock reads from the image before a run: the region of interest
+(a Shapes or Labels layer), the phase levels and the point-spread function suggested
+from the displayed frame, the pixel size from the layer or its file, and the resolution
+in pixels (a mixin of :class:`._widget.ClassifyWidget`)."""
+
+from __future__ import annotations
+
+from .session import region_mask, suggest_levels
+
+
+class InputActions:
+    """Input handlers of :class:`~napari_hamiltonian.plugin._widget.ClassifyWidget`
+    (which provides the controls, ``current_frame`` and ``_frame_getter``)."""
+
+    def _region_layers(self, _=None):
+        from napari.layers import Labels, Shapes
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, (Labels, Shapes))
+                and not layer.name.endswith(" classes")]
+
+    def region(self):
+        """The region of interest of the chosen image, bool (Y, X) or (T, Y, X), or None
+        (ValueError naming the fix for a region that does not fit the image)."""
+        return region_mask(self.region_box.value, self.layer_box.value)
+
+    def _frame_region(self):
+        """The region of the displayed frame (or None)."""
+        from ..imaging.region import frame_mask
+
+        mask = self.region()
+        return None if mask is None else frame_mask(mask, self.current_frame())
+
+    def suggest_levels(self) -> tuple[float, float] | None:
+        """Fill the phase levels from the displayed frame: its 1st and 99th percentiles
+        after smoothing over the PSF sigma (at least 1 px), metal keeping its side (the
+        brighter unless the metal level is now below the insulator's). A guess for
+        images with both phases in domains larger than the blur; the instrument's values
+        are better."""
+        layer = self.layer_box.value
+        if layer is None:
+            self._error("no image layer to take the phase levels from")
+            return None
+        frame = self._frame_getter(layer)(self.current_frame())
+        dark = self.metal_level.value < self.insulator_level.value
+        try:
+            ins, met = suggest_levels(frame, float(self.psf_sigma.value), dark,
+                                      self._frame_region())
+        except ValueError as err:
+            self._error(str(err))
+            return None
+        self.insulator_level.value, self.metal_level.value = ins, met
+        self.status.value = (f"phase levels from frame {self.current_frame()}: insulator "
+                             f"{ins:.4g}, metal {met:.4g} (a guess; check them)")
+        return ins, met
+
+    def _on_model_choice(self, choice):
+        shipped = choice == "shipped"
+        self.model_file.visible = not shipped
+        for w in (self.psf_sigma, self.fwhm_nm, self.pixel_nm, self.estimate_button):
+            w.visible = shipped
+
+    def _on_layer(self, layer=None):
+        """A new image: its pixel size from the layer's scale, or its file's OME or
+        ImageJ metadata."""
+        from ..imaging.files import pixel_size_nm as file_pixel_size_nm
+        from ._layers import pixel_size_nm
+
+        if layer is None:
+            return
+        units = [str(u) for u in getattr(layer, "units", ())] or None
+        size = pixel_size_nm(tuple(layer.scale), units, dict(layer.metadata))
+        path = getattr(layer.source, "path", None)
+        if size is None and path and str(path).lower().endswith((".tif", ".tiff")):
+            size = file_pixel_size_nm(path)  # OME or ImageJ
+        if size is not None:
+            self.pixel_nm.value = size
+
+    def _on_psf_sigma(self, sigma) -> None:
+        """A new resolution: the geometry's smallest cluster follows, as the references
+        of the nearest shipped resolution (the ones compared with) were measured."""
+        from ..geometry import References
+
+        self.min_cluster.value = References.load(psf_sigma=float(sigma)).min_size
+
+    def _on_resolution(self, _=None):
+        """Resolution (FWHM, nm) and pixel size (nm) give the PSF sigma in pixels."""
+        from ..imaging.optics import FWHM_PER_SIGMA
+
+        if self.fwhm_nm.value > 0 and self.pixel_nm.value > 0:
+            self.psf_sigma.value = round(self.fwhm_nm.value
+                                         / (FWHM_PER_SIGMA * self.pixel_nm.value), 2)
+
+    def estimate_psf(self) -> float | None:
+        """Suggest the PSF sigma of the displayed frame (grey images) in the sigma box."""
+        from ..imaging.optics import estimate_psf_sigma
+
+        layer = self.layer_box.value
+        if layer is None:
+            self._error("no image layer to estimate the point-spread function from")
+            return None
+        try:
+            sigma = estimate_psf_sigma(self._frame_getter(layer)(self.current_frame()),
+                                       mask=self._frame_region())
+        except ValueError as err:
+            self._error(f"cannot estimate the point-spread function: {err}")
+            return None
+        self.psf_sigma.value = round(sigma, 2)
+        self.status.value = (
+            f"estimated PSF sigma: {sigma:.2f} px (from frame {self.current_frame()}); the "
+            "model for it is used on Run" if sigma > 0 else
+            f"no blur measurable in frame {self.current_frame()} (PSF sigma 0: a sharp "
+            "image, or uncorrelated pixels such as camera noise); the lattice-scale model "
+            "is used on Run")
+        return sigma

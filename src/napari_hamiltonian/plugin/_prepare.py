@@ -1,0 +1,103 @@
+"""Preparing a raw stack in the classify dock, each step a layer the user can check:
+*Register drift* adds the aligned stack (its shifts in the metadata) and a Labels layer
+of the region every frame covers, which becomes the region; *Flat field* adds the frames
+with the camera's light divided out (fitted to the raw frames where the sample is in
+each, then aligned as they were). A mixin of :class:`._widget.ClassifyWidget`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class PrepareActions:
+    """Drift and flat field of :class:`~napari_hamiltonian.plugin._widget.ClassifyWidget`
+    (which provides the viewer, the controls, ``region`` and ``_in_background``)."""
+
+    def register_drift(self) -> None:
+        """Align the chosen stack in the background; the aligned stack and the region
+        every frame covers become layers, and the dock's image and region."""
+        layer = self.layer_box.value
+        if layer is None or layer.ndim != 3 or layer.data.shape[0] < 2:
+            self._error("drift registration needs a stack of frames (T, Y, X): choose one "
+                        "as the image")
+            return
+        data = np.asarray(layer.data)
+
+        def work():
+            from ..imaging.drift import register_stack
+            return register_stack(data)
+
+        self._in_background(self.register_button, "drift registration", work,
+                            lambda out, source=layer: self._on_registered(source, *out),
+                            f"measuring the drift of {layer.name}...")
+
+    def _on_registered(self, source, aligned, shifts, covered) -> None:
+        name = f"{source.name} aligned"
+        meta = {"shifts": shifts.tolist(), "raw": source.name}
+        if name in self.viewer.layers:
+            self.viewer.layers[name].data = aligned
+            self.viewer.layers[name].metadata.update(meta)
+        else:
+            finite = aligned[:, covered]
+            self.viewer.add_image(aligned, name=name, scale=source.scale,
+                                  translate=source.translate, metadata=meta,
+                                  contrast_limits=(float(finite.min()), float(finite.max())))
+        region = f"{source.name} covered"
+        if region in self.viewer.layers:
+            self.viewer.layers[region].data = covered.astype(np.uint8)
+        else:
+            self.viewer.add_labels(covered.astype(np.uint8), name=region, opacity=0.2,
+                                   scale=source.scale[-2:], translate=source.translate[-2:])
+        self.layer_box.value = self.viewer.layers[name]
+        self.region_box.value = self.viewer.layers[region]
+        drift = np.abs(shifts).max()
+        self.status.value = (f"{source.name}: drift up to {drift:.1f} px; aligned stack and "
+                             f"the region every frame covers ({covered.mean():.0%} of the "
+                             "field) added and chosen. Paint out electrodes or scale bars "
+                             "in the region layer (label 0)")
+
+    def flat_field_layer(self) -> None:
+        """Divide the camera's light out of the chosen image in the background (the raw
+        frames of an aligned stack, then aligned again); the result becomes a layer."""
+        layer = self.layer_box.value
+        if layer is None:
+            self._error("no image layer to flat-field")
+            return
+        try:
+            region = self.region()
+        except ValueError as err:
+            self._error(str(err))
+            return
+        shifts = layer.metadata.get("shifts")
+        raw = layer.metadata.get("raw")
+        source = self.viewer.layers[raw] if raw in self.viewer.layers else None
+        data = np.asarray(source.data if source is not None and shifts else layer.data)
+        if region is not None and region.ndim == 3:
+            region = region.all(0)
+
+        def work():
+            from ..imaging.drift import regions_in_frames, register_stack
+            from ..imaging.illumination import flat_field
+
+            if source is None or not shifts:
+                return flat_field(data, mask=region)
+            mask = None if region is None else regions_in_frames(region, shifts)
+            return register_stack(flat_field(data, mask=mask), shifts=shifts)[0]
+
+        self._in_background(self.flat_button, "flat field", work,
+                            lambda flat, layer=layer: self._on_flat(layer, flat),
+                            f"fitting the illumination of {layer.name}...")
+
+    def _on_flat(self, layer, flat) -> None:
+        name = f"{layer.name} flat"
+        finite = flat[np.isfinite(flat)]
+        limits = (float(finite.min()), float(finite.max()))
+        if name in self.viewer.layers:
+            self.viewer.layers[name].data = flat
+        else:
+            self.viewer.add_image(flat, name=name, scale=layer.scale,
+                                  translate=layer.translate, contrast_limits=limits,
+                                  metadata=dict(layer.metadata))
+        self.layer_box.value = self.viewer.layers[name]
+        self.status.value = (f"{layer.name}: illumination divided out ({name}); the phase "
+                             "levels now hold across the field")

@@ -1,0 +1,241 @@
+"""From a raw microscope stack to domain maps: regions of interest, flat field, drift,
+and the files users have."""
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+from scipy import ndimage
+
+import napari_hamiltonian as nh
+from napari_hamiltonian.cli import main
+from napari_hamiltonian.imaging.files import pixel_size_nm, read_stack
+from napari_hamiltonian.imaging.region import largest_rectangle, windows_inside
+from napari_hamiltonian.samples import field_sweep_stack, microscope_view
+
+
+@pytest.fixture(scope="module")
+def aperture():
+    """An RF-2D frame in a round aperture with a black surround (NaN outside)."""
+    binary = field_sweep_stack(size=240, fractions=(0.5,), seed=4)[0][0]
+    grey = microscope_view(binary[None], blur=1.0, seed=4)[0].astype(np.float64)
+    yy, xx = np.mgrid[:240, :240]
+    mask = (yy - 120) ** 2 + (xx - 120) ** 2 < 110 ** 2
+    dark = np.where(mask, grey, 0.0)
+    return binary, grey, dark, mask
+
+
+def test_windows_inside_is_exact():
+    rng = np.random.default_rng(0)
+    mask = rng.random((60, 70)) > 0.02
+    got = windows_inside(mask, mask.shape, 20, 3)
+    for i in range(got.shape[0]):
+        for j in range(got.shape[1]):
+            assert got[i, j] == mask[3 * i:3 * i + 20, 3 * j:3 * j + 20].all()
+
+
+def test_largest_rectangle_of_a_disc():
+    yy, xx = np.mgrid[:101, :101]
+    disc = (yy - 50) ** 2 + (xx - 50) ** 2 <= 40 ** 2
+    rows, cols = largest_rectangle(disc)
+    assert disc[rows, cols].all()
+    side = 40 * np.sqrt(2)  # the inscribed square
+    assert (rows.stop - rows.start) * (cols.stop - cols.start) >= 0.95 * side ** 2
+
+
+def test_an_aperture_is_read_inside_only(aperture):
+    """Otsu from the pixels inside; windows outside not classified; inside identical to
+    the frame read whole; NaN outside allowed with a region, refused without."""
+    binary, grey, dark, mask = aperture
+    reading = nh.Reading("otsu")
+    inside = reading.binary(dark, mask)[mask]
+    assert np.mean(inside == binary[mask]) > 0.97
+    from napari_hamiltonian.plugin.session import suggest_levels
+    insulator = np.median(grey[mask & (binary == 0)])
+    assert suggest_levels(dark, 1.0)[0] == pytest.approx(0.0, abs=1)  # the surround's
+    assert suggest_levels(dark, 1.0, mask=mask)[0] == pytest.approx(insulator, abs=20)
+    masked = nh.classify_image(np.where(mask, grey, np.nan), stride=10, mask=mask,
+                               reading=nh.Reading(float(np.median(grey))))
+    whole = nh.classify_image(grey, stride=10, threshold=float(np.median(grey)))
+    assert masked.inside.sum() == windows_inside(mask, mask.shape, 100, 10).sum() > 0
+    np.testing.assert_array_equal(masked.labels[masked.inside], whole.labels[masked.inside])
+    np.testing.assert_array_equal(masked.confident[masked.inside],
+                                  whole.confident[masked.inside])
+    assert not masked.confident[~masked.inside].any()
+    assert np.isnan(masked.logits[~masked.inside]).all()
+    total = sum(f for f, _ in masked.fractions().values())
+    assert total == pytest.approx(1.0)  # shares of the windows inside
+    from napari_hamiltonian.output.labelfile import label_values
+    assert (label_values(masked)[~masked.inside] == 0).all()
+    with pytest.raises(ValueError, match="mask="):
+        nh.classify_image(np.where(mask, grey, np.nan), stride=10, threshold=100.0)
+
+
+def test_stacks_with_a_region_equal_frames_with_it(aperture):
+    import dask.array as da
+
+    binary, grey, dark, mask = aperture
+    stack = np.stack([dark, dark[::-1], dark[:, ::-1]])
+    lazy = nh.classify_stack(da.from_array(stack, chunks=(1, 120, 120)), stride=12,
+                             threshold="otsu", mask=mask)
+    for t in range(3):
+        one = nh.classify_image(stack[t], stride=12, threshold="otsu", mask=mask)
+        got = lazy.frame(t)
+        np.testing.assert_array_equal(got.inside, one.inside)
+        np.testing.assert_array_equal(got.labels[got.inside], one.labels[one.inside])
+        np.testing.assert_array_equal(got.confident, one.confident)
+
+
+def test_switching_and_otsu_stacks_ignore_the_surround(aperture):
+    binary, grey, dark, mask = aperture
+    stack = np.stack([dark * 0.8, dark, dark * 1.2])
+    maps = nh.binarize_stack(stack, "otsu", mask=mask)
+    assert not maps[:, ~mask].any()
+    assert np.mean(maps[1][mask] == binary[mask]) > 0.97
+
+
+def test_the_psf_estimate_reads_the_region(aperture):
+    binary = field_sweep_stack(size=300, fractions=(0.5,), seed=5)[0][0]
+    blurred = ndimage.gaussian_filter(binary.astype(float), 2.5) \
+        + np.random.default_rng(5).normal(0, 0.05, binary.shape)
+    yy, xx = np.mgrid[:300, :300]
+    mask = (yy - 150) ** 2 + (xx - 150) ** 2 < 140 ** 2
+    dark = np.where(mask, blurred, 0.0)
+    assert nh.estimate_psf_sigma(dark, mask=mask) == pytest.approx(2.5, rel=0.15)
+
+
+def test_geometry_in_a_rectangle_equals_the_crop():
+    binary = nh.simulate.percolation(1, 300, p=0.5927, seed=3)[0]
+    mask = np.zeros(binary.shape, bool)
+    mask[40:260, 30:280] = True
+    crop = nh.geometry.measure(binary[40:260, 30:280], min_size=10)
+    region = nh.geometry.measure(binary, min_size=10, mask=mask)
+    assert region.n_clusters == crop.n_clusters and region.n_edge == crop.n_edge
+    for m in nh.geometry.MEASURES:
+        assert region.values[m] == pytest.approx(crop.values[m], nan_ok=True)
+
+
+def test_flat_field_evens_the_phase_levels():
+    binary = field_sweep_stack(size=300, fractions=(0.5,), seed=6)[0][0]
+    yy, xx = np.mgrid[:300, :300] - 149.5
+    light = 1 - 0.3 * (yy ** 2 + xx ** 2) / (2 * 149.5 ** 2)
+    image = (60 + 90 * binary) * light
+    flat = nh.flat_field(image)
+    contrast = flat[binary == 1].mean() - flat[binary == 0].mean()
+    for phase in (0, 1):
+        values = flat[binary == phase]
+        assert np.ptp(values) / contrast < 0.03
+    with pytest.raises(ValueError, match="dark level"):
+        nh.flat_field(image - 100)
+
+
+def test_registration_recovers_pure_translations():
+    pattern = ndimage.gaussian_filter(
+        field_sweep_stack(size=300, fractions=(0.5,), seed=7)[0][0].astype(float), 1.5)
+    true = np.array([[0, 0], [1.3, -2.6], [4.25, 0.5], [-3.1, 5.9]])
+    frames = np.stack([ndimage.shift(pattern, d, order=3, mode="nearest")[30:270, 30:270]
+                       for d in true])
+    aligned, shifts, covered = nh.register_stack(frames)
+    np.testing.assert_allclose(shifts, true, atol=0.06)
+    assert covered.sum() < covered.size and np.isfinite(aligned[:, covered]).all()
+    again = nh.register_stack(frames, shifts=shifts)
+    np.testing.assert_array_equal(again[0], aligned)
+    with pytest.raises(ValueError, match="T >= 2"):
+        nh.register_stack(frames[:1])
+
+
+def test_png_jpeg_and_the_pixel_size_of_tiffs(tmp_path):
+    from PIL import Image
+
+    a = (np.random.default_rng(0).random((120, 130)) * 60000).astype(np.uint16)
+    Image.fromarray(a).save(tmp_path / "k.png")
+    np.testing.assert_array_equal(read_stack(tmp_path / "k.png").compute()[0], a)
+    Image.fromarray((a >> 8).astype(np.uint8)).convert("RGB").save(tmp_path / "g.jpg",
+                                                                    quality=100)
+    assert read_stack(tmp_path / "g.jpg").shape == (1, 120, 130)
+    colour = np.zeros((50, 50, 3), np.uint8)
+    colour[..., 0] = 200
+    Image.fromarray(colour).save(tmp_path / "c.png")
+    with pytest.raises(ValueError, match="RGB"):
+        read_stack(tmp_path / "c.png")
+    tifffile.imwrite(tmp_path / "ij.tif", a, imagej=True, resolution=(4.0, 4.0),
+                     metadata={"unit": "um"})
+    assert pixel_size_nm(tmp_path / "ij.tif") == pytest.approx(250.0)
+    tifffile.imwrite(tmp_path / "o.ome.tif", a, metadata={"PhysicalSizeX": 0.05,
+                                                          "PhysicalSizeXUnit": "µm"})
+    assert pixel_size_nm(tmp_path / "o.ome.tif") == pytest.approx(50.0)
+    tifffile.imwrite(tmp_path / "plain.tif", a)
+    assert pixel_size_nm(tmp_path / "plain.tif") is None
+    r = nh.classify_image(np.asarray(read_stack(tmp_path / "k.png")[0]), stride=30,
+                          threshold="otsu")
+    assert r.labels.shape == (1, 2)
+
+
+def test_the_command_line_reads_a_region(tmp_path, aperture, capsys):
+    binary, grey, dark, mask = aperture
+    tifffile.imwrite(tmp_path / "a.tif", dark.astype(np.float32))
+    tifffile.imwrite(tmp_path / "m.tif", mask.astype(np.uint8))
+    assert main(["classify", str(tmp_path / "a.tif"), "--threshold", "otsu", "--stride",
+                 "10", "--mask", str(tmp_path / "m.tif"), "--out", str(tmp_path / "o")]) == 0
+    folder = tmp_path / "o" / "a"
+    inside = windows_inside(mask, mask.shape, 100, 10)
+    labels = tifffile.imread(folder / "labels.tif").reshape(inside.shape)
+    assert (labels[~inside] == 0).all() and (labels[inside] > 0).all()
+    np.testing.assert_array_equal(tifffile.imread(folder / "region.tif") > 0, mask)
+    assert "region_sha256" in json.loads((folder / "settings.json").read_text())
+    tifffile.imwrite(tmp_path / "bad.tif", mask[:50].astype(np.uint8))
+    assert main(["classify", str(tmp_path / "a.tif"), "--threshold", "otsu", "--mask",
+                 str(tmp_path / "bad.tif"), "--out", str(tmp_path / "o2")]) == 2
+    assert "mask has shape" in capsys.readouterr().err
+
+
+def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path):
+    """classify --register --flat-field --mask: the drift recorded, the region every
+    frame covers within the user's, and the answer of the clean sweep."""
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(n_frames=20, field=320, max_drift=8, seed=2)
+    tifffile.imwrite(tmp_path / "raw.tif", d["raw"])
+    sample = ~ndimage.binary_dilation(d["electrodes"], iterations=4)
+    tifffile.imwrite(tmp_path / "sample.tif", sample.astype(np.uint8))
+    common = ["--threshold", "switching", "--psf-sigma", "2", "--stride", "20"]
+    assert main(["classify", str(tmp_path / "raw.tif"), *common, "--register",
+                 "--flat-field", "--mask", str(tmp_path / "sample.tif"), "--out",
+                 str(tmp_path / "o")]) == 0
+    folder = tmp_path / "o" / "raw"
+    settings = json.loads((folder / "settings.json").read_text())
+    assert settings["register"] and settings["flat_field"]
+    shifts = np.loadtxt(folder / "shifts.csv", delimiter=",", skiprows=1)[:, 1:]
+    np.testing.assert_allclose(shifts, d["shifts"], atol=0.6)
+    region = tifffile.imread(folder / "region.tif") > 0
+    assert not region[~sample].any() and 0.5 < region.mean() < sample.mean()
+    labels = tifffile.imread(folder / "labels.tif")
+    inside = windows_inside(region, region.shape, 100, 20)
+    assert (labels[:, ~inside] == 0).all() and (labels[:, inside] > 0).all()
+
+
+def test_a_region_without_a_whole_window_is_refused_in_words(aperture):
+    binary, grey, dark, mask = aperture
+    thin = np.zeros(mask.shape, bool)
+    thin[20:220, 100:180] = True  # 80 px wide: no 100 x 100 window fits
+    with pytest.raises(ValueError, match="no 100x100-pixel window"):
+        nh.classify_image(grey, threshold="otsu", mask=thin)
+    with pytest.raises(ValueError, match="no 100x100-pixel window"):
+        nh.classify_stack(grey[None], threshold="otsu", mask=thin)
+
+
+def test_paths_are_accepted_wherever_an_image_is(tmp_path):
+    from PIL import Image
+
+    binary = field_sweep_stack(size=150, fractions=(0.5,), seed=9)[0][0]
+    grey = microscope_view(binary[None], seed=9)[0]
+    Image.fromarray(grey).save(tmp_path / "kerr.png")
+    from_file = nh.classify_image(tmp_path / "kerr.png", stride=25, threshold="otsu")
+    direct = nh.classify_image(grey, stride=25, threshold="otsu")
+    np.testing.assert_array_equal(from_file.labels, direct.labels)
+    tifffile.imwrite(tmp_path / "s.tif", np.stack([grey, grey[::-1]]))
+    lazy = nh.classify_stack(str(tmp_path / "s.tif"), stride=25, threshold="otsu")
+    np.testing.assert_array_equal(lazy.frame(0).labels, direct.labels)
+    one = nh.classify_image(tmp_path / "s.tif", stride=25, threshold="otsu", frame=1)
+    assert one.labels.shape == direct.labels.shape
