@@ -633,3 +633,14 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
     for layer, low, high in ((aligned, 0.7, 0.9), (flat, 0.95, 1.05)):
         frame = np.asarray(layer.data)[0]
         assert low < frame[rim].mean() / frame[centre].mean() < high
+
+
+def test_switching_smoothing_and_the_stack_wide_otsu_are_offered(widget):
+    """The dock builds the same readings as Python and the CLI."""
+    widget.threshold_mode.value = "switching (stack)"
+    assert not widget.smooth.native.isHidden() and not widget.smooth_frames.native.isHidden()
+    widget.smooth.value, widget.smooth_frames.value = 2.5, 1.0
+    assert widget.reading() == nh.Reading("switching", smooth=2.5, smooth_frames=1.0)
+    widget.threshold_mode.value = "otsu (whole stack)"
+    assert widget.smooth.native.isHidden()
+    assert widget.reading() == nh.Reading("otsu-stack")

@@ -239,3 +239,26 @@ def test_paths_are_accepted_wherever_an_image_is(tmp_path):
     np.testing.assert_array_equal(lazy.frame(0).labels, direct.labels)
     one = nh.classify_image(tmp_path / "s.tif", stride=25, threshold="otsu", frame=1)
     assert one.labels.shape == direct.labels.shape
+
+
+def test_the_resolution_in_nm_and_the_files_pixel_size_pick_the_model(tmp_path, capsys,
+                                                                       aperture):
+    from napari_hamiltonian.classifier.pretrained import SHIPPED
+
+    binary, grey, dark, mask = aperture
+    tifffile.imwrite(tmp_path / "ij.tif", grey.astype(np.uint8), imagej=True,
+                     resolution=(10.0, 10.0), metadata={"unit": "um"})  # 100 nm pixels
+    np.savetxt(tmp_path / "h.txt", [12.5])
+    assert main(["classify", str(tmp_path / "ij.tif"), "--threshold", "otsu", "--stride",
+                 "30", "--resolution", "471", "--temperatures", str(tmp_path / "h.txt"),
+                 "--sweep", "applied field (mT)", "--out", str(tmp_path / "o")]) == 0
+    assert "PSF sigma 2.00 px from the resolution 471 nm and the pixel size 100 nm" in \
+        capsys.readouterr().out
+    folder = tmp_path / "o" / "ij"
+    assert json.loads((folder / "settings.json").read_text())["model_sha256"] == \
+        SHIPPED[2.0][1]
+    assert "applied field (mT)" in (folder / "fractions.csv").read_text().splitlines()[0]
+    tifffile.imwrite(tmp_path / "plain.tif", grey.astype(np.uint8))
+    assert main(["classify", str(tmp_path / "plain.tif"), "--threshold", "otsu",
+                 "--resolution", "471", "--out", str(tmp_path / "p")]) == 2
+    assert "record no pixel size: give --pixel-size" in capsys.readouterr().err

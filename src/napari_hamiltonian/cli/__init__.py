@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="point-spread function of the images (Gaussian sigma, pixels): "
                     "use the shipped model nearest to it (default: the lattice-scale "
                     "model)")
+    cl.add_argument("--resolution", type=float, metavar="NM",
+                    help="the microscope's optical resolution (FWHM of its point-spread "
+                    "function, nm) instead of --psf-sigma: with the pixel size it gives "
+                    "the PSF sigma in pixels")
+    cl.add_argument("--pixel-size", type=float, metavar="NM",
+                    help="pixel size in nm (default: what the TIFF records, OME or ImageJ)")
     cl.add_argument("--levels", type=float, nargs=2, metavar=("INSULATOR", "METAL"),
                     help="the two phases' intensities (e.g. from fully insulating and "
                     "fully metallic frames): with --psf-sigma the shipped grey model reads "
@@ -150,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --threshold switching: Gaussian smoothing along the stack, "
                     "in frames (the paper's is 1; default 0)")
     cl.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    cl.add_argument("--temperatures", help="text file, one temperature per frame")
+    cl.add_argument("--temperatures", help="text file, one value of the sweep per frame "
+                    "(temperature, or field with --sweep)")
+    cl.add_argument("--sweep", default="temperature", metavar="LABEL",
+                    help="what the --temperatures values are, with units, for the CSV "
+                    "and the charts (e.g. 'applied field (mT)'; default temperature)")
     cl.add_argument("--min-size", type=int, default=None, metavar="PX",
                     help="smallest cluster (pixels) in the cluster-geometry measures "
                     "(default: that of the references for the model's resolution, 10 "

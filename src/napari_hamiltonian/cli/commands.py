@@ -131,6 +131,40 @@ def _model(args: argparse.Namespace, reading):
     return chosen
 
 
+def _psf_from_resolution(args: argparse.Namespace) -> None:
+    """Set ``args.psf_sigma`` from --resolution (nm) and the pixel size (--pixel-size, or
+    what each input records, which must agree), printing how it was found."""
+    import math
+
+    from ..imaging.files import pixel_size_nm
+    from ..imaging.optics import FWHM_PER_SIGMA
+
+    if getattr(args, "resolution", None) is None:
+        if getattr(args, "pixel_size", None) is not None:
+            raise ValueError("--pixel-size is used with --resolution (the optical "
+                             "resolution in nm); give both, or --psf-sigma in pixels")
+        return
+    if args.psf_sigma is not None:
+        raise ValueError("give --resolution (nm) or --psf-sigma (px), not both")
+    if not (math.isfinite(args.resolution) and args.resolution > 0):
+        raise ValueError(f"--resolution must be a length in nm > 0, got {args.resolution}")
+    sizes = {path: args.pixel_size or pixel_size_nm(path) for path in args.inputs}
+    missing = [str(p) for p, v in sizes.items() if not v]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} record no pixel size: give --pixel-size NM")
+    if any(not (math.isfinite(v) and v > 0) for v in sizes.values()):
+        raise ValueError("--pixel-size must be a length in nm > 0")
+    values = sorted(set(sizes.values()))
+    if values[-1] > 1.01 * values[0]:
+        raise ValueError(f"the inputs have different pixel sizes ({values[0]:g}-"
+                         f"{values[-1]:g} nm): one model per call, so classify them in "
+                         "separate calls")
+    args.psf_sigma = args.resolution / (FWHM_PER_SIGMA * values[0])
+    source = "given" if args.pixel_size else "recorded in the file"
+    print(f"note: PSF sigma {args.psf_sigma:.2f} px from the resolution "
+          f"{args.resolution:g} nm and the pixel size {values[0]:g} nm ({source})")
+
+
 def classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -139,6 +173,7 @@ def classify(args: argparse.Namespace) -> int:
     from ..inference.batch import plan, run
     from ..output.messages import groups_message, levels_message
     reading = _reading(args)
+    _psf_from_resolution(args)
     chosen = _model(args, reading)
     clf = chosen.clf
     why = clf.unreliable()
@@ -165,7 +200,7 @@ def classify(args: argparse.Namespace) -> int:
             for note in job.notes:
                 print(note)
             args.kept.append(job.folder)
-            folder = run(job, clf, client, min_size=args.min_size)
+            folder = run(job, clf, client, xlabel=args.sweep, min_size=args.min_size)
             print(f"{job.path}: results in {folder}")
             _say_answer(job, clf)
             levels = levels_message(clf, list(job.frames.values()))

@@ -53,6 +53,25 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         label="grey level", min=-1e12, max=1e12, step=0.1, value=0.5, visible=False
     )
     metal = ComboBox(label="metal is", choices=["bright", "dark"])
+    smooth = FloatSpinBox(
+        label="smooth (px)",
+        min=0.0,
+        max=50.0,
+        step=0.5,
+        value=0.0,
+        visible=False,
+        tooltip="switching: Gaussian smoothing of each frame before the analysis (the "
+        "paper's is 2.5 px)",
+    )
+    smooth_frames = FloatSpinBox(
+        label="smooth (frames)",
+        min=0.0,
+        max=20.0,
+        step=0.5,
+        value=0.0,
+        visible=False,
+        tooltip="switching: Gaussian smoothing along the stack (the paper's is 1 frame)",
+    )
     insulator_level = FloatSpinBox(
         label="insulator level",
         min=-1e12,
@@ -141,7 +160,7 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         "flat_button": flat_button,
         "threshold_mode": threshold_mode,
         "threshold_value": threshold_value,
-        "metal": metal,
+        "metal": metal, "smooth": smooth, "smooth_frames": smooth_frames,
         "insulator_level": insulator_level,
         "metal_level": metal_level,
         "levels_button": levels_button,

@@ -77,7 +77,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
 
         self.threshold_mode.changed.connect(self._on_threshold_mode)
         for w in (self.threshold_mode, self.threshold_value, self.metal,
-                  self.insulator_level, self.metal_level):
+                  self.insulator_level, self.metal_level, self.smooth, self.smooth_frames):
             w.changed.connect(self._update_preview)  # the preview follows the settings
         self.levels_button.clicked.connect(self.suggest_levels)
         self.register_button.clicked.connect(self.register_drift)
@@ -140,6 +140,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.metal.visible = mode != LEVELS  # the levels say which side is metal
         for w in (self.insulator_level, self.metal_level, self.levels_button):
             w.visible = mode == LEVELS
+        for w in (self.smooth, self.smooth_frames):
+            w.visible = mode == "switching (stack)"
 
     def reading(self) -> Reading:
         """How the controls say frames are read (ValueError for impossible settings)."""
@@ -150,6 +152,9 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         threshold = {"none (binary)": None, "otsu": "otsu", "otsu (whole stack)": "otsu-stack",
                      "switching (stack)": "switching"}.get(
             mode, float(self.threshold_value.value))
+        if threshold == "switching":
+            return Reading(threshold, self.metal.value, smooth=float(self.smooth.value),
+                           smooth_frames=float(self.smooth_frames.value))
         return Reading(threshold, self.metal.value)
 
     def settings(self) -> RunSettings:
