@@ -135,6 +135,18 @@ def test_import_and_sample_data_do_not_load_the_heavy_libraries():
     run_python(code)
 
 
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """`napari-hamiltonian --help` (and the parser with the training defaults) loads no
+    torch, scikit-learn, numba or dask."""
+    run_python(
+        "import sys\n"
+        "from napari_hamiltonian.cli import build_parser\n"
+        "args = build_parser().parse_args(['train', 'd.npz'])\n"
+        "assert args.epochs == 4 and args.hidden_units == 128\n"
+        "heavy = [m for m in ('torch', 'sklearn', 'numba', 'dask') if m in sys.modules]\n"
+        "assert not heavy, heavy\n")
+
+
 def test_process_wide_tuning_has_one_off_switch(monkeypatch):
     """With NAPARI_HAMILTONIAN_NO_TUNING set, background work leaves the collector's
     thresholds as the host set them."""

@@ -262,3 +262,19 @@ def test_the_resolution_in_nm_and_the_files_pixel_size_pick_the_model(tmp_path, 
     assert main(["classify", str(tmp_path / "plain.tif"), "--threshold", "otsu",
                  "--resolution", "471", "--out", str(tmp_path / "p")]) == 2
     assert "record no pixel size: give --pixel-size" in capsys.readouterr().err
+
+
+def test_phase_levels_from_reference_frames_of_a_sweep(tmp_path, capsys):
+    binary, _ = field_sweep_stack(size=200, fractions=(0.02, 0.5, 0.98), seed=10)
+    grey = microscope_view(binary, seed=10)
+    reading = nh.Reading.from_frames(grey, 0, 2)
+    ins, met = reading.levels
+    assert ins == pytest.approx(50, abs=6) and met == pytest.approx(200, abs=6)
+    with pytest.raises(ValueError, match="frame numbers"):
+        nh.Reading.from_frames(grey, 0, 7)
+    tifffile.imwrite(tmp_path / "s.tif", grey, photometric="minisblack")
+    assert main(["classify", str(tmp_path / "s.tif"), "--levels-from-frames", "0", "2",
+                 "--stride", "50", "--out", str(tmp_path / "o")]) == 0
+    assert "phase levels" in capsys.readouterr().out
+    settings = json.loads((tmp_path / "o" / "s" / "settings.json").read_text())
+    assert settings["levels"] == pytest.approx([ins, met])

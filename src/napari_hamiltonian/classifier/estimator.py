@@ -27,6 +27,7 @@ from .cnn import train_validation_split
 from .confidence import TrainingClusters
 from .confident import ConfidenceMixin, set_cannot_tell
 from .correlations import pattern_statistics
+from .defaults import TRAINING
 from .device import resolve_device
 from .modelfile import package_version
 from .symmetry import reduce_grey, symmetry_reduce
@@ -137,12 +138,16 @@ class HamiltonianClassifier(ConfidenceMixin, ClassifierMixin, BaseEstimator):
         Sizes of the splits, training time (s), throughput (images/s) and versions.
     """
 
-    def __init__(self, hidden_units: int = 128, epochs: int = 4, batch_size: int = 32,
-                 learning_rate: float = 1e-3, validation_fraction: float = 0.2,
-                 symmetry_reduction: bool = True, augmentation: bool = False,
+    def __init__(self, hidden_units: int = TRAINING["hidden_units"],
+                 epochs: int = TRAINING["epochs"], batch_size: int = TRAINING["batch_size"],
+                 learning_rate: float = TRAINING["learning_rate"],
+                 validation_fraction: float = TRAINING["validation_fraction"],
+                 symmetry_reduction: bool = TRAINING["symmetry_reduction"],
+                 augmentation: bool = TRAINING["augmentation"],
                  confidence_k: float = 1.0, outlier_label="none",
                  false_rejection: float = 0.02, psf_sigma: float = 0.0,
-                 input_kind: str = "binary", storage: str = "float32", keep_best_epoch: bool = True,
+                 input_kind: str = "binary", storage: str = TRAINING["storage"],
+                 keep_best_epoch: bool = True,
                  device: str = "auto",
                  random_state=None, verbose: int = 0):
         self.hidden_units = hidden_units

@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="point-spread function of the images (Gaussian sigma, pixels): "
                     "use the shipped model nearest to it (default: the lattice-scale "
                     "model)")
+    cl.add_argument("--levels-from-frames", type=int, nargs=2, metavar=("INSULATOR", "METAL"),
+                    help="the phase levels of each stack from two of its frames, one fully "
+                    "insulating and one fully metallic (frame numbers; inside --mask)")
     cl.add_argument("--resolution", type=float, metavar="NM",
                     help="the microscope's optical resolution (FWHM of its point-spread "
                     "function, nm) instead of --psf-sigma: with the pixel size it gives "

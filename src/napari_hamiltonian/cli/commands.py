@@ -7,6 +7,8 @@ import argparse
 import json
 import warnings
 
+from ..imaging.reading import Reading
+
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -173,6 +175,11 @@ def classify(args: argparse.Namespace) -> int:
     from ..inference.batch import plan, run
     from ..output.messages import groups_message, levels_message
     reading = _reading(args)
+    frames = args.levels_from_frames
+    if frames is not None and (args.levels is not None or args.threshold is not None):
+        raise ValueError("give --levels-from-frames, --levels or --threshold, one of them")
+    if frames is not None:  # levels per input, below; the model reads levels
+        reading = Reading(levels=(0.0, 1.0))
     _psf_from_resolution(args)
     chosen = _model(args, reading)
     clf = chosen.clf
@@ -189,8 +196,9 @@ def classify(args: argparse.Namespace) -> int:
 
     mask = _mask(args.mask)
     preparation = Preparation(args.register, args.flat_field)
-    jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride, reading,
-                 temps, args.overwrite, mask, preparation) for path in args.inputs]
+    jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride,
+                 reading if frames is None else _frame_levels(path, frames, mask), temps,
+                 args.overwrite, mask, preparation) for path in args.inputs]
     client = None
     if args.scheduler:
         from distributed import Client
@@ -213,6 +221,22 @@ def classify(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     return 0
+
+
+def _frame_levels(path, frames, mask):
+    """The Reading of one input whose phase levels come from two of its frames."""
+    import numpy as np
+
+    from ..imaging.files import read_stack
+
+    try:
+        reading = Reading.from_frames(np.asarray(read_stack(path)), frames[0], frames[1],
+                                      mask)
+    except ValueError as err:
+        raise ValueError(f"{path}: --levels-from-frames: {err}") from None
+    print(f"{path}: phase levels {reading.levels[0]:.4g} (insulator, frame {frames[0]}), "
+          f"{reading.levels[1]:.4g} (metal, frame {frames[1]})")
+    return reading
 
 
 def _mask(path):

@@ -107,6 +107,29 @@ class Reading:
             raise ValueError("give reading= or threshold/metal/levels, not both")
         return reading
 
+    @classmethod
+    def from_frames(cls, stack, insulator, metal, mask=None) -> Reading:
+        """The phase levels of a sweep from its reference frames: the median intensity
+        inside ``mask`` of the fully insulating frames ``insulator`` and of the fully
+        metallic frames ``metal`` (frame indices, or lists of them), one pair for the
+        whole stack."""
+        a = np.asarray(stack)
+        if a.ndim != 3:
+            raise ValueError(f"reference frames come from a stack (T, Y, X), got shape "
+                             f"{a.shape}")
+        levels = []
+        for name, frames in (("insulator", insulator), ("metal", metal)):
+            frames = np.atleast_1d(frames)
+            if frames.size == 0 or frames.dtype.kind not in "iu" or \
+                    not ((-len(a) <= frames) & (frames < len(a))).all():
+                raise ValueError(f"the {name} frames must be frame numbers in [0, {len(a)}),"
+                                 f" got {list(frames)}")
+            values = a[frames] if mask is None else a[frames][
+                :, np.broadcast_to(mask, a.shape)[0]]
+            values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+            levels.append(float(np.median(values)))
+        return cls(levels=tuple(levels))
+
     @property
     def stack_wide(self) -> bool:
         """Whether one Otsu threshold is taken from the whole stack."""

@@ -16,17 +16,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..classifier.defaults import TRAINING
 from ..shipped import INPUT_KINDS
-
-
-def _estimator_default(name: str):
-    """The default of a :class:`HamiltonianClassifier` parameter (read from its
-    signature, so that a recipe never re-types it)."""
-    import inspect
-
-    from ..classifier.estimator import HamiltonianClassifier
-
-    return inspect.signature(HamiltonianClassifier).parameters[name].default
 
 
 @dataclass(frozen=True)
@@ -62,14 +53,14 @@ class TrainingRecipe:
     psf_sigma: float = 0.0
     input_kind: str = "binary"
     level_error: float = 0.05
-    epochs: int = _estimator_default("epochs")
-    hidden_units: int = _estimator_default("hidden_units")
-    batch_size: int = _estimator_default("batch_size")
-    learning_rate: float = _estimator_default("learning_rate")
-    validation_fraction: float = _estimator_default("validation_fraction")
-    symmetry_reduction: bool = _estimator_default("symmetry_reduction")
-    augmentation: bool = _estimator_default("augmentation")
-    storage: str = _estimator_default("storage")
+    epochs: int = TRAINING["epochs"]
+    hidden_units: int = TRAINING["hidden_units"]
+    batch_size: int = TRAINING["batch_size"]
+    learning_rate: float = TRAINING["learning_rate"]
+    validation_fraction: float = TRAINING["validation_fraction"]
+    symmetry_reduction: bool = TRAINING["symmetry_reduction"]
+    augmentation: bool = TRAINING["augmentation"]
+    storage: str = TRAINING["storage"]
 
     def __post_init__(self):
         if not (isinstance(self.psf_sigma, (int, float)) and math.isfinite(self.psf_sigma)
