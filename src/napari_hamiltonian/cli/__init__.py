@@ -12,8 +12,10 @@ from . import commands
 
 
 def _threshold(text: str | None):
-    if text is None or text in ("otsu", "otsu-stack", "switching"):
+    if text is None:
         return text
+    if text.lower() in ("otsu", "otsu-stack", "switching"):
+        return text.lower()
     try:
         return float(text)
     except ValueError:
@@ -119,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl = sub.add_parser(
         "classify", help="classify every 100x100 window of image stacks",
         description="Classify every window of each frame of TIFF (single or multi-page), "
-        ".npy or zarr stacks; write label maps, a CSV of class fractions and PNG charts "
+        "PNG, JPEG, .npy or zarr stacks; write label maps, a CSV of class fractions and PNG charts "
         "to OUT/<name>/. Interrupted runs resume where they stopped.")
     image_options(cl, "'otsu' (each frame its own), 'otsu-stack' (one for the whole "
                   "stack), a grey level, or 'switching' (the stack as a whole: each pixel "

@@ -153,7 +153,8 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
     sizes = {path: args.pixel_size or pixel_size_nm(path) for path in args.inputs}
     missing = [str(p) for p, v in sizes.items() if not v]
     if missing:
-        raise ValueError(f"{', '.join(missing)} record no pixel size: give --pixel-size NM")
+        raise ValueError(f"no pixel size recorded in {', '.join(missing)}: give "
+                         "--pixel-size NM")
     if any(not (math.isfinite(v) and v > 0) for v in sizes.values()):
         raise ValueError("--pixel-size must be a length in nm > 0")
     values = sorted(set(sizes.values()))
@@ -214,7 +215,8 @@ def classify(args: argparse.Namespace) -> int:
             levels = levels_message(clf, list(job.frames.values()))
             if levels:
                 print(f"{job.path}: note: {levels}")
-        groups = groups_message(clf.class_groups_)
+        groups = groups_message(clf.class_groups_,
+                                [r for job in jobs for r in job.frames.values()])
         if groups:
             print(f"note: {groups}")
     finally:

@@ -30,7 +30,8 @@ def as_binary(x, name: str = "X") -> tuple[np.ndarray, str]:
         return (a > 0).view(np.uint8), "pm1"
     raise ValueError(
         f"{name} must be binary (bool, 0/1 or -1/+1) but has values in [{lo}, {hi}]; "
-        "threshold the image first (e.g. threshold='otsu' or a number)"
+        "threshold the image first (threshold='otsu' or a number; on the command line "
+        "--threshold otsu)"
     )
 
 

@@ -108,17 +108,23 @@ def illumination(image_or_stack, degree: int = 4, reference=None,
         stack = a[None] if a.ndim == 2 else a
         picked = np.unique(np.linspace(0, len(stack) - 1, 8).astype(int))
         frames = list(stack[picked])
-    regions = [np.isfinite(f) if mask is None else
-               np.isfinite(f) & (mask if mask.ndim == 2 else mask[t])
-               for f, t in zip(frames, picked)]
+    # pixels at or below zero (clipped at the camera's floor) carry no light to fit
+    with np.errstate(invalid="ignore"):
+        regions = [(np.isfinite(f) & (f > 0)) if mask is None else
+                   np.isfinite(f) & (f > 0) & (mask if mask.ndim == 2 else mask[t])
+                   for f, t in zip(frames, picked)]
     inside = np.any(regions, 0)
+    sample = [r.sum() / max((np.isfinite(f) if mask is None else
+                             mask if mask.ndim == 2 else mask[t]).sum(), 1)
+              for f, r, t in zip(frames, regions, picked)]
     frames = [np.where(r, f, np.nan) for f, r in zip(frames, regions)]
+    if min(sample) < 0.5:
+        raise ValueError("more than half of the sample's pixels are at or below zero: the "
+                         "flat field divides by the light, which needs intensities above "
+                         "the camera's floor (do not subtract a dark frame that takes the "
+                         "sample to zero; give a region that leaves dark parts out)")
     if min(r.sum() for r in regions) < 10 * (degree + 1) * (degree + 2):
         raise ValueError("too few pixels of the sample to fit the illumination")
-    if any(np.any(f[r] <= 0) for f, r in zip(frames, regions)):
-        raise ValueError("intensities must be above the camera's dark level for a flat "
-                         "field (it divides by the light): subtract the dark frame so "
-                         "that the sample is > 0")
     light = np.exp(_log_surface(frames, regions, degree, reference is None))
     return light / light[inside].mean()
 

@@ -355,7 +355,22 @@ def estimate_psf_sigma(image, bins: int = 60, mask=None) -> float:
         raise ValueError("image is uniform: it carries no information on the "
                          "point-spread function")
     sigma, f = psf_fit(g, bins)
-    return sigma if f >= BLUR_EVIDENCE else 0.0
+    if f >= BLUR_EVIDENCE:
+        return sigma
+    if len(np.unique(g[:64, :64])) > 2:  # a grey image: a micrograph is always blurred
+        import warnings
+        warnings.warn(NO_BLUR_FOUND.format(shape=f"{g.shape[0]}x{g.shape[1]}"), UserWarning,
+                      stacklevel=2)
+    return 0.0
+
+
+#: Warning when a grey image shows no measurable blur.
+NO_BLUR_FOUND = (
+    "no blur measurable in this {shape}-pixel grey image (its power spectrum fits no "
+    "Gaussian cut-off better than none): a sharp image, uncorrelated pixels such as "
+    "camera noise, or a pattern whose own smoothness hides the point-spread function. "
+    "If it is a micrograph, take sigma from the instrument (resolution and pixel size) "
+    "or estimate it on a larger region or another frame")
 
 
 def psf_fit(image: np.ndarray, bins: int = 60) -> tuple[float, float]:

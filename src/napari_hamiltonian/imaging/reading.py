@@ -36,6 +36,14 @@ BINARY_FOR_GREY = (
     "be confidently wrong. Use the binary model for the resolution "
     "(load_pretrained(psf_sigma), or drop levels= / --levels and give a threshold)")
 
+#: Warning for an automatic threshold that leaves the sample nearly all one phase.
+ONE_PHASE = ("after {what} {share:.0%} of the sample is one phase: the threshold probably "
+             "split something else (an electrode, a dark surround, uneven light) from the "
+             "sample rather than its two phases. Check the binary preview, give a region "
+             "of interest (mask=, --mask) or the phase levels")
+#: Share of one phase beyond which :data:`ONE_PHASE` is said.
+ONE_PHASE_SHARE = 0.95
+
 SWITCHING = "switching"
 #: One Otsu threshold for every frame of a stack, from all its pixels.
 STACK_OTSU = "otsu-stack"
@@ -193,8 +201,10 @@ class Reading:
             return Reading("otsu", self.metal).model_input(image, clf, mask)
         image, reading = self.for_model(clf).inside(image, mask)
         if clf.input_kind != "grey":
-            return None, binarize(image, reading.threshold, reading.metal,
-                                  min_side=clf.window_)
+            b = binarize(image, reading.threshold, reading.metal, min_side=clf.window_)
+            if self.per_frame_otsu:
+                _one_phase([b if mask is None else b[mask]], "Otsu's threshold")
+            return None, b
         grey = phase_units(image, reading.levels, min_side=clf.window_)
         if reading.levels is not None and not float(np.min(grey)) <= 0.5 < float(np.max(grey)):
             lo, hi = float(np.min(image)), float(np.max(image))
@@ -229,7 +239,11 @@ class Reading:
             a = np.asarray(stack)
             inside = a if mask is None else a[np.broadcast_to(mask, a.shape)]
             inside = inside[np.isfinite(inside)] if inside.dtype.kind == "f" else inside
-            return stack, Reading(otsu_threshold(inside), self.metal)
+            level = otsu_threshold(inside)
+            _one_phase([(f > level) if mask is None else (f > level)[np.broadcast_to(
+                mask, a.shape)[t]] for t, f in enumerate(a)], "one Otsu threshold for the "
+                "stack", every=True)
+            return stack, Reading(level, self.metal)
         if not self.switching:
             return stack, self
         from .switching import binarize_stack
@@ -289,3 +303,13 @@ def two_valued(image: np.ndarray) -> bool:
     """Whether an image holds at most two distinct values (a binary image)."""
     low, high = np.nanmin(image), np.nanmax(image)
     return bool(np.all((image == low) | (image == high)))
+
+
+def _one_phase(binaries, what: str, every: bool = False) -> None:
+    """Warn (:data:`ONE_PHASE`) when one binary image (or, with ``every``, every one of a
+    stack, since a sweep's first and last frames may rightly be one phase) is more than
+    :data:`ONE_PHASE_SHARE` one phase."""
+    shares = [max(float(np.mean(b)), 1 - float(np.mean(b))) for b in binaries if np.size(b)]
+    if shares and (min(shares) if every else max(shares)) > ONE_PHASE_SHARE:
+        worst = min(shares) if every else max(shares)
+        warnings.warn(ONE_PHASE.format(what=what, share=worst), UserWarning, stacklevel=4)

@@ -137,7 +137,8 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
             raise FileExistsError(
                 f"{folder} holds the results of another input ({old_source['path']}); "
                 "choose another --out, or pass --overwrite to replace them")
-        if old != settings and not overwrite:
+        results = bool(frame_files(folder / "frames"))  # a run that failed left none
+        if old != settings and not overwrite and results:
             diff = sorted(k for k in settings if not isinstance(old, dict)
                           or old.get(k) != settings[k])
             raise FileExistsError(

@@ -136,8 +136,13 @@ def chance_message(accuracy: float, n_classes: int) -> str:
             "train on more images per class or for more epochs before using it")
 
 
-def groups_message(groups) -> str:
-    """Plain words for the classes a model cannot tell apart ("" if it can tell all)."""
+def groups_message(groups, results=None) -> str:
+    """Plain words for the classes a model cannot tell apart ("" if it can tell all);
+    with ``results``, only the groups some classified window was named by."""
+    if results is not None:
+        named = {r.classes[k] for r in results
+                 for k in np.unique(r.labels[r.confident | r.cannot_tell])}
+        groups = [g for g in groups if named & set(g)]
     if not groups:
         return ""
     return ("at this resolution the model cannot tell apart "

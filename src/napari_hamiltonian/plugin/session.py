@@ -18,7 +18,7 @@ from ..classifier.choice import ChosenModel, choose_model
 from ..imaging.reading import BINARY_FOR_GREY, Reading, two_valued
 from ..imaging.region import check_mask, fill_outside, frame_mask
 from ..inference.sliding import iter_classify
-from ..output.messages import groups_message, levels_message, unlike_message
+from ..output.messages import answer_line, groups_message, levels_message, unlike_message
 from ..output.summary import criticality_distance, frame_summary
 
 #: Said after a run of a stack thresholded frame by frame by Otsu.
@@ -202,13 +202,15 @@ class ClassifySession:
         results = [self.results[t] for t in frames]
         head = (f"cancelled; {len(frames)} frame(s) classified before" if cancelled
                 else f"{len(frames)} frame(s) classified")
+        if results:
+            head += ": " + answer_line(results, frames)
         if self.clf is None:
             return head
         otsu = self.settings is not None and self.settings.reading.per_frame_otsu \
             and self.follow
         words = (self.clf.unreliable(), self.binary_for_grey(),
                  unlike_message(results, frames, self.clf),
-                 groups_message(self.clf.class_groups_),
+                 groups_message(self.clf.class_groups_, results),
                  levels_message(self.clf, results), PER_FRAME_OTSU if otsu else "")
         return head + "".join(f". {m[0].upper()}{m[1:]}" for m in words if m)
 
