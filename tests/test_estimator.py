@@ -645,3 +645,14 @@ def test_a_grey_model_leaves_the_callers_images_alone(grey_data):
     np.testing.assert_array_equal(G, before)
     np.testing.assert_array_equal(clf.logits(G), first)
     assert clf.validation_scores_[-1] > 0.8
+
+
+def test_a_model_fitted_on_boolean_labels_saves_and_loads(tmp_path):
+    """scikit-learn accepts bool labels; the model file must give them back (it
+    saved but refused to load)."""
+    X, y, _ = nh.simulate.make_dataset(4, seed=0, progress=False)
+    clf = nh.HamiltonianClassifier(epochs=1, hidden_units=8, random_state=0).fit(
+        X, y == "RF-2D")
+    back = nh.HamiltonianClassifier.load(clf.save(tmp_path / "b.safetensors"))
+    assert back.classes_.dtype == bool
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))

@@ -589,6 +589,11 @@ def test_a_shapes_region_restricts_every_step_to_the_sample(widget, qtbot):
     np.testing.assert_array_equal(classes.data[0] > 0, ref.inside)
     assert 0 < ref.inside.sum() < ref.inside.size
     np.testing.assert_array_equal(widget.results[0].confident, ref.confident)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:  # the saved results record the region
+        folder = widget.save(tmp)
+        np.testing.assert_array_equal(tifffile.imread(folder / "region.tif") > 0, mask)
     labels = viewer.add_labels(np.zeros((8, 300, 300), np.uint8), name="painted")
     widget.region_box.value = labels
     widget.run()

@@ -313,3 +313,24 @@ def test_a_run_that_failed_before_any_frame_does_not_block_the_retry(tmp_path, a
     assert main(["classify", str(tmp_path / "a.tif"), "--threshold", "otsu", "--stride",
                  "40", "--out", str(tmp_path / "o")]) == 0
     assert json.loads((folder / "settings.json").read_text())["stride"] == 40
+
+
+def test_lost_work_guards_card_over_model_and_old_temperatures(tmp_path, capsys, aperture):
+    """`train --out X --card X` is refused before training; `--overwrite` without
+    temperatures drops the earlier run's axis; geometry refuses a negative PSF."""
+    assert main(["train", "d.npz", "--out", str(tmp_path / "m.md"), "--card",
+                 str(tmp_path / "m.md")]) == 2
+    assert "the card would overwrite the model" in capsys.readouterr().err
+    binary, grey, dark, mask = aperture
+    tifffile.imwrite(tmp_path / "a.tif", np.stack([grey, grey[::-1]]).astype(np.uint8),
+                     photometric="minisblack")
+    np.savetxt(tmp_path / "t.txt", [300.0, 310.0])
+    base = ["classify", str(tmp_path / "a.tif"), "--threshold", "otsu", "--stride", "70",
+            "--out", str(tmp_path / "o")]
+    assert main(base + ["--temperatures", str(tmp_path / "t.txt")]) == 0
+    assert main(base + ["--overwrite"]) == 0
+    header = (tmp_path / "o" / "a" / "fractions.csv").read_text().splitlines()[0]
+    assert "temperature" not in header
+    assert main(["geometry", str(tmp_path / "a.tif"), "--threshold", "otsu",
+                 "--psf-sigma", "-2"]) == 2
+    assert "psf_sigma must be a number >= 0" in capsys.readouterr().err

@@ -138,8 +138,9 @@ def load_model(cls, path, device: str = "auto"):
     model = model.to(dev, memory_format=torch.channels_last).eval()
     clf.model_ = model
     clf.classes_ = np.array(meta["classes"])
-    if clf.classes_.dtype.kind not in "iU":
-        raise ValueError(f"{path}: class names must all be strings or all integers")
+    if clf.classes_.dtype.kind not in "iUb":
+        raise ValueError(f"{path}: class names must all be strings, all integers or all "
+                         "booleans")
     clf.window_ = arch["window"]
     clf.n_features_in_ = arch["window"] ** 2
     clf.clusters_ = TrainingClusters([tensors[f"cluster.{c}"]

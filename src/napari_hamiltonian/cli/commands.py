@@ -36,6 +36,9 @@ def train(args: argparse.Namespace) -> int:
     from ..simulate.dataset import NONE, load_dataset
 
     out = Path(args.out)
+    if args.card and Path(args.card).resolve() == out.resolve():
+        raise ValueError(f"--out and --card both name {out}: the card would overwrite the "
+                         "model; give the card its own file (e.g. MODEL_CARD.md)")
     targets = [out] + ([Path(args.card)] if args.card else [])
     for path in targets:  # fail before the minutes of training
         if path.exists() and not args.overwrite:

@@ -28,6 +28,7 @@ from ..output.folder import (
     frame_files,
     frame_loads,
     output_names,
+    report_info,
     save_frame,
     save_report_info,
     source_record,
@@ -181,6 +182,8 @@ def run(job: Job, clf, client=None, progress: bool = True,
     atomic_write(folder / SETTINGS, json.dumps(job.settings, indent=1).encode())
     if job.temperatures is not None:
         save_report_info(folder, xlabel=xlabel, x=[float(v) for v in job.temperatures])
+    elif job.recompute and "x" in report_info(folder):  # a new run: no axis of the old one
+        save_report_info(folder, x=None, xlabel=None)
     n_frames = job.stack.shape[0]
     done = {t for t, f in frame_files(frames_dir).items() if t < n_frames and frame_loads(f)}
     todo = [t for t in range(n_frames) if t not in done]

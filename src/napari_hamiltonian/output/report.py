@@ -160,7 +160,7 @@ def geometry_disagreements(folder) -> str:
     return f"frame {first['frame']}: {first['verdict']}{more}; see geometry.csv"
 
 
-def save_results(folder, results: dict, clf, source: dict) -> Path:
+def save_results(folder, results: dict, clf, source: dict, region=None) -> Path:
     """Save results computed elsewhere (the widget) as a results folder.
 
     Parameters
@@ -176,6 +176,9 @@ def save_results(folder, results: dict, clf, source: dict) -> Path:
     source : dict
         ``n_frames`` (None for one image), ``scale``, ``translate``, ``units`` of the
         image (see :func:`write_report`).
+    region : ndarray of bool, shape (Y, X) or (T, Y, X), optional
+        The region of interest the results were read in: saved as ``region.tif``
+        (an earlier save's is removed without one).
 
     Raises
     ------
@@ -197,5 +200,9 @@ def save_results(folder, results: dict, clf, source: dict) -> Path:
         f.unlink()
     for t, result in results.items():
         save_frame(folder / "frames" / f"t{int(t):05d}.npz", result)
+    if region is not None:
+        write_tiff(folder / "region.tif", np.asarray(region, np.uint8))
+    elif (folder / "region.tif").exists():
+        (folder / "region.tif").unlink()
     write_report(folder, clf, source=source)
     return folder

@@ -85,7 +85,8 @@ class OutputActions:
         return save_results(folder, *self._save_args())
 
     def _save_args(self) -> tuple:
-        """(results, classifier, source) of what is shown, taken on the GUI thread."""
+        """(results, classifier, source, region) of what is shown, taken on the GUI
+        thread."""
         layer = self._run_layer
         if not self.results or layer is None:
             raise ValueError("nothing to save yet: press Run first")
@@ -95,7 +96,9 @@ class OutputActions:
                   "translate": [float(v) for v in layer.translate],
                   "units": [str(u) for u in units] if units is not None else None,
                   "image": layer.name}
-        return dict(self.results), self._clf, source
+        settings = self.session.settings
+        return (dict(self.results), self._clf, source,
+                None if settings is None else settings.region)
 
     def _save_dialog(self) -> None:
         """Ask for a folder (once there is something to save), then write in the
