@@ -649,3 +649,8 @@ def test_switching_smoothing_and_the_stack_wide_otsu_are_offered(widget):
     widget.threshold_mode.value = "otsu (whole stack)"
     assert widget.smooth.native.isHidden()
     assert widget.reading() == nh.Reading("otsu-stack")
+
+
+def test_per_frame_otsu_on_a_stack_is_explained_before_the_run(widget):
+    widget.threshold_mode.value = "otsu"
+    assert "flattens the criticality curve" in widget.status.value

@@ -28,7 +28,7 @@ from ._inputs import InputActions
 from ._outputs import OutputActions
 from ._prepare import PrepareActions
 from ._worker import GeneratorRun
-from .session import ClassifySession, RunSettings
+from .session import PER_FRAME_OTSU, ClassifySession, RunSettings
 
 
 
@@ -142,6 +142,9 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             w.visible = mode == LEVELS
         for w in (self.smooth, self.smooth_frames):
             w.visible = mode == "switching (stack)"
+        layer = self.layer_box.value
+        if mode == "otsu" and layer is not None and layer.ndim == 3:
+            self.status.value = f"Note: {PER_FRAME_OTSU}"  # before the run, not after
 
     def reading(self) -> Reading:
         """How the controls say frames are read (ValueError for impossible settings)."""
