@@ -33,7 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 import napari_hamiltonian as nh
-from napari_hamiltonian.imaging.drift import regions_in_frames
+from napari_hamiltonian.imaging.preparation import flat_field_drifting
 from napari_hamiltonian.output.messages import unlike_message
 from napari_hamiltonian.samples import field_sweep_stack, raw_microscope_stack
 
@@ -72,8 +72,7 @@ def path(seed: int, stride: int) -> dict:
     region = covered & ~ndimage.binary_dilation(d["electrodes"], iterations=2)
     # the light belongs to the camera: flat field the raw frames, each with the region
     # where the sample is in it, then align them as the raw frames were
-    in_camera = regions_in_frames(region, shifts)
-    flat, _, _ = nh.register_stack(nh.flat_field(d["raw"], mask=in_camera), shifts=shifts)
+    flat = flat_field_drifting(d["raw"], shifts, region)
     out["levels after"] = level_spread(flat[0], phase0, d["electrodes"])
     out["levels clean"] = level_spread(d["clean"][0].astype(float), phase0, d["electrodes"])
     frames = [t for t, f in enumerate(d["fractions"]) if 0.35 <= f <= 0.65]
@@ -82,9 +81,8 @@ def path(seed: int, stride: int) -> dict:
     touch = ndimage.binary_dilation(d["electrodes"], iterations=1)
     for t in frames:
         r, c = raw[t], clean[t]
-        accepted = lambda x: float(x.confident.sum() / max(x.n_inside(), 1))  # noqa: E731
-        out.setdefault("accepted raw", []).append(accepted(r))
-        out.setdefault("accepted clean", []).append(accepted(c))
+        out.setdefault("accepted raw", []).append(r.accepted())
+        out.setdefault("accepted clean", []).append(c.accepted())
         out.setdefault("majority", []).append((r.answer(), c.answer()))
         n = r.window
         ys, xs = np.nonzero(r.inside)

@@ -34,6 +34,13 @@ def wait(widget, app, timeout=900):
         time.sleep(0.05)
 
 
+def wait_jobs(widget, app):
+    """Wait for the widget's background jobs (geometry, drift, flat field)."""
+    while widget._jobs:
+        app.processEvents()
+        time.sleep(0.05)
+
+
 def settle(viewer, widget, app):
     """Wait for the widget's run, fit the view and let the canvas draw."""
     wait(widget, app)
@@ -59,9 +66,7 @@ def main():
     viewer.screenshot(str(HERE / "window.png"), canvas_only=False, flash=False)
     widget.chart.grab().save(str(HERE / "chart.png"))
     widget.measure_geometry()
-    while widget._jobs:
-        app.processEvents()
-        time.sleep(0.05)
+    wait_jobs(widget, app)
     settle(viewer, widget, app)
     widget.geometry_chart.grab().save(str(HERE / "geometry_chart.png"))
     viewer.close()
@@ -134,16 +139,12 @@ def region_screenshot():
     _, widget = viewer.window.add_plugin_dock_widget("napari-hamiltonian",
                                                      "Classify Hamiltonian")
     widget.register_drift()
-    while widget._jobs:
-        app.processEvents()
-        time.sleep(0.05)
+    wait_jobs(widget, app)
     covered = viewer.layers["raw sweep covered"]
     gold = ndimage.binary_dilation(d["electrodes"], iterations=4)
     covered.data = np.where(gold, 0, covered.data).astype(np.uint8)  # painted out
     widget.flat_field_layer()
-    while widget._jobs:
-        app.processEvents()
-        time.sleep(0.05)
+    wait_jobs(widget, app)
     widget.threshold_mode.value = "switching (stack)"
     widget.psf_sigma.value = 2.0
     widget.stride.value = 4

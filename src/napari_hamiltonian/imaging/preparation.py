@@ -52,6 +52,13 @@ class Preparation:
             return aligned, region, shifts
         if shifts is None:
             return flat_field(raw, mask=region), region, None
-        light_mask = None if region is None else regions_in_frames(region, shifts)
-        flat = flat_field(raw, mask=light_mask)
-        return register_stack(flat, shifts=shifts)[0], region, shifts
+        return flat_field_drifting(raw, shifts, region), region, shifts
+
+
+def flat_field_drifting(raw, shifts, region=None) -> np.ndarray:
+    """The aligned, flat-fielded stack of drifting raw frames: the light belongs to the
+    camera, so it is fitted to the raw frames, each with the region (of the aligned
+    stack, bool (H, W)) where the sample is in it, then the frames are aligned by
+    ``shifts`` (T, 2) px, as :func:`~napari_hamiltonian.register_stack` measured them."""
+    light_mask = None if region is None else regions_in_frames(region, shifts)
+    return register_stack(flat_field(raw, mask=light_mask), shifts=shifts)[0]

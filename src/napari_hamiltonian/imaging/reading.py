@@ -185,7 +185,7 @@ class Reading:
             raise ValueError(f"the mask has shape {mask.shape}, the frame {image.shape}: "
                              "give a mask of the frame's shape")
         image = fill_outside(image, mask)
-        if isinstance(self.threshold, str) and self.threshold == "otsu":
+        if self.per_frame_otsu:
             return image, Reading(otsu_threshold(np.asarray(image)[mask]), self.metal)
         return image, self
 
@@ -217,6 +217,13 @@ class Reading:
             warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
         return grey, binarised(grey)
 
+    def check(self, frame, clf, mask: np.ndarray | None = None) -> None:
+        """Raise the ValueError (naming the fix) that reading ``frame`` for ``clf`` would
+        raise, before any work: most input errors show on one frame. A switching
+        reading is checked as Otsu's (its maps come from the whole stack later)."""
+        first = Reading("otsu", self.metal) if self.switching else self
+        first.model_input(frame, clf, mask)
+
     def binary(self, image, mask: np.ndarray | None = None) -> np.ndarray:
         """One 2D frame binarised (uint8 0/1, 1 = metal) by the physical threshold: the
         halfway level of the phase levels, or the threshold (the cluster geometry reads
@@ -237,12 +244,13 @@ class Reading:
         ``mask``) and a binary reading; otherwise the stack and this reading unchanged."""
         if self.stack_wide:
             a = np.asarray(stack)
-            inside = a if mask is None else a[np.broadcast_to(mask, a.shape)]
+            region = None if mask is None else np.broadcast_to(mask, a.shape)
+            inside = a if region is None else a[region]
             inside = inside[np.isfinite(inside)] if inside.dtype.kind == "f" else inside
             level = otsu_threshold(inside)
-            _one_phase([(f > level) if mask is None else (f > level)[np.broadcast_to(
-                mask, a.shape)[t]] for t, f in enumerate(a)], "one Otsu threshold for the "
-                "stack", every=True)
+            _one_phase([f > level if region is None else (f > level)[region[t]]
+                        for t, f in enumerate(a)], "one Otsu threshold for the stack",
+                       every=True)
             return stack, Reading(level, self.metal)
         if not self.switching:
             return stack, self

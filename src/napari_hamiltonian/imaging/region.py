@@ -8,6 +8,8 @@ threshold, level, PSF estimate, share or cluster.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 
@@ -29,6 +31,14 @@ def check_mask(mask, shape: tuple[int, ...], what: str = "image") -> np.ndarray 
         raise ValueError("the mask holds no pixel of the sample (all False): nothing to "
                          "classify; True marks the sample")
     return np.ascontiguousarray(m)
+
+
+def region_digest(mask: np.ndarray | None) -> str | None:
+    """SHA-256 of a region (its bits, packed), or None: what results folders record and
+    caches key on."""
+    if mask is None:
+        return None
+    return hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()
 
 
 def windows_inside(mask: np.ndarray | None, shape: tuple[int, int], window: int,

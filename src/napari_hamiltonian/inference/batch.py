@@ -10,7 +10,6 @@ an input whose content changed (same path, other SHA-256) is recomputed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from ..geometry import references_for
 from ..imaging.files import read_stack
 from ..imaging.preparation import Preparation
 from ..imaging.reading import Reading
-from ..imaging.region import check_mask, check_windows_inside, frame_mask
+from ..imaging.region import check_mask, check_windows_inside, frame_mask, region_digest
 from ..output.files import atomic_write, check_writable
 from ..output.folder import (
     SETTINGS,
@@ -62,11 +61,12 @@ class Job:
         switching binarisation binarised as a whole; made once."""
         if self._source is None:
             stack, region, self.shifts = self.preparation.apply(self.stack, self.mask)
-            try:
-                check_windows_inside(region, self.settings["window"],
-                                     "region every aligned frame covers")
-            except ValueError as err:
-                raise ValueError(f"{self.path}: {err}") from None
+            if self.preparation.register:  # the region shrank to what every frame covers
+                try:
+                    check_windows_inside(region, self.settings["window"],
+                                         "region every aligned frame covers")
+                except ValueError as err:
+                    raise ValueError(f"{self.path}: {err}") from None
             stack, reading = self.reading.prepare_stack(stack, region)
             self._source = (stack, reading, region)
         return self._source
@@ -106,8 +106,7 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
         raise ValueError(f"{path} has one frame; --threshold switching needs a stack of "
                          "frames in sweep order (use otsu or a grey level for one image)")
     try:  # the first frame shows most input errors (grey without threshold, NaN, ...)
-        first = Reading("otsu", reading.metal) if reading.switching else reading
-        first.model_input(np.asarray(stack[0].compute()), clf, frame_mask(mask, 0))
+        reading.check(np.asarray(stack[0].compute()), clf, frame_mask(mask, 0))
     except ValueError as err:
         raise ValueError(f"{path}, frame 0: {err}") from None
     from .. import __version__
@@ -119,7 +118,7 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
     preparation = preparation or Preparation()
     settings.update(preparation.settings())
     if mask is not None:  # results of another region are other results
-        settings["region_sha256"] = hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()
+        settings["region_sha256"] = region_digest(mask)
     source = source_record(path)
     folder = Path(folder)
     job = Job(Path(path), folder, stack, {**settings, "source": source}, overwrite, reading,

@@ -109,14 +109,18 @@ class WindowResult:
         """Windows classified (inside the region of interest)."""
         return int(self.inside.sum())
 
+    def share(self, windows: np.ndarray) -> float:
+        """Share of the windows classified (inside the region) that ``windows`` (bool,
+        (ny, nx)) marks: every share of a result is one of these."""
+        return float(np.sum(windows & self.inside) / max(self.n_inside(), 1))
+
     def fractions(self) -> dict:
         """{class: (share of windows, share of windows that are of this class and
         confident)}, shares of the windows classified (the paper's bar charts)."""
-        n = max(self.n_inside(), 1)
         out = {}
         for k, c in enumerate(self.classes):
-            mask = (self.labels == k) & self.inside
-            out[c] = (float(mask.sum() / n), float((mask & self.confident).sum() / n))
+            mask = self.labels == k
+            out[c] = (self.share(mask), self.share(mask & self.confident))
         return out
 
     @classmethod
@@ -146,15 +150,18 @@ class WindowResult:
         k = int(np.bincount(counted.ravel(), minlength=len(self.classes)).argmax())
         return group_name(self.classes[k], self.groups)
 
+    def accepted(self) -> float:
+        """Share of windows confidently of their class."""
+        return self.share(self.confident)
+
     def rejected(self) -> float:
         """Share of windows that are none of the classes ("none of these")."""
-        return float(np.sum(~self.confident & ~self.cannot_tell & self.inside)
-                     / max(self.n_inside(), 1))
+        return self.share(~self.confident & ~self.cannot_tell)
 
     def undecided(self) -> float:
         """Share of windows the model's resolution cannot tell ("cannot tell at this
         resolution")."""
-        return float(np.sum(self.cannot_tell) / max(self.n_inside(), 1))
+        return self.share(self.cannot_tell)
 
     def answer(self) -> str:
         """What the model says of the whole image: "none of these" when more than
@@ -322,10 +329,10 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
         mask = check_mask(mask, stack.shape, "stack")
         stack, reading = reading.prepare_stack(stack, mask)
         image, mask = stack[frame], frame_mask(mask, frame)
-    check_windows_inside(check_mask(mask, np.shape(image)), 100 if clf is None
-                         else clf.window_)
-    return exhaust(iter_classify(image, clf, stride, psf_sigma=psf_sigma, reading=reading,
-                                 mask=mask))
+    chosen = choose_model(clf, reading, psf_sigma)  # its window decides what fits
+    chosen.warn(stacklevel=2)
+    check_windows_inside(check_mask(mask, np.shape(image)), chosen.clf.window_)
+    return exhaust(iter_classify(image, chosen.clf, stride, reading=reading, mask=mask))
 
 
 def exhaust(gen):

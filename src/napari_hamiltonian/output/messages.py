@@ -58,7 +58,7 @@ GREY_ADVICE = ("The grey model (the phase levels, levels= / --levels) or a sharp
 
 def split_words(result) -> str:
     """The shares of one result's windows in each state, in words."""
-    return (f"{result.confident.sum() / max(result.n_inside(), 1):.0%} named, "
+    return (f"{result.accepted():.0%} named, "
             f"{result.undecided():.0%} cannot tell, "
             f"{result.rejected():.0%} none of these")
 

@@ -19,12 +19,11 @@ def frame_summary(result) -> dict:
     for c, (f, cf) in fr.items():
         row[f"fraction {c}"] = round(f, 6)
         row[f"confident {c}"] = round(cf, 6)
-    n = max(result.n_inside(), 1)  # shares of the windows classified (in the region)
-    row["confident"] = round(float(result.confident.sum() / n), 6)
+    row["confident"] = round(result.accepted(), 6)  # shares of the windows classified
     row["none of these"] = round(result.rejected(), 6)
     row[CANNOT_TELL_NAME] = round(result.undecided(), 6)
     if result.paper_confident is not None:
-        row["paper k-sigma confident"] = round(float(result.paper_confident.sum() / n), 6)
+        row["paper k-sigma confident"] = round(result.share(result.paper_confident), 6)
     row["majority"] = result.majority()
     row["answer"] = result.answer()
     return row

@@ -76,13 +76,12 @@ class PrepareActions:
             region = region.all(0)
 
         def work():
-            from ..imaging.drift import regions_in_frames, register_stack
             from ..imaging.illumination import flat_field
+            from ..imaging.preparation import flat_field_drifting
 
             if source is None or not shifts:
                 return flat_field(data, mask=region)
-            mask = None if region is None else regions_in_frames(region, shifts)
-            return register_stack(flat_field(data, mask=mask), shifts=shifts)[0]
+            return flat_field_drifting(data, np.asarray(shifts), region)
 
         self._in_background(self.flat_button, "flat field", work,
                             lambda flat, layer=layer: self._on_flat(layer, flat),

@@ -200,11 +200,10 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
                              "order; for one image choose otsu or a grey level")
         clf = self.session.choose(s).clf
         frame = self._frame_getter(layer)(self.current_frame())
-        first = Reading("otsu", s.reading.metal) if s.reading.switching else s.reading
         from ..imaging.region import check_windows_inside
 
         check_windows_inside(s.region, clf.window_)
-        first.model_input(frame, clf, self._frame_region())
+        s.reading.check(frame, clf, self._frame_region())
         return s
 
     def _on_confidence_k(self, confidence_k) -> None:

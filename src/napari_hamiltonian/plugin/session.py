@@ -9,14 +9,13 @@ loads neither napari nor Qt.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..classifier.choice import ChosenModel, choose_model
 from ..imaging.reading import BINARY_FOR_GREY, Reading, two_valued
-from ..imaging.region import check_mask, fill_outside, frame_mask
+from ..imaging.region import check_mask, fill_outside, frame_mask, region_digest
 from ..inference.sliding import iter_classify
 from ..output.messages import answer_line, groups_message, levels_message, unlike_message
 from ..output.summary import criticality_distance, frame_summary
@@ -105,9 +104,8 @@ class ClassifySession:
         """What results depend on: the image (its object and data), the reading, the
         stride and the model."""
         layer, region = settings.layer, settings.region
-        digest = None if region is None else hashlib.sha1(np.packbits(region)).hexdigest()
         return (id(layer), id(layer.data), settings.reading, settings.stride, model.key,
-                digest)
+                region_digest(region))
 
     def start(self, settings: RunSettings, current: int, all_frames: bool = False
               ) -> list[int]:
@@ -141,7 +139,7 @@ class ClassifySession:
                 return (lambda t: np.asarray(data)), reading
             return (lambda t: np.asarray(data[t])), reading
         key = (id(layer), id(data), reading,
-               None if region is None else hashlib.sha1(np.packbits(region)).hexdigest())
+               region_digest(region))
         if self._prepared[0] != key:
             self._prepared = (key, reading.prepare_stack(np.asarray(data), region))
         maps, frames = self._prepared[1]
