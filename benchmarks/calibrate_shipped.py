@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_hamiltonian.imaging.optics import render_training_set
+from napari_hamiltonian import HamiltonianClassifier
 from napari_hamiltonian.classifier.pretrained import SHIPPED, SHIPPED_GREY, load_pretrained
 from napari_hamiltonian.simulate import load_dataset
 from napari_hamiltonian.simulate.outliers import blurred, none_set
@@ -52,12 +53,14 @@ def load_none(path, make=None) -> tuple[np.ndarray, np.ndarray]:
         return X, f["names"].astype(str)
 
 
-def render(X: np.ndarray, sigma: float, kind: str, seed) -> np.ndarray:
-    """``X`` as the model of (sigma, kind) reads micrographs: the training renders."""
+def render(X: np.ndarray, sigma: float, kind: str, seed, variety: bool = False
+           ) -> np.ndarray:
+    """``X`` as the model of (sigma, kind) reads micrographs: the training renders
+    (``variety``: through an instrument drawn per image, as ``train --render-variety``)."""
     if kind == "grey":
         return render_training_set(X, sigma, seed, binarisation="none",
-                                   level_error=GREY_LEVEL_ERROR)
-    return render_training_set(X, sigma, seed)
+                                   level_error=GREY_LEVEL_ERROR, variety=variety)
+    return render_training_set(X, sigma, seed, variety=variety)
 
 
 def models(which: str):
@@ -77,8 +80,13 @@ def main() -> None:
                     help="write missing --none files with N images per category, file i "
                     "with seed 300 + i")
     ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--models-dir", help="read the model files here where present "
+                    "(default: the shipped ones)")
     ap.add_argument("--models", default="all", help="e.g. '1b,2b,3b,2g,3g' (default all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--variety", action="store_true",
+                    help="render through instruments drawn per image (models trained with "
+                    "--render-variety)")
     ap.add_argument("--cannot-tell-only", action="store_true",
                     help="keep each model's rejection; set only its cannot-tell thresholds "
                     "from the --none images (all of them)")
@@ -95,7 +103,9 @@ def main() -> None:
     fam = np.concatenate([np.full(len(X), ""), families])
     for sigma, kind, name in models(args.models):
         t0 = time.perf_counter()
-        clf = load_pretrained(sigma or None, kind)
+        mine = Path(args.models_dir or "") / name
+        clf = (HamiltonianClassifier.load(mine, device="cpu")
+               if args.models_dir and mine.is_file() else load_pretrained(sigma or None, kind))
         if sigma == 0:  # sharp images; micrographs of the classes are none of them here
             rng = np.random.default_rng([args.seed, 0])
             k = len(Xn) // len(set(families))
@@ -104,7 +114,8 @@ def main() -> None:
             lab = np.concatenate([labels, np.full(k, "none")])
             fams = np.concatenate([fam, np.full(k, "blurred")])
         else:
-            rendered = render(images, sigma, kind, [args.seed, int(sigma * 10), kind == "grey"])
+            rendered = render(images, sigma, kind, [args.seed, int(sigma * 10), kind == "grey"],
+                              args.variety)
             lab, fams = labels, fam
         if args.cannot_tell_only:  # the rejection kept; its thresholds from the none
             keep = lab == "none"

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "training and measuring the rejection (default 0)")
     gen.add_argument("--classes", nargs="+", choices=CLASSES, default=None,
                      metavar="CLASS", help=f"subset of {', '.join(CLASSES)}")
+    gen.add_argument("--protocol", choices=("table", "variants"), default="table",
+                     help="'table': the training set of Table I (default); 'variants': "
+                     "the same Hamiltonians by other choices (C-2D and RF-2D windows of "
+                     "lattices twice as large, random-field snapshots at metal fraction "
+                     "0.2-0.8), to add to a training set")
     gen.add_argument("--overwrite", action="store_true",
                      help="replace OUT if it exists")
     gen.set_defaults(func=commands.generate)
@@ -62,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a HamiltonianClassifier on a .npz data set written by "
         "`napari-hamiltonian generate` and save it, atomically, as a safetensors model file.",
     )
-    tr.add_argument("dataset", help="training data set (.npz from `generate`)")
+    tr.add_argument("dataset", nargs="+", help="training data set(s) (.npz from "
+                    "`generate`; several are joined)")
     tr.add_argument("--out", default="model.safetensors",
                     help="model file to write (default: model.safetensors)")
     tr.add_argument("--test", help="independent test set (.npz) to report accuracy on")
@@ -96,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--level-error", type=float, default=r.level_error, metavar="E",
                     help="with --input grey: each phase level is known to within E of the "
                     f"contrast, drawn per training image (default {r.level_error})")
+    tr.add_argument("--render-variety", action="store_true",
+                    help="with --psf-sigma: per image an Airy or Gaussian PSF within 15 %% "
+                    "of S and Gaussian, shot or 8-bit camera noise, so that the model "
+                    "reads other instruments than one exact Gaussian")
+    tr.add_argument("--window", type=int, default=r.window, metavar="N",
+                    help="the model's window side: larger images are rendered whole and "
+                    "their centre N x N kept, so a window's edges carry the blur of the "
+                    "field around it (default: the images' side)")
     tr.add_argument("--storage", choices=("float32", "float16"), default=r.storage,
                     help="precision of the weights in the file (float16: half the size)")
     tr.add_argument("--overwrite", action="store_true",

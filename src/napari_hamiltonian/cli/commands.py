@@ -12,10 +12,11 @@ from ..imaging.reading import Reading
 
 
 def generate(args: argparse.Namespace) -> int:
-    from ..simulate.dataset import generate_to_file
+    from ..simulate.generate import generate_to_file
 
     info = generate_to_file(args.out, args.n_per_class, args.size, args.seed,
-                            args.classes, overwrite=args.overwrite, n_none=args.none)
+                            args.classes, overwrite=args.overwrite, n_none=args.none,
+                            protocol=args.protocol)
     n = sum(args.n_per_class * (2 if c == "P*" else 1) for c in info["classes"]) + args.none
     print(f"wrote {n} images ({', '.join(info['classes'])}) of {args.size}x{args.size} "
           f"to {args.out} in {info['seconds']} s")
@@ -53,8 +54,8 @@ def train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         validation_fraction=args.validation_fraction,
         symmetry_reduction=not args.no_symmetry_reduction, augmentation=args.augmentation,
-        storage=args.storage)
-    X, y, _, meta = load_dataset(args.dataset)
+        storage=args.storage, render_variety=args.render_variety, window=args.window)
+    X, y, meta, extra = _training_sets(args.dataset)
     test = load_dataset(args.test) if args.test else None
     lattice_test = test
     if test is not None:  # tested with the levels known exactly
@@ -94,14 +95,35 @@ def train(args: argparse.Namespace) -> int:
                 print(f"  through {name}: accuracy {r['accuracy']:.2%}")
     if args.card:
         command = "napari-hamiltonian " + " ".join(shlex.quote(a) for a in args.argv)
-        datasets = {args.dataset: meta, **({args.test: test[3]} if test else {})}
+        datasets = {**dict(zip(args.dataset, [meta, *extra])),
+                    **({args.test: test[3]} if test else {})}
         notes = Path(args.card_notes).read_text() if args.card_notes else None
         card = model_card(clf, meta, result, test[3] if test else None, command, datasets,
                           optics, notes, rejection, resolution, out.stat().st_size,
-                          level_error=recipe.level_error * (recipe.input_kind == "grey"))
+                          level_error=recipe.level_error * (recipe.input_kind == "grey"),
+                          variety=recipe.render_variety, extra_sets=extra)
         atomic_write(Path(args.card), card.encode())
         print(f"wrote {args.card}")
     return 0
+
+
+def _training_sets(paths: list[str]):
+    """(X, y, first file's header, the other files' headers) of the data sets joined;
+    images of one side only."""
+    import numpy as np
+
+    from ..simulate.dataset import load_dataset
+
+    sets = [load_dataset(p) for p in paths]
+    sides = {s[0].shape[1:] for s in sets}
+    if len(sides) > 1:
+        raise ValueError("the training data sets hold images of different sizes ("
+                         + ", ".join(f"{p}: {s[0].shape[1]}x{s[0].shape[2]}"
+                                     for p, s in zip(paths, sets))
+                         + "); generate them with one --size")
+    X = np.concatenate([s[0] for s in sets]) if len(sets) > 1 else sets[0][0]
+    y = np.concatenate([s[1] for s in sets]) if len(sets) > 1 else sets[0][1]
+    return X, y, sets[0][3], [s[3] for s in sets[1:]]
 
 
 def _temperatures(path: str | None):

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from .binary import otsu_thresholds
 from .region import check_mask, largest_rectangle
@@ -226,9 +226,18 @@ class Instrument:
         return b[0] if one else b
 
 
+#: Training renders with ``variety``: the PSF width is drawn within this factor of the
+#: model's (a user's estimate is no better), its shape and the camera's noise per image.
+VARIETY_SIGMA = (0.85, 1.15)
+#: Noise models of the renders with ``variety``: additive Gaussian, Poisson shot noise,
+#: Gaussian then an 8-bit camera's quantisation.
+NOISE_MODELS = ("gaussian", "shot", "8-bit")
+
+
 def render_training_set(X: np.ndarray, psf_sigma: float, seed, snr=(3.0, 20.0),
                         binarisation: str = "physical", level_error: float = 0.0,
-                        psf: str = "gaussian") -> np.ndarray:
+                        psf: str = "gaussian", variety: bool = False,
+                        window: int | None = None) -> np.ndarray:
     """Lattice images as micrographs of one resolution, for training and testing the
     models of that resolution: each image through its own :class:`Instrument` with a
     Gaussian point-spread function of ``psf_sigma`` px, intensities drawn per image
@@ -238,6 +247,8 @@ def render_training_set(X: np.ndarray, psf_sigma: float, seed, snr=(3.0, 20.0),
 
     Parameters
     ----------
+    X : ndarray, shape (N, H, W)
+        0/1 lattice images (1 = metal).
     level_error : float
         For ``binarisation="none"``: the grey levels are scaled by phase levels as a
         user knows them, each of the two drawn per image uniformly within
@@ -246,10 +257,21 @@ def render_training_set(X: np.ndarray, psf_sigma: float, seed, snr=(3.0, 20.0),
     psf : {"gaussian", "airy", "defocus"}
         Shape of the point-spread function (:class:`Instrument`; ``psf_sigma`` is the
         defocus disk's radius for "defocus").
+    variety : bool
+        Instruments as varied as real ones (issue 26): per image the PSF is a Gaussian or
+        an Airy pattern (half each) of a width drawn log-uniformly within
+        :data:`VARIETY_SIGMA` of ``psf_sigma``, and the noise one of
+        :data:`NOISE_MODELS` (a third each) at the drawn signal to noise; ``psf`` is
+        then ignored.
+    window : int, optional
+        Side of the window cut from the centre of each render: images larger than the
+        window are blurred whole and cropped, so that the window's edges hold light
+        from the field around it, as a window of a micrograph does (None: the whole
+        image; edges mirrored for the blur).
 
     Returns
     -------
-    ndarray, shape of ``X``
+    ndarray, shape (N, window, window) (or of ``X``)
         uint8 0/1, or float32 for ``binarisation="none"`` (the same draws as the other
         two: with ``level_error=0``, thresholded at 1/2 it is the "physical" set of the
         same seed).
@@ -264,22 +286,60 @@ def render_training_set(X: np.ndarray, psf_sigma: float, seed, snr=(3.0, 20.0),
         raise ValueError("level_error applies to grey renders (binarisation='none')")
     rng = np.random.default_rng(seed)
     X = np.asarray(X)
-    out = np.empty(X.shape, np.float32 if binarisation == "none" else np.uint8)
+    side = X.shape[-1] if window is None else int(window)
+    if not 0 < side <= min(X.shape[-2:]):
+        raise ValueError(f"window must be 1-{min(X.shape[-2:])} px for {X.shape[-2]}x"
+                         f"{X.shape[-1]} images, got {window!r}")
+    y0, x0 = (X.shape[-2] - side) // 2, (X.shape[-1] - side) // 2
+    crop = (slice(y0, y0 + side), slice(x0, x0 + side))
+    out = np.empty((len(X), side, side), np.float32 if binarisation == "none" else np.uint8)
     for i, image in enumerate(X):
         low, contrast = rng.uniform(0.0, 2.0), rng.uniform(0.5, 3.0)
         ratio = math.exp(rng.uniform(math.log(snr[0]), math.log(snr[1])))
-        rendered = Instrument(psf_sigma, psf=psf, insulator=low, metal=low + contrast,
-                              noise=contrast / ratio, binarisation=binarisation
-                              ).render(image, rng)
-        if binarisation != "none":
-            out[i] = rendered
-            continue
+        if variety:
+            g = _varied_view(image, psf_sigma, low, contrast, ratio, rng)[crop]
+        else:
+            g = Instrument(psf_sigma, psf=psf, insulator=low, metal=low + contrast,
+                           noise=contrast / ratio).grey(image, rng)[crop]
         ins, met = low, low + contrast
+        if binarisation == "physical":
+            out[i] = g > np.float32((ins + met) / 2)
+            continue
+        if binarisation == "otsu":
+            out[i] = g > otsu_thresholds(g[None])[0]
+            continue
         if level_error:
             ins, met = (v + contrast * rng.uniform(-level_error, level_error)
                         for v in (ins, met))
-        out[i] = (rendered - ins) / (met - ins)
+        out[i] = (g - ins) / (met - ins)
     return out
+
+
+def _varied_view(image: np.ndarray, psf_sigma: float, low: float, contrast: float,
+                 ratio: float, rng: np.random.Generator) -> np.ndarray:
+    """One lattice image through an instrument drawn per image
+    (``render_training_set(variety=True)``): grey levels, float32, shape of ``image``."""
+    sigma = psf_sigma * math.exp(rng.uniform(*np.log(VARIETY_SIGMA)))
+    airy = rng.random() < 0.5
+    noise_model = NOISE_MODELS[int(rng.integers(len(NOISE_MODELS)))]
+    g = np.asarray(image, np.float32)
+    if airy:  # by FFT: the Airy pattern spans many pixels; edges mirrored as above
+        k = airy_psf(sigma).astype(np.float32)
+        h = k.shape[0] // 2
+        g = signal.fftconvolve(np.pad(g, h, mode="symmetric"), k / k.sum(), mode="valid")
+    else:
+        g = ndimage.gaussian_filter(g, sigma, mode="reflect")
+    g = (np.float32(low) + g * np.float32(contrast)).astype(np.float32)
+    noise = contrast / ratio
+    if noise_model == "shot":  # Poisson counts; the contrast over the metal's shot noise
+        photons = ((low + contrast) / noise) ** 2  # is the drawn signal to noise
+        return (rng.poisson(np.maximum(g, 0) * (photons / (low + contrast)))
+                * ((low + contrast) / photons)).astype(np.float32)
+    g += rng.standard_normal(g.shape, np.float32) * np.float32(noise)
+    if noise_model == "8-bit":  # the camera's range: 3 noise widths around the phases
+        bottom, step = low - 3 * noise, (contrast + 6 * noise) / 255
+        g = (bottom + step * np.clip(np.round((g - bottom) / step), 0, 255)).astype(np.float32)
+    return g
 
 
 def _radial_spectrum(image: np.ndarray, bins: int):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..output.files import atomic_open, check_writable
+from ..output.files import atomic_open
 from ..classes import CLASSES
 from ._common import check_count, check_size
 from .ising import sample_ising
@@ -238,21 +237,3 @@ def load_dataset(path):
         raise ValueError(f"{damaged}: {len(y)} labels for {shape[0]} images")
     X = np.unpackbits(bits, count=n_pixels).reshape(shape)
     return X, y, params, meta
-
-
-def generate_to_file(path, n_per_class=8000, size=100, seed=0, classes=None,
-                     overwrite=False, progress=True, n_none: int = 0) -> dict:
-    """Simulate a data set and save it (see :func:`make_dataset`, :func:`save_dataset`)."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"data set files end in .npz, got {path.name!r}")
-    if path.exists() and not overwrite:  # fail before the minutes of simulation
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-    check_writable(path.parent)
-    t0 = time.perf_counter()
-    X, y, params = make_dataset(n_per_class, size, seed, classes, progress, n_none)
-    info = {"seed": seed, "n_per_class": n_per_class, "size": size, "n_none": n_none,
-            "classes": sorted(set(y.tolist()) - {NONE}, key=CLASSES.index),
-            "seconds": round(time.perf_counter() - t0, 1)}
-    save_dataset(path, X, y, params, info, overwrite=overwrite)
-    return info

@@ -31,16 +31,15 @@ WIDE_UP_FRACTION = (0.2, 0.8)
 LATTICE_FACTOR = 2
 
 
-def _windows(images: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One ``size`` x ``size`` window at a random place of each image."""
+def _windows(images: np.ndarray, size: int, corners: np.ndarray) -> np.ndarray:
+    """The ``size`` x ``size`` window of each image at its (y, x) of ``corners``."""
     out = np.empty((len(images), size, size), np.uint8)
-    for i, img in enumerate(images):
-        y, x = rng.integers(0, img.shape[0] - size + 1, 2)
+    for i, (img, (y, x)) in enumerate(zip(images, corners)):
         out[i] = img[y:y + size, x:x + size]
     return out
 
 
-def faithful_variants(n_per_class: int, size: int = 100, seed=0
+def faithful_variants(n_per_class: int, size: int = 100, seed=0, classes=None
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Images of the seven classes by the variant protocols of the module docstring.
 
@@ -51,6 +50,9 @@ def faithful_variants(n_per_class: int, size: int = 100, seed=0
     size : int
         Image side (even).
     seed : int or numpy.random.SeedSequence
+    classes : sequence of str, optional
+        The classes to draw (default all seven); each class's images are the same
+        whichever others are drawn.
 
     Returns
     -------
@@ -58,23 +60,32 @@ def faithful_variants(n_per_class: int, size: int = 100, seed=0
     y : ndarray of str, shape (N,)
     """
     n = check_count(n_per_class, "n_per_class")
+    order = [c for c in CLASS_TABLE if classes is None or c in classes]
+    unknown = set(classes or ()) - set(CLASS_TABLE)
+    if unknown or not order:
+        raise ValueError(f"unknown class(es) {sorted(unknown)}; choose from "
+                         f"{list(CLASS_TABLE)}")
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     s_ising, s_rf2, s_rf3, s_rest, s_win = seq.spawn(5)
     rng = np.random.default_rng(s_win)
     big = LATTICE_FACTOR * size
-    parts = {
-        "C-2D": _windows(sample_ising(n, big, CLASS_TABLE["C-2D"][2], 2, s_ising)[0],
-                         size, rng),
-        "RF-2D": _windows(sample_rfim(n, big, CLASS_TABLE["RF-2D"][2], 2, s_rf2,
-                                      up_fraction=WIDE_UP_FRACTION)[0], size, rng),
-        "RF-3D": sample_rfim(n, size, CLASS_TABLE["RF-3D"][2], 3, s_rf3,
-                             up_fraction=WIDE_UP_FRACTION)[0],
+    corners = {c: np.array([rng.integers(0, big - size + 1, 2) for _ in range(n)])
+               for c in ("C-2D", "RF-2D")}  # drawn whichever classes are asked for
+    draw = {
+        "C-2D": lambda: _windows(sample_ising(n, big, CLASS_TABLE["C-2D"][2], 2,
+                                              s_ising)[0], size, corners["C-2D"]),
+        "RF-2D": lambda: _windows(sample_rfim(n, big, CLASS_TABLE["RF-2D"][2], 2, s_rf2,
+                                              up_fraction=WIDE_UP_FRACTION)[0],
+                                  size, corners["RF-2D"]),
+        "RF-3D": lambda: sample_rfim(n, size, CLASS_TABLE["RF-3D"][2], 3, s_rf3,
+                                     up_fraction=WIDE_UP_FRACTION)[0],
     }
-    rest = [c for c in CLASS_TABLE if c not in parts]
-    X, y, _ = make_dataset(n, size, int(s_rest.generate_state(1)[0]), classes=rest,
-                           progress=False)
-    for c in rest:
-        parts[c] = X[y == c]
-    order = list(CLASS_TABLE)
+    parts = {c: draw[c]() for c in order if c in draw}
+    rest = [c for c in order if c not in draw]
+    if rest:
+        X, y, _ = make_dataset(n, size, int(s_rest.generate_state(1)[0]), classes=rest,
+                               progress=False)
+        for c in rest:
+            parts[c] = X[y == c]
     return (np.concatenate([parts[c] for c in order]),
             np.concatenate([np.full(len(parts[c]), c) for c in order]))

@@ -16,12 +16,15 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
                optics: dict[str, dict] | None = None, notes: str | None = None,
                rejection: dict[str, dict] | None = None,
                resolution: dict[str, dict] | None = None,
-               file_size: int | None = None, level_error: float = 0.0) -> str:
+               file_size: int | None = None, level_error: float = 0.0,
+               variety: bool = False, extra_sets: list[dict] | None = None) -> str:
     """Markdown model card of a trained classifier: data, training, accuracy (also through
     the optical systems of :func:`evaluate_optics`, or at the resolutions of
     :func:`evaluate_resolution`, if given), limits, hand-written ``notes`` (Markdown, if
     given) and the commands that reproduce it; ``level_error`` is the training renders'
-    error of the phase levels (grey models, units of the contrast)."""
+    error of the phase levels (grey models, units of the contrast), ``variety`` whether
+    they drew the instrument per image, ``extra_sets`` the headers of the data sets
+    joined to the first."""
     info = clf.training_info_
     params = clf.get_params()
     sigma = clf.psf_sigma
@@ -47,12 +50,28 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
         f"{info.get('n_outliers_train', 0)} / {info.get('n_outliers_validation', 0)} of "
         "none. No image appears twice.",
     ]
+    for m in extra_sets or []:
+        lines.append(
+            f"- Joined to it: {m.get('n_per_class')} images per class of "
+            f"{', '.join(m.get('classes', []))}, seed {m.get('seed')}"
+            + (" by the variant protocols (`simulate/variants.py`: windows of lattices "
+               "twice as large, random-field snapshots at metal fraction 0.2-0.8)"
+               if m.get("protocol") == "variants" else "") + ".")
+    side = train_meta.get("size")
+    if side and side != clf.window_:
+        lines.append(f"- Images of {side}x{side} are rendered whole and their centre "
+                     f"{clf.window_}x{clf.window_} kept, so that a window's edges carry "
+                     "the blur of the field around it, as in a micrograph.")
     if sigma:
         lines.append(
-            f"- Rendered (`optics.render_training_set`): every image of the data sets, "
-            f"classes and none alike, is seen through a Gaussian point-spread function "
-            f"of {sigma:g} px; intensities drawn per image (insulator in [0, 2), "
-            "contrast in [0.5, 3)), white noise with signal to noise log-uniform in "
+            "- Rendered (`optics.render_training_set`): every image of the data sets, "
+            "classes and none alike, is seen through "
+            + ("an instrument drawn per image: an Airy or a Gaussian point-spread "
+               f"function (half each) of width {sigma * 0.85:.2g}-{sigma * 1.15:.2g} px, "
+               "additive, shot or 8-bit camera noise (a third each)"
+               if variety else f"a Gaussian point-spread function of {sigma:g} px")
+            + "; intensities drawn per image (insulator in [0, 2), "
+            "contrast in [0.5, 3)), noise with signal to noise log-uniform in "
             "[3, 20], then "
             + ("the grey levels in phase units, scaled by the two intensities as a user "
                "knows them: each drawn within "
@@ -193,6 +212,8 @@ def model_card(clf, train_meta: dict, test: dict | None, test_meta: dict | None,
     generate = [f"napari-hamiltonian generate {path} --n-per-class {m.get('n_per_class')} "
                 f"--size {m.get('size')} --seed {m.get('seed')}"
                 + (f" --none {m['n_none']}" if m.get("n_none") else "")
+                + (" --protocol variants --classes " + " ".join(m.get("classes", []))
+                   if m.get("protocol") == "variants" else "")
                 for path, m in (datasets or {}).items()]
     lines += ["", "## Reproduce", "", "```bash", *generate, command, "```", ""]
     return "\n".join(lines)

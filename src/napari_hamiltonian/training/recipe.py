@@ -42,6 +42,13 @@ class TrainingRecipe:
     level_error : float
         Grey models: how far (units of the contrast) the phase levels a user gives may
         be from the true ones; the training renders are scaled by levels drawn within it.
+    render_variety : bool
+        Render through instruments drawn per image (PSF shape and width, noise model;
+        :func:`~napari_hamiltonian.imaging.optics.render_training_set` ``variety``).
+    window : int or None
+        The model's window side (px): larger images are rendered whole and their centre
+        kept, so that the window's edges carry blur from the field around it; at the
+        lattice scale the centre is cut. None: the images' own side.
     epochs, hidden_units, batch_size, learning_rate, validation_fraction,
     symmetry_reduction, augmentation, storage
         The estimator's parameters (:class:`~napari_hamiltonian.HamiltonianClassifier`).
@@ -53,6 +60,8 @@ class TrainingRecipe:
     psf_sigma: float = 0.0
     input_kind: str = "binary"
     level_error: float = 0.05
+    render_variety: bool = False
+    window: int | None = None
     epochs: int = TRAINING["epochs"]
     hidden_units: int = TRAINING["hidden_units"]
     batch_size: int = TRAINING["batch_size"]
@@ -76,6 +85,10 @@ class TrainingRecipe:
         if not 0 <= self.level_error < 0.5:
             raise ValueError(f"level_error must be in [0, 0.5) (units of the contrast), "
                              f"got {self.level_error}")
+        if self.window is not None and (isinstance(self.window, bool) or not isinstance(
+                self.window, (int, np.integer)) or self.window < 8):
+            raise ValueError(f"window must be a whole number of pixels >= 8, got "
+                             f"{self.window!r}")
         for name in ("n_per_class", "n_none"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
@@ -105,16 +118,24 @@ class TrainingRecipe:
         lattice scale; otherwise rendered through the microscope
         (:func:`~napari_hamiltonian.imaging.optics.render_training_set`, seed
         ``[seed, stream]``), thresholded at the physical level or, for a grey model, in
-        phase units (with the level error, unless ``exact_levels``: test images)."""
+        phase units (with the level error, unless ``exact_levels``: test images), cut to
+        the recipe's ``window``."""
+        if self.window is not None and self.window > min(X.shape[1:]):
+            raise ValueError(f"the window ({self.window} px) is larger than the "
+                             f"{X.shape[1]}x{X.shape[2]} images")
         if self.psf_sigma == 0:
-            return X
+            if self.window is None:
+                return X
+            y0, x0 = ((side - self.window) // 2 for side in X.shape[1:])
+            return np.ascontiguousarray(X[:, y0:y0 + self.window, x0:x0 + self.window])
         from ..imaging.optics import render_training_set
 
-        if self.input_kind == "grey":
-            return render_training_set(X, self.psf_sigma, seed=[self.seed, stream],
-                                       binarisation="none",
-                                       level_error=0.0 if exact_levels else self.level_error)
-        return render_training_set(X, self.psf_sigma, seed=[self.seed, stream])
+        grey = self.input_kind == "grey"
+        return render_training_set(
+            X, self.psf_sigma, seed=[self.seed, stream],
+            binarisation="none" if grey else "physical",
+            level_error=self.level_error if grey and not exact_levels else 0.0,
+            variety=self.render_variety, window=self.window)
 
 
 def simulate(recipe: TrainingRecipe) -> Generator[tuple, None, tuple]:
