@@ -243,10 +243,18 @@ def test_changing_k_updates_the_papers_rule_without_recomputing(widget, qtbot):
     res = widget.results[0]
     classes = widget.viewer.layers["RF-2D field sweep classes"]
     before = classes.data[0].copy()
+    def said():
+        return [t.get_text() for ax in widget.chart.figure.axes for t in ax.texts
+                if "k-sigma" in t.get_text()]
+
+    assert said() == [f"paper's k-sigma rule, k = 1: "
+                      f"{res.share(res.paper_confident):.0%} of windows"]
     widget.confidence_k.value = 0.0
     np.testing.assert_array_equal(res.paper_confident, res.distance <= 0)
     np.testing.assert_array_equal(classes.data[0], before)  # the rejection has no k
     assert widget.results[0] is res
+    assert said() == [f"paper's k-sigma rule, k = 0: "
+                      f"{res.share(res.distance <= 0):.0%} of windows"]  # issue 29, 9
 
 
 def test_train_widget_writes_a_model_the_classifier_can_use(make_napari_viewer, qtbot,
@@ -654,3 +662,118 @@ def test_switching_smoothing_and_the_stack_wide_otsu_are_offered(widget):
 def test_per_frame_otsu_on_a_stack_is_explained_before_the_run(widget):
     widget.threshold_mode.value = "otsu"
     assert "flattens the criticality curve" in widget.status.value
+
+
+def test_a_closed_dock_stops_listening_and_a_reopened_one_works_alone(widget, qtbot):
+    """Issue 29, item 1: the dock closed with its x (napari takes it out of the window)
+    no longer follows the slider nor runs; the dock opened again does."""
+    viewer = widget.viewer
+    widget.run()
+    viewer.window.remove_dock_widget(widget)  # what the dock's x does
+    viewer.dims.set_current_step(0, 3)
+    assert widget.worker is None and sorted(widget.results) == [0]
+    _, again = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    assert again is not widget
+    again.stride.value = STRIDE
+    again.run()
+    assert sorted(again.results) == [3] and sorted(widget.results) == [0]
+    viewer.dims.set_current_step(0, 4)  # only the open dock follows
+    assert sorted(again.results) == [3, 4] and sorted(widget.results) == [0]
+
+
+@pytest.mark.threads
+def test_the_frame_landed_on_during_a_run_is_classified_after_it(widget, qtbot):
+    """Issue 29, item 5: the slider moved while a frame was being classified; once that
+    run ends, the frame on screen is classified and its chart leaves "classifying"."""
+    viewer = widget.viewer
+    widget.run()
+    assert widget.worker is not None
+    viewer.dims.set_current_step(0, 6)
+    qtbot.waitUntil(lambda: 6 in widget.results and widget.worker is None, timeout=120_000)
+    assert sorted(widget.results) == [0, 6]
+    assert widget.chart.frame == 6
+    texts = [t.get_text() for ax in widget.chart.figure.axes for t in ax.texts]
+    assert not any("classifying" in t for t in texts)
+
+
+def test_run_after_the_classes_layer_was_deleted_draws_it_again(make_napari_viewer):
+    """Issue 29, item 6: deleting the results layer of a 2D image and pressing Run
+    again shows the kept results again, with the answer in words."""
+    viewer = make_napari_viewer()
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    viewer.add_image(frame, name="frame")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.stride.value = STRIDE
+    w.run()
+    first = np.asarray(viewer.layers["frame classes"].data).copy()
+    viewer.layers.remove("frame classes")
+    w.status.value = ""
+    w.run()
+    assert "frame classes" in viewer.layers
+    np.testing.assert_array_equal(np.asarray(viewer.layers["frame classes"].data), first)
+    assert w.status.value.startswith("1 frame(s) classified: ")
+
+
+def test_phase_levels_belong_to_their_image(make_napari_viewer):
+    """Issue 29, item 7: 8-bit levels do not carry over to a 16-bit image unchecked: the
+    dock replaces them by a guess from the new image and says so; switching back gives
+    the first image its own levels again."""
+    from napari_hamiltonian.imaging.optics import Instrument
+
+    truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    rng = np.random.default_rng(2)
+    eight = Instrument(2.0, insulator=76, metal=178, noise=6).grey(truth, rng)
+    sixteen = Instrument(2.0, insulator=9000, metal=41000, noise=900).grey(truth, rng)
+    viewer = make_napari_viewer()
+    viewer.add_image(eight, name="camera 8-bit")
+    viewer.add_image(sixteen, name="camera 16-bit")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.layer_box.value = viewer.layers["camera 8-bit"]
+    w.threshold_mode.value = "phase levels"
+    w.insulator_level.value, w.metal_level.value = 76.0, 178.0
+    w.layer_box.value = viewer.layers["camera 16-bit"]
+    assert "were set for camera 8-bit and do not fit camera 16-bit" in w.status.value
+    assert w.insulator_level.value == pytest.approx(9000, rel=0.15)
+    assert w.metal_level.value == pytest.approx(41000, rel=0.15)
+    w.layer_box.value = viewer.layers["camera 8-bit"]
+    assert (w.insulator_level.value, w.metal_level.value) == (76.0, 178.0)
+
+
+def test_results_layers_take_the_images_units(make_napari_viewer, qtbot, recwarn):
+    """Issue 29, item 8: an image in micrometres gives layers in micrometres (no
+    napari warning of inconsistent units; the scale bar keeps um)."""
+    viewer = make_napari_viewer()
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    image = viewer.add_image(frame, name="um image", scale=(0.05, 0.05),
+                             units=("um", "um"))
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.stride.value = STRIDE
+    w.run()
+    w.show_preview()
+    for name in ("um image classes", "um image binary preview"):
+        assert tuple(str(u) for u in viewer.layers[name].units) == \
+            tuple(str(u) for u in image.units)
+    assert not [m for m in recwarn if "nconsistent units" in str(m.message)]
+
+
+def test_switching_image_shows_only_that_images_values(make_napari_viewer):
+    """Issue 29, item 11: the chart, the status and the pixel size follow the chosen
+    image; the first image's values come back with it."""
+    viewer = make_napari_viewer()
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    first = viewer.add_image(frame, name="first", scale=(20.0, 20.0), units=("nm", "nm"))
+    second = viewer.add_image(frame[:200, :200].copy(), name="second")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.layer_box.value = first
+    assert w.pixel_nm.value == 20.0
+    w.stride.value = STRIDE
+    w.run()
+    said = w.status.value
+    assert not w.chart.isHidden()
+    w.layer_box.value = second
+    assert w.chart.isHidden() and w.geometry_chart.isHidden()
+    assert w.status.value == "second: not classified yet (press Run)"
+    assert w.pixel_nm.value == 0.0  # nothing says the second image's pixel size
+    w.layer_box.value = first
+    assert not w.chart.isHidden() and w.chart.frame == 0
+    assert w.status.value == said and w.pixel_nm.value == 20.0

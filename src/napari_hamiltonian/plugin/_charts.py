@@ -95,9 +95,12 @@ class ResultChart(_Chart):
     """Class shares of the current frame and, for stacks, the proximity-to-criticality
     curve with the current frame marked."""
 
-    def show_frame(self, t, result, curve: dict | None, running: bool = False) -> None:
+    def show_frame(self, t, result, curve: dict | None, running: bool = False,
+                   k: float | None = None) -> None:
         """Redraw for frame ``t`` (result None: not classified yet, or being classified
-        when ``running``; hidden while nothing at all is classified or running)."""
+        when ``running``; hidden while nothing at all is classified or running); ``k``:
+        the paper's k-sigma rule, whose share of the frame's windows is written on the
+        bars."""
         self.figure.clear()
         self.frame = t
         if result is None and not curve and not running:
@@ -115,6 +118,10 @@ class ResultChart(_Chart):
         else:
             bar_chart(result.fractions(), title=f"frame {t}: windows per class "
                       "(confident share)", ax=ax1, cannot_tell=result.undecided())
+            if k is not None and result.paper_confident is not None:
+                ax1.text(0.99, 0.97, f"paper's k-sigma rule, k = {k:g}: "
+                         f"{result.share(result.paper_confident):.0%} of windows",
+                         ha="right", va="top", fontsize=7, transform=ax1.transAxes)
             # names slanted: eight of them fit a narrow dock
             ax1.tick_params(axis="x", labelrotation=35, labelsize=7)
             for label in ax1.get_xticklabels():

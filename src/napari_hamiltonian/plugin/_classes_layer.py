@@ -8,6 +8,7 @@ import numpy as np
 
 from ..inference.sliding import n_windows
 from ..output.labelfile import label_colors, label_names, label_placement, label_values
+from ._layers import units_of
 
 #: How the classes layer is drawn: opaque class colours (the legend's colours whatever
 #: the pixels below), class outlines over the image, or not at all.
@@ -55,7 +56,7 @@ def classes_layer(viewer, layer, classes, stride: int, window: int):
     labels = viewer.add_labels(
         np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
         opacity=1.0, colormap=DirectLabelColormap(color_dict=label_colors(classes)),
-        metadata=metadata)
+        metadata=metadata, **units_of(layer))
     # the new layer must not take the selection (and show its paint tools)
     viewer.layers.selection.active = layer
     return labels

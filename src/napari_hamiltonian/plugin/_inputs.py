@@ -60,13 +60,15 @@ class InputActions:
             w.visible = shipped
 
     def _on_layer(self, layer=None):
-        """A new image: its pixel size from the layer's scale, or its file's OME or
-        ImageJ metadata."""
+        """A new image: what belongs to it comes back with it (:meth:`_per_image`), its
+        pixel size from the layer's scale or its file's OME or ImageJ metadata, and the
+        displays show its own results or none (no values of the previous image)."""
         from ..imaging.files import pixel_size_nm as file_pixel_size_nm
         from ._layers import pixel_size_nm
 
         if layer is None:
             return
+        self._per_image(layer)
         units = [str(u) for u in getattr(layer, "units", ())] or None
         size = pixel_size_nm(tuple(layer.scale), units, dict(layer.metadata))
         path = getattr(layer.source, "path", None)
@@ -74,6 +76,49 @@ class InputActions:
             size = file_pixel_size_nm(path)  # OME or ImageJ
         if size is not None:
             self.pixel_nm.value = size
+        self._show_image_state(layer)
+
+    def _per_image(self, layer) -> None:
+        """Phase levels and a typed pixel size belong to an image: switching images keeps
+        each one's, an image seen for the first time has no pixel size (0: unknown,
+        unless its metadata says), and levels set for another image that do not fit this
+        one (outside its grey range, or a contrast a tiny share of it, as 8-bit levels
+        on a 16-bit image) are replaced by a guess from this image, in words, before any
+        run reads them."""
+        import numpy as np
+
+        from ._controls import LEVELS
+
+        kept = self.__dict__.setdefault("_kept_by_image", {})
+        before = self.__dict__.get("_image_shown")
+        levels = (float(self.insulator_level.value), float(self.metal_level.value))
+        if before is not None and before is not layer:
+            kept[id(before)] = (levels, float(self.pixel_nm.value))
+        self._image_shown = layer
+        if before is layer:
+            return
+        if id(layer) in kept:
+            (self.insulator_level.value, self.metal_level.value), self.pixel_nm.value = \
+                kept[id(layer)]
+            return
+        if before is None:
+            return
+        self.pixel_nm.value = 0.0
+        if self.threshold_mode.value != LEVELS:
+            return
+        try:
+            frame = np.asarray(self._frame_getter(layer)(self.current_frame()), float)
+        except (ValueError, IndexError, TypeError):
+            return
+        low, high = np.nanpercentile(frame, [1, 99])
+        spread = high - low
+        fits = spread > 0 and min(levels) < high and max(levels) > low \
+            and abs(levels[1] - levels[0]) > 0.1 * spread
+        if not fits and self.suggest_levels() is not None:
+            self.status.value = (
+                f"the phase levels {levels[0]:.4g}/{levels[1]:.4g} were set for "
+                f"{before.name} and do not fit {layer.name} (grey levels "
+                f"{low:.4g}-{high:.4g}): " + self.status.value)
 
     def _on_psf_sigma(self, sigma) -> None:
         """A new resolution: the geometry's smallest cluster follows, as the references

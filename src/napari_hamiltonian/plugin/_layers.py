@@ -46,3 +46,14 @@ def pixel_size_nm(scale: Sequence[float], units: Sequence[str] | None,
         if factor and scale[-1] > 0:
             return float(scale[-1]) * factor
     return None
+
+
+def units_of(layer, ndim: int | None = None) -> dict:
+    """``{"units": ...}`` of an image layer for a layer placed over it (its last ``ndim``
+    axes), so that napari's scale bar keeps the image's unit and warns of no mixed
+    units; empty where napari has no layer units."""
+    units = getattr(layer, "units", None)
+    if units is None:
+        return {}
+    units = tuple(str(u) for u in units)
+    return {"units": units if ndim is None else units[-ndim:]}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._layers import units_of
+
 
 class PrepareActions:
     """Drift and flat field of :class:`~napari_hamiltonian.plugin._widget.ClassifyWidget`
@@ -41,13 +43,15 @@ class PrepareActions:
             finite = aligned[:, covered]
             self.viewer.add_image(aligned, name=name, scale=source.scale,
                                   translate=source.translate, metadata=meta,
+                                  **units_of(source),
                                   contrast_limits=(float(finite.min()), float(finite.max())))
         region = f"{source.name} covered"
         if region in self.viewer.layers:
             self.viewer.layers[region].data = covered.astype(np.uint8)
         else:
             self.viewer.add_labels(covered.astype(np.uint8), name=region, opacity=0.2,
-                                   scale=source.scale[-2:], translate=source.translate[-2:])
+                                   scale=source.scale[-2:], translate=source.translate[-2:],
+                                   **units_of(source, 2))
         self.layer_box.value = self.viewer.layers[name]
         self.region_box.value = self.viewer.layers[region]
         drift = np.abs(shifts).max()
@@ -96,6 +100,7 @@ class PrepareActions:
         else:
             self.viewer.add_image(flat, name=name, scale=layer.scale,
                                   translate=layer.translate, contrast_limits=limits,
+                                  **units_of(layer),
                                   metadata=dict(layer.metadata))
         self.layer_box.value = self.viewer.layers[name]
         self.status.value = (f"{layer.name}: illumination divided out ({name}); the phase "

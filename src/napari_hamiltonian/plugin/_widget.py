@@ -14,7 +14,7 @@ import time
 import numpy as np
 from napari.layers import Image
 from napari.viewer import Viewer
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..classes import standard_names
@@ -25,6 +25,7 @@ from ._charts import GeometryChart, ResultChart, _VerticalScroll
 from ._classes_layer import (apply_overlay, classes_layer, draw_result,
                              warm_labels_layer)
 from ._inputs import InputActions
+from ._layers import units_of
 from ._outputs import OutputActions
 from ._prepare import PrepareActions
 from ._worker import GeneratorRun
@@ -51,7 +52,6 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         for label in (self.status, self.legend):  # long messages wrap, not widen the dock
             label.native.setWordWrap(True)
         self.chart = ResultChart(self, theme=str(self.viewer.theme))
-        self.viewer.events.theme.connect(self._on_theme)
         # controls and chart scroll inside the dock: with the training dock beside it,
         # both fit a 1080p screen
         inner = QWidget()
@@ -75,6 +75,14 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self._progress_state = [0.0, 1, 0]
         self._jobs: dict = {}  # one-shot background work (save, geometry) while it runs
 
+        self._viewer_hooks = [  # (emitter, callback): undone when the dock is closed
+            (self.viewer.events.theme, self._on_theme),
+            *[(getattr(self.viewer.layers.events, e), box.reset_choices)
+              for box in (self.layer_box, self.region_box) for e in ("inserted", "removed")],
+            (self.viewer.layers.events.removed, self._on_removed),
+            (self.viewer.dims.events.current_step, self._on_step)]
+        for emitter, callback in self._viewer_hooks:
+            emitter.connect(callback)
         self.threshold_mode.changed.connect(self._on_threshold_mode)
         for w in (self.threshold_mode, self.threshold_value, self.metal,
                   self.insulator_level, self.metal_level, self.smooth, self.smooth_frames):
@@ -96,12 +104,26 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
-        for box in (self.layer_box, self.region_box):
-            self.viewer.layers.events.inserted.connect(box.reset_choices)
-            self.viewer.layers.events.removed.connect(box.reset_choices)
-        self.viewer.layers.events.removed.connect(self._on_removed)
-        self.viewer.dims.events.current_step.connect(self._on_step)
         self._on_layer(self.layer_box.value)
+
+    def event(self, event) -> bool:
+        """A dock closed with its x is taken out of the window (its parent set to None)
+        but lives on: it then stops listening to the viewer and stops its run, so that
+        a dock opened again is the only one at work."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None \
+                and getattr(self, "_viewer_hooks", None):
+            self.close_down()
+        return super().event(event)
+
+    def close_down(self) -> None:
+        """Stop the run and every connection to the viewer (the dock was closed)."""
+        self._pending = None
+        if self.worker is not None:
+            self._cancelled = True
+            self.worker.quit()
+        for emitter, callback in self._viewer_hooks:
+            emitter.disconnect(callback)
+        self._viewer_hooks = []
 
     @property
     def results(self) -> dict:
@@ -248,7 +270,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             self.viewer.layers[name].data = data
         else:
             self.viewer.add_image(data, name=name, contrast_limits=(0, 1), opacity=0.6,
-                                  colormap="gray", scale=layer.scale, translate=layer.translate)
+                                  colormap="gray", scale=layer.scale, translate=layer.translate,
+                                  **units_of(layer))
 
     # ------------------------------------------------------------------ running
     def run(self, all_frames: bool = False) -> None:
@@ -259,8 +282,11 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             self._error(str(err))
             return
         frames = self.session.start(s, self.current_frame(), all_frames)
-        if not frames:
+        if not frames:  # classified already: shown again, with its words
+            self._redraw_deleted()
             self._refresh_chart()
+            if self.worker is None:
+                self.status.value = self.session.summary(False)
             return
         if self.worker is not None:  # a second Run: stop the first, then start this one
             self._pending = (s, frames)
@@ -307,16 +333,18 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
     def _on_finished(self) -> None:
         self.worker = None
         self.cancel_button.enabled = False
-        summary = self.session.summary(self._cancelled)
-        self._cancelled = False
+        cancelled, failed = self._cancelled, self._failed
+        summary = self.session.summary(cancelled)
+        self._cancelled = self._failed = False
         self.progress.visible = False
-        if not self._failed:  # an error stays in view, with its fix
+        if not failed:  # an error stays in view, with its fix
             self.status.value = summary
-        self._failed = False
         if self._pending is not None:
             s, frames = self._pending
             self._pending = None
             self._start(s, [t for t in frames if t not in self.results])
+        elif not (cancelled or failed) and self._viewer_hooks:
+            self._on_step()  # the slider moved during the run: the frame landed on
 
     def _on_yield(self, msg, s, clf) -> None:
         if msg[0] == "ready":  # the empty classes layer, in an event of its own
@@ -369,12 +397,33 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
                 or layer not in self.viewer.layers:
             return
         t = self.current_frame()
-        if self.results and f"{layer.name} classes" not in self.viewer.layers:
-            for k, r in sorted(self.results.items()):  # the user deleted it: draw again
-                self._show_result(layer, k, r, self._clf)
+        self._redraw_deleted()
         self._refresh_chart()
         if self.session.follow and t not in self.results and self.worker is None:
             self.run(all_frames=False)
+
+    def _show_image_state(self, layer) -> None:
+        """The chosen image's own results in the chart and status, or none: no chart,
+        geometry or words of another image stay on screen."""
+        if not hasattr(self, "session"):
+            return
+        if layer is self._run_layer and self.results:
+            self._refresh_chart()
+            if self.worker is None:
+                self.status.value = self.session.summary(False)
+            return
+        self.chart.show_frame(self.current_frame(), None, None)
+        self.geometry_chart.hide()
+        if self.worker is None and self._run_layer is not None:
+            self.status.value = f"{layer.name}: not classified yet (press Run)"
+
+    def _redraw_deleted(self) -> None:
+        """Draw the classes layer again if the user deleted it (the results are kept)."""
+        layer = self._run_layer
+        if self.results and layer is not None and layer in self.viewer.layers \
+                and f"{layer.name} classes" not in self.viewer.layers:
+            for k, r in sorted(self.results.items()):
+                self._show_result(layer, k, r, self._clf)
 
     def _on_removed(self, event) -> None:
         """An image deleted: its results go with it (their layer, the chart)."""
@@ -408,7 +457,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
     def _refresh_chart(self) -> None:
         t = self.current_frame()
         self.chart.show_frame(t, self.results.get(t), self.curve if self.session.follow else None,
-                              running=self.worker is not None)
+                              running=self.worker is not None,
+                              k=float(self.confidence_k.value))
 
 
 def classify_selected_layer(viewer: Viewer) -> None:
