@@ -106,12 +106,23 @@ def test_chart_follows_the_frame_slider_and_computes_lazily(widget, qtbot):
     wait_idle(qtbot, widget)
     assert widget.chart.frame == 0
     curve_axis = widget.chart.figure.axes[1]
-    assert list(curve_axis.get_xticks()) == [0]  # one point: one tick, its frame
+    fields = viewer.layers["RF-2D field sweep"].metadata["fields_H"]
+    # one point: one tick, at its frame's applied field, the sweep the stack carries
+    assert list(curve_axis.get_xticks()) == [pytest.approx(fields[0])]
+    assert curve_axis.get_xlabel() == "applied field H"
     viewer.dims.set_current_step(0, 5)
     assert widget.chart.frame == 5
     qtbot.waitUntil(lambda: 5 in widget.results and widget.worker is None, timeout=120_000)
     assert sorted(widget.results) == [0, 5]
     assert sorted(widget.curve) == [0, 5]
+    r = widget.results[5]  # issue 29: the frame's answer in one sentence
+    assert not widget.answer.isHidden() and widget.answer.text() == (
+        f"frame 5: {r.answer()} ({r.accepted():.0%} named, {r.undecided():.0%} cannot "
+        f"tell, {r.rejected():.0%} none of these); model: {widget.session.model.label}; "
+        f"binary frames as they are; stride {STRIDE} px, windows 100 px")
+    widget.pixel_nm.value = 20.0  # a pixel size known: lengths in nm too
+    assert widget.session.frame_sentence(5, 20.0).endswith(
+        f"stride {STRIDE} px ({STRIDE * 20} nm), windows 100 px (2000 nm)")
     texts = [t.get_text() for ax in widget.chart.figure.axes for t in ax.texts]
     assert any("%" in t for t in texts)  # the bars of frame 5 are drawn
 
@@ -777,3 +788,48 @@ def test_switching_image_shows_only_that_images_values(make_napari_viewer):
     w.layer_box.value = first
     assert not w.chart.isHidden() and w.chart.frame == 0
     assert w.status.value == said and w.pixel_nm.value == 20.0
+
+
+def test_the_results_table_holds_the_numbers_of_fractions_csv(widget, tmp_path):
+    """Issue 29: a table of results per frame inside napari, the same numbers as the
+    saved fractions.csv, exportable."""
+    import csv
+
+    widget.run()
+    widget.viewer.dims.set_current_step(0, 2)
+    table = widget.show_table()
+    assert table.table.rowCount() == 2
+    header = [table.table.horizontalHeaderItem(j).text()
+              for j in range(table.table.columnCount())]
+    saved = widget.save(tmp_path / "saved")
+    with open(saved / "fractions.csv") as fh:
+        written = list(csv.DictReader(fh))
+    exported = table.export(tmp_path / "table.csv")
+    with open(exported) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["frame"] for r in rows] == ["0", "2"] == [r["frame"] for r in written]
+    fields = widget.viewer.layers["RF-2D field sweep"].metadata["fields_H"]
+    assert [float(r["applied field H"]) for r in written] == [fields[0], fields[2]]
+    for mine, theirs in zip(rows, written):
+        for key in header:
+            assert mine[key] == theirs[key], key
+    assert table.table.item(1, header.index("answer")).text() == \
+        widget.results[2].answer()
+
+
+def test_the_figure_of_a_frame_is_exported_at_publication_size(widget, tmp_path):
+    """Issue 29: the map over the image with legend and scale bar, beside the bars, as
+    PNG or SVG; a frame not classified is refused in words."""
+    import matplotlib.image as mpimg
+
+    with pytest.raises(ValueError, match="not classified yet"):
+        widget.export_figure(tmp_path / "f.png")
+    widget.run()
+    widget.pixel_nm.value = 20.0
+    png = widget.export_figure(tmp_path / "frame0.png")
+    h, w = mpimg.imread(png).shape[:2]
+    assert (w, h) == (7.2 * 300, 3.4 * 300)
+    svg = widget.export_figure(tmp_path / "frame0.svg").read_text()
+    assert "µm" in svg and "RF-2D" in svg  # the scale bar and the legend
+    with pytest.raises(ValueError, match=".png or .svg"):
+        widget.export_figure(tmp_path / "frame0.pdf")

@@ -18,14 +18,15 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
-def save_figure(fig, path) -> None:
-    """Write a figure (PNG by suffix) atomically."""
+def save_figure(fig, path, dpi: float | None = None) -> None:
+    """Write a figure (PNG, or SVG, by suffix) atomically; ``dpi``: the raster's dots
+    per inch (default the figure's)."""
     import io
     from pathlib import Path
 
     from .files import atomic_write
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi or "figure")
     atomic_write(Path(path), buf.getvalue())
 
 
@@ -233,4 +234,68 @@ def geometry_plot(x, measures, references, xlabel: str = "frame", title: str = "
     axes[0].legend(fontsize=7, frameon=False, loc="upper left")
     fig.suptitle(title or "cluster geometry against the seven classes' references "
                  "(bands: +- one spread)", fontsize=9)
+    return fig
+
+
+def map_figure(image: np.ndarray, result, title: str = "", pixel_nm: float = 0.0):
+    """A frame's class map over its image, with legend and scale bar, beside its bar
+    chart: the figure a paper shows (7.2 x 3.4 in; PNG or SVG by
+    :func:`save_figure`'s suffix).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        The frame as the user sees it (grey or binary).
+    result : WindowResult
+        Its classification; each window's label is drawn over the stride x stride
+        square around the window's centre, as napari's classes layer draws it.
+    pixel_nm : float
+        Pixel size (nm); > 0 adds a scale bar.
+    """
+    import matplotlib.colors as mcolors
+    from matplotlib.patches import Patch, Rectangle
+
+    from .labelfile import label_colors, label_names, label_values
+
+    fig = _figure(7.2, 3.4)
+    ax_map, ax_bar = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    g = np.asarray(image, float)
+    ax_map.imshow(g, cmap="gray", interpolation="nearest")
+    values = label_values(result)
+    colors = label_colors(result.classes)
+    rgba = np.zeros(values.shape + (4,))
+    for v, c in colors.items():
+        if v is not None and v > 0:
+            rgba[values == v] = mcolors.to_rgba(c, 0.55)
+    half, s = (result.window - 1) / 2, result.stride
+    ny, nx = values.shape
+    ax_map.imshow(rgba, interpolation="nearest",
+                  extent=(half - s / 2, half + (nx - 0.5) * s, half + (ny - 0.5) * s,
+                          half - s / 2))
+    ax_map.set_xlim(-0.5, g.shape[1] - 0.5)
+    ax_map.set_ylim(g.shape[0] - 0.5, -0.5)
+    ax_map.set_axis_off()
+    names = label_names(result.classes)
+    shown = sorted(set(np.unique(values).tolist()) - {0})
+    ax_map.legend(handles=[Patch(facecolor=colors[v], edgecolor="black", label=names[v])
+                           for v in shown], fontsize=6, loc="upper left",
+                  bbox_to_anchor=(0, -0.01), ncol=3, frameon=False)
+    if pixel_nm > 0:
+        width_nm = g.shape[1] * pixel_nm
+        length = 10 ** np.floor(np.log10(width_nm / 4))
+        length *= 5 if 5 * length <= width_nm / 4 else 2 if 2 * length <= width_nm / 4 else 1
+        px = length / pixel_nm
+        x0, y0 = g.shape[1] * 0.95 - px, g.shape[0] * 0.94
+        ax_map.add_patch(Rectangle((x0, y0), px, g.shape[0] * 0.015, color="white",
+                                   ec="black", lw=0.5))
+        text = f"{length / 1000:g} µm" if length >= 1000 else f"{length:g} nm"
+        from matplotlib import patheffects
+
+        ax_map.text(x0 + px / 2, y0 - g.shape[0] * 0.01, text, color="white",
+                    ha="center", va="bottom", fontsize=7,
+                    path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")])
+    ax_map.set_title(title, fontsize=8)
+    bar_chart(result.fractions(), title="windows per class (confident share)", ax=ax_bar,
+              cannot_tell=result.undecided())
+    ax_bar.tick_params(axis="x", labelrotation=35, labelsize=6)
     return fig

@@ -229,6 +229,24 @@ def report_axis(info: dict, frames: list[int]):
     return None, "frame"
 
 
+#: Keys of an image's metadata that hold one value per frame of a sweep, and their names.
+SWEEP_KEYS = {"fields_H": "applied field H", "temperatures": "temperature",
+              "temperature": "temperature", "fields": "applied field"}
+
+
+def metadata_axis(metadata: dict | None, n_frames: int):
+    """The sweep a stack's metadata carries, one value per frame (e.g. the bundled
+    sample's ``fields_H``): (values, label), or (None, "frame") when it carries none."""
+    for key, label in SWEEP_KEYS.items():
+        try:
+            x = np.asarray((metadata or {})[key], float)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if x.ndim == 1 and len(x) == n_frames and np.isfinite(x).all():
+            return x, label
+    return None, "frame"
+
+
 def recorded_reading(folder):
     """The :class:`~napari_hamiltonian.Reading` recorded in a results folder's settings
     (binary frames when there is none)."""

@@ -160,7 +160,8 @@ def geometry_disagreements(folder) -> str:
     return f"frame {first['frame']}: {first['verdict']}{more}; see geometry.csv"
 
 
-def save_results(folder, results: dict, clf, source: dict, region=None) -> Path:
+def save_results(folder, results: dict, clf, source: dict, region=None,
+                 axis=None) -> Path:
     """Save results computed elsewhere (the widget) as a results folder.
 
     Parameters
@@ -179,6 +180,9 @@ def save_results(folder, results: dict, clf, source: dict, region=None) -> Path:
     region : ndarray of bool, shape (Y, X) or (T, Y, X), optional
         The region of interest the results were read in: saved as ``region.tif``
         (an earlier save's is removed without one).
+    axis : (ndarray, str), optional
+        The stack's sweep, one value per frame of the stack, and its name (e.g. the
+        applied field): the x axis of the criticality curve and a column of the CSV.
 
     Raises
     ------
@@ -204,5 +208,9 @@ def save_results(folder, results: dict, clf, source: dict, region=None) -> Path:
         write_tiff(folder / "region.tif", np.asarray(region, np.uint8))
     elif (folder / "region.tif").exists():
         (folder / "region.tif").unlink()
-    write_report(folder, clf, source=source)
+    if axis is not None and axis[0] is not None:
+        write_report(folder, clf, [float(axis[0][t]) for t in sorted(results)], axis[1],
+                     source=source)
+    else:
+        write_report(folder, clf, source=source)
     return folder

@@ -96,11 +96,12 @@ class ResultChart(_Chart):
     curve with the current frame marked."""
 
     def show_frame(self, t, result, curve: dict | None, running: bool = False,
-                   k: float | None = None) -> None:
+                   k: float | None = None, axis=(None, "frame")) -> None:
         """Redraw for frame ``t`` (result None: not classified yet, or being classified
         when ``running``; hidden while nothing at all is classified or running); ``k``:
         the paper's k-sigma rule, whose share of the frame's windows is written on the
-        bars."""
+        bars; ``axis``: the stack's sweep (values per frame, name) the curve is drawn
+        against, or (None, "frame")."""
         self.figure.clear()
         self.frame = t
         if result is None and not curve and not running:
@@ -129,18 +130,21 @@ class ResultChart(_Chart):
         if curve:
             ax2 = self.figure.add_subplot(2, 1, 2)
             ts = sorted(curve)
+            x, name = axis
+            xs = ts if x is None else [float(x[k]) for k in ts]
             d = [curve[k][0] for k in ts]
             colors = [class_color(curve[k][1]) for k in ts]
-            ax2.plot(ts, d, color="0.6", lw=1)
-            ax2.scatter(ts, d, c=colors, s=24, edgecolor="black", linewidth=0.5, zorder=3)
-            ax2.axvline(t, color="red", lw=1, label=f"frame {t}")
-            ax2.set_xlabel("frame")
+            ax2.plot(xs, d, color="0.6", lw=1)
+            ax2.scatter(xs, d, c=colors, s=24, edgecolor="black", linewidth=0.5, zorder=3)
+            ax2.axvline(t if x is None else float(x[t]), color="red", lw=1,
+                        label=f"frame {t}")
+            ax2.set_xlabel(name)
             ax2.set_ylabel(r"distance ($|\sigma_c|$)")
             ax2.set_title("proximity to criticality (majority class)", fontsize=9)
             ax2.set_ylim(bottom=0)
             ax2.legend(fontsize=7, frameon=False)
             if len(ts) == 1:  # one point: no meaningless tick range around it
-                ax2.set_xticks(ts)
+                ax2.set_xticks(xs)
         self._drawn()
 
 

@@ -140,6 +140,8 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
     run_all_button = PushButton(text="Run all frames")
     cancel_button = PushButton(text="Cancel", enabled=False)
     save_button = PushButton(text="Save results...")
+    table_button = PushButton(text="Results table (per frame)")
+    figure_button = PushButton(text="Export figure (displayed frame)...")
     min_cluster = SpinBox(
         label="min cluster (px)",
         min=1,
@@ -178,6 +180,8 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         "run_all_button": run_all_button,
         "cancel_button": cancel_button,
         "save_button": save_button,
+        "table_button": table_button,
+        "figure_button": figure_button,
         "min_cluster": min_cluster,
         "geometry_button": geometry_button,
         "progress": progress,

@@ -75,6 +75,59 @@ class OutputActions:
                              f"clusters of >= {geometry.min_size} px; {geometry.n_edge} "
                              f"touching the edge left out): {words}")
 
+    # ------------------------------------------------------------------ table
+    def show_table(self):
+        """Open (or bring back) the per-frame results table dock
+        (:class:`._table.ResultsTable`): the numbers of ``fractions.csv``."""
+        from ._table import ResultsTable
+
+        table = self.__dict__.get("_table")
+        if table is None or table.parent() is None:
+            table = self._table = ResultsTable()
+            self.viewer.window.add_dock_widget(table, name="Hamiltonian results table",
+                                               area="bottom")
+        table.parent().show()
+        self._refresh_table()
+        return table
+
+    def _refresh_table(self) -> None:
+        """The open table follows the results of the classified image."""
+        table = self.__dict__.get("_table")
+        if table is not None and table.parent() is not None:
+            table.show_rows(self.session.table_rows())
+
+    def export_figure(self, path) -> Path:
+        """The displayed frame's class map over the image, with legend and scale bar
+        (when the pixel size is known), beside its bar chart, as a PNG (300 dpi) or SVG
+        (:func:`~napari_hamiltonian.output.figures.map_figure`)."""
+        from ..output.figures import map_figure, save_figure
+
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg"):
+            raise ValueError(f"{path.name}: figures are written as .png or .svg")
+        t = self.current_frame()
+        layer = self._run_layer
+        result = self.results.get(t) if layer is self.layer_box.value else None
+        if result is None:
+            raise ValueError(f"frame {t} is not classified yet: press Run first")
+        image = self._frame_getter(layer)(t)
+        fig = map_figure(image, result, self.session.frame_sentence(t),
+                         float(self.pixel_nm.value))
+        save_figure(fig, path, dpi=300)
+        return path
+
+    def _figure_dialog(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export the figure of this frame",
+                                              "frame.png", "PNG (*.png);;SVG (*.svg)")
+        if not path:
+            return
+        try:
+            self.status.value = f"figure written to {self.export_figure(path)}"
+        except ValueError as err:
+            self._error(str(err))
+
     # ------------------------------------------------------------------ saving
     def save(self, folder) -> Path:
         """Write the classified frames to ``folder``
@@ -98,7 +151,7 @@ class OutputActions:
                   "image": layer.name}
         settings = self.session.settings
         return (dict(self.results), self._clf, source,
-                None if settings is None else settings.region)
+                None if settings is None else settings.region, self.session.axis())
 
     def _save_dialog(self) -> None:
         """Ask for a folder (once there is something to save), then write in the

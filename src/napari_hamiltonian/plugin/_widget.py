@@ -14,8 +14,8 @@ import time
 import numpy as np
 from napari.layers import Image
 from napari.viewer import Viewer
-from qtpy.QtCore import QEvent, QTimer
-from qtpy.QtWidgets import QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..classes import standard_names
 from ..imaging.reading import Reading
@@ -58,6 +58,11 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         column = QVBoxLayout(inner)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.controls.native)
+        self.answer = QLabel()  # the displayed frame's answer in one sentence
+        self.answer.setWordWrap(True)
+        self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.answer.hide()
+        column.addWidget(self.answer)
         column.addWidget(self.chart)
         self.geometry_chart = GeometryChart(self, theme=str(self.viewer.theme))
         column.addWidget(self.geometry_chart)
@@ -103,6 +108,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.run_all_button.clicked.connect(lambda: self.run(all_frames=True))
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._save_dialog)
+        self.table_button.clicked.connect(self.show_table)
+        self.figure_button.clicked.connect(self._figure_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
         self._on_layer(self.layer_box.value)
 
@@ -414,6 +421,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             return
         self.chart.show_frame(self.current_frame(), None, None)
         self.geometry_chart.hide()
+        self.answer.hide()
         if self.worker is None and self._run_layer is not None:
             self.status.value = f"{layer.name}: not classified yet (press Run)"
 
@@ -437,6 +445,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
         self.chart.show_frame(0, None, None)
+        self.answer.hide()
         self.status.value = f"{event.value.name} was closed; its results with it"
 
     # ------------------------------------------------------------------ output
@@ -456,9 +465,14 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
 
     def _refresh_chart(self) -> None:
         t = self.current_frame()
+        sentence = self.session.frame_sentence(t, float(self.pixel_nm.value)) \
+            if self.layer_box.value is self._run_layer else ""
+        self.answer.setText(sentence)
+        self.answer.setVisible(bool(sentence))
+        self._refresh_table()
         self.chart.show_frame(t, self.results.get(t), self.curve if self.session.follow else None,
                               running=self.worker is not None,
-                              k=float(self.confidence_k.value))
+                              k=float(self.confidence_k.value), axis=self.session.axis())
 
 
 def classify_selected_layer(viewer: Viewer) -> None:

@@ -17,7 +17,8 @@ from ..classifier.choice import ChosenModel, choose_model
 from ..imaging.reading import BINARY_FOR_GREY, Reading, two_valued
 from ..imaging.region import check_mask, fill_outside, frame_mask, region_digest
 from ..inference.sliding import iter_classify
-from ..output.messages import answer_line, groups_message, levels_message, unlike_message
+from ..output.messages import (answer_line, groups_message, levels_message, split_words,
+                                unlike_message)
 from ..output.summary import criticality_distance, frame_summary
 
 #: Said after a run of a stack thresholded frame by frame by Otsu.
@@ -169,6 +170,28 @@ class ClassifySession:
             self.curve[t] = (criticality_distance(self.clf, result),
                              frame_summary(result)["majority"])
 
+    def axis(self):
+        """The sweep the classified stack's metadata carries (values per frame, name),
+        or (None, "frame") (:func:`~napari_hamiltonian.output.folder.metadata_axis`)."""
+        from ..output.folder import metadata_axis
+
+        if self.layer is None:
+            return None, "frame"
+        return metadata_axis(dict(self.layer.metadata), self.n_frames(self.layer))
+
+    def table_rows(self) -> list[dict]:
+        """One row per classified frame, in frame order: the numbers ``fractions.csv``
+        holds (the sweep's value when the stack carries one,
+        :func:`~napari_hamiltonian.output.summary.frame_summary`, the paper's proximity
+        to criticality)."""
+        if self.clf is None:
+            return []
+        x, label = self.axis()
+        return [{"frame": int(t), **({label: float(x[t])} if x is not None else {}),
+                 **frame_summary(r),
+                 "criticality distance": round(criticality_distance(self.clf, r), 4)}
+                for t, r in sorted(self.results.items())]
+
     def set_confidence_k(self, confidence_k: float) -> None:
         """New k: the paper's k-sigma flags of the kept frames, from their distances
         (the rejection does not use k)."""
@@ -191,6 +214,22 @@ class ClassifySession:
             return ""
         image = np.asarray(layer.data[frames[0]] if layer.ndim == 3 else layer.data)
         return BINARY_FOR_GREY if two_valued(image) else ""
+
+    def frame_sentence(self, t: int, pixel_nm: float = 0.0) -> str:
+        """Frame ``t``'s answer in one sentence with what made it: "frame 3: RF-2D (88%
+        named, ...); model: 2 px grey; phase levels 76 (insulator), 178 (metal); stride
+        4 px (80 nm)" ("" before it is classified); lengths also in nm when the pixel
+        size ``pixel_nm`` is known (> 0)."""
+        r = self.results.get(t)
+        if r is None or self.model is None or self.settings is None:
+            return ""
+
+        def length(px: float) -> str:
+            return f"{px:g} px" + (f" ({px * pixel_nm:.4g} nm)" if pixel_nm > 0 else "")
+
+        return (f"frame {t}: {r.answer()} ({split_words(r)}); model: {self.model.label}; "
+                f"{self.settings.reading.describe()}; stride {length(r.stride)}, windows "
+                f"{length(r.window)}")
 
     def summary(self, cancelled: bool = False) -> str:
         """The status line after a run: frames done, then in words whatever the user
