@@ -311,7 +311,7 @@ def test_future_and_damaged_files_get_clear_errors(fitted, tmp_path):
     path = fitted.save(tmp_path / "m.safetensors")
     blob = path.read_bytes()
     future = tmp_path / "future.safetensors"
-    future.write_bytes(blob.replace(b'\\"format_version\\": 2', b'\\"format_version\\": 9'))
+    future.write_bytes(blob.replace(b'\\"format_version\\": 3', b'\\"format_version\\": 9'))
     with pytest.raises(ValueError, match="Upgrade napari-hamiltonian"):
         HamiltonianClassifier.load(future)
     cut = tmp_path / "cut.safetensors"
@@ -439,6 +439,12 @@ def _rewrite_header(path, edit):
     (lambda m, t: m.pop("classes"), "lacks 'classes'"),
     (lambda m, t: m["architecture"].pop("window"), "lacks the integer 'window'"),
     (lambda m, t: t.pop("cluster.1"), "missing"),
+    # issue 31, item 2: every parameter and the version are under the hash
+    (lambda m, t: m["params"].update(symmetry_reduction=False), "does not match the hash"),
+    (lambda m, t: m["params"].update(confidence_k=9.0), "does not match the hash"),
+    (lambda m, t: m["params"].update(psf_sigma=2.0), "does not match the hash"),
+    (lambda m, t: m.update(class_groups=[m["classes"][:2]]), "does not match the hash"),
+    (lambda m, t: m.update(format_version=2), "does not match the hash"),
 ])
 def test_edited_model_files_are_refused(fitted, tmp_path, edit, match):
     path = fitted.save(tmp_path / "m.safetensors")
@@ -456,15 +462,19 @@ def test_flipped_bytes_in_the_weights_are_detected(fitted, tmp_path):
         HamiltonianClassifier.load(path)
 
 
-def test_format_1_files_load_with_a_warning(fitted, data, tmp_path):
+def test_format_1_files_load_only_when_trusted(fitted, data, tmp_path):
+    """A file without a hash (format 1, or a newer file edited to say so) is refused
+    unless the user trusts it (issue 31, item 2); then it loads with a warning."""
     path = fitted.save(tmp_path / "m.safetensors")
 
     def to_v1(meta, tensors):
         meta["format_version"] = 1
         meta.pop("content_sha256")
     _rewrite_header(path, to_v1)
+    with pytest.raises(ValueError, match="no content hash.*verify=False"):
+        HamiltonianClassifier.load(path)
     with pytest.warns(UserWarning, match="no content hash"):
-        old = HamiltonianClassifier.load(path)
+        old = HamiltonianClassifier.load(path, verify=False)
     np.testing.assert_array_equal(old.decision_function(data[0]),
                                   fitted.decision_function(data[0]))
 
@@ -492,7 +502,8 @@ def test_weights_that_are_not_finite_are_neither_saved_nor_loaded(fitted, tmp_pa
         tensors[name] = tensors[name].copy()
         tensors[name].flat[0] = np.nan
         meta["content_sha256"] = content_sha256(meta["classes"], meta["architecture"],
-                                                tensors)
+                                                tensors, meta["params"],
+                                                meta["class_groups"])
     _rewrite_header(good, poison)
     with pytest.raises(ValueError, match="m.safetensors.*not finite"):
         HamiltonianClassifier.load(good)

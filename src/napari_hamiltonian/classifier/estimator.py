@@ -465,14 +465,19 @@ class HamiltonianClassifier(ConfidenceMixin, ClassifierMixin, BaseEstimator):
         return save_model(self, path, overwrite)
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> HamiltonianClassifier:
+    def load(cls, path, device: str = "auto", verify: bool = True
+             ) -> HamiltonianClassifier:
         """Read a model written by :meth:`save`. Never unpickles anything.
+
+        Everything that decides an answer (weights, classes, parameters) is checked
+        against the file's content hash; ``verify=False`` loads an old (format 1) file
+        that has none, for a user who trusts it.
 
         Raises
         ------
         ValueError
             If the file is not a napari-hamiltonian safetensors model (a pickle or torch
-            file, say), is damaged, or comes from an incompatible version.
+            file, say), is damaged or edited, or comes from an incompatible version.
         """
         from .modelfile import load_model
-        return load_model(cls, path, device)
+        return load_model(cls, path, device, verify)

@@ -6,12 +6,16 @@ parameters and the training record are JSON in the safetensors header under
 ``napari_hamiltonian``. Reading never unpickles anything: the header is checked by hand
 before safetensors reads the tensors.
 
-Integrity (format 2): ``content_sha256`` in the header is the SHA-256 of the class names,
-the architecture and every tensor (name, dtype, shape, bytes). Loading recomputes it, so
-flipped bytes in the weights, reordered class names or a swapped tensor are refused
-instead of giving silently wrong predictions. The metadata is also checked against the
-tensors (one class name per output, one cluster per class). Format-1 files (no hash)
-still load, with a warning.
+Integrity (format 3): ``content_sha256`` in the header is the SHA-256 of everything that
+decides an answer: the class names, the architecture, the estimator's parameters (the
+symmetry reduction, the input kind, the PSF, k, ...), the class groups and every tensor
+(name, dtype, shape, bytes). Loading recomputes it, so flipped bytes in the weights,
+reordered class names, a swapped tensor or an edited parameter are refused instead of
+giving silently wrong predictions; a version number edited down does not skip it (a
+format-2 hash, over names, architecture and tensors only, does not match a format-3
+file). The metadata is also checked against the tensors (one class name per output, one
+cluster per class). Format-1 files have no hash: they are refused unless loaded with
+``verify=False`` by a user who trusts them (and then re-saved).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch
 from ..output.files import atomic_write
 
 #: Model-file format written by this version; files with a larger number are refused.
-MODEL_FORMAT_VERSION = 2
+MODEL_FORMAT_VERSION = 3
 _FORMAT_NAME = "napari-hamiltonian-model"
 
 
@@ -37,10 +41,14 @@ def package_version() -> str:
     return __version__
 
 
-def content_sha256(classes: list, architecture: dict, tensors: dict) -> str:
-    """SHA-256 of what a model computes: class names, architecture and every tensor."""
-    h = hashlib.sha256(json.dumps({"classes": classes, "architecture": architecture},
-                                  sort_keys=True).encode())
+def content_sha256(classes: list, architecture: dict, tensors: dict,
+                   params: dict | None = None, class_groups: list | None = None) -> str:
+    """SHA-256 of what a model computes: class names, architecture, every tensor and (from
+    format 3) the parameters and class groups."""
+    head = {"classes": classes, "architecture": architecture}
+    if params is not None:
+        head.update(params=params, class_groups=class_groups or [])
+    h = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
     for name in sorted(tensors):
         t = np.ascontiguousarray(tensors[name])
         h.update(f"{name}|{t.dtype.str}|{t.shape}|".encode())
@@ -71,19 +79,20 @@ def save_model(clf, path, overwrite: bool = True) -> Path:
     classes = clf.classes_.tolist()
     architecture = {"window": clf.window_, "hidden_units": clf.hidden_units,
                     "n_classes": len(clf.classes_)}
+    groups = [list(g) for g in getattr(clf, "class_groups_", [])]
     meta = {
         "format": _FORMAT_NAME, "format_version": MODEL_FORMAT_VERSION,
         "package_version": package_version(),
         "classes": classes,
         "architecture": architecture,
-        "content_sha256": content_sha256(classes, architecture, tensors),
+        "content_sha256": content_sha256(classes, architecture, tensors, params, groups),
         "params": params,
         "validation_scores": clf.validation_scores_,
         "loss_curve": clf.loss_curve_,
         "training_scores": getattr(clf, "training_scores_", []),
         "n_iter": clf.n_iter_,
         "validation_confusion": clf.validation_confusion_.tolist(),
-        "class_groups": [list(g) for g in getattr(clf, "class_groups_", [])],
+        "class_groups": groups,
         "training": clf.training_info_,
     }
     blob = st_save(tensors, metadata={"napari_hamiltonian": json.dumps(meta)})
@@ -101,14 +110,17 @@ def check_finite(tensors: dict, what: str) -> None:
                          "(the default is 0.001)")
 
 
-def load_model(cls, path, device: str = "auto"):
+def load_model(cls, path, device: str = "auto", verify: bool = True):
     """Read a file written by :func:`save_model` into a fitted instance of ``cls``.
+
+    ``verify=False`` loads a format-1 file (which has no content hash) that the user
+    trusts; files with a hash are always checked against it.
 
     Raises
     ------
     ValueError
         If the file is not a napari-hamiltonian safetensors model (a pickle or torch
-        file, say), is damaged, or comes from an incompatible version.
+        file, say), is damaged or edited, or comes from an incompatible version.
     """
     from . import cnn
     from .confidence import TrainingClusters
@@ -121,7 +133,7 @@ def load_model(cls, path, device: str = "auto"):
                          "`napari-hamiltonian train` or HamiltonianClassifier.save")
     blob = path.read_bytes()
     meta, tensors = parse_model_file(blob, path)
-    check_model_metadata(meta, tensors, path)
+    check_model_metadata(meta, tensors, path, verify)
     check_finite(tensors, str(path))
     arch = meta["architecture"]
     clf = cls(**meta["params"])
@@ -204,7 +216,7 @@ _REQUIRED = {"classes": list, "architecture": dict, "params": dict,
              "validation_confusion": list, "training": dict}
 
 
-def check_model_metadata(meta: dict, tensors: dict, path) -> None:
+def check_model_metadata(meta: dict, tensors: dict, path, verify: bool = True) -> None:
     """Check a model file's header against its tensors (see the module docstring).
 
     Raises
@@ -234,12 +246,18 @@ def check_model_metadata(meta: dict, tensors: dict, path) -> None:
     missing = [f"cluster.{c}" for c in range(len(classes)) if f"cluster.{c}" not in tensors]
     if missing:
         raise ValueError(f"{path}: tensors {missing} are missing; {edited}")
-    if meta["format_version"] >= 2:
-        stored = meta.get("content_sha256")
-        if stored != content_sha256(classes, arch, tensors):
+    version = meta["format_version"]
+    if version >= 2:
+        extra = (meta["params"], meta.get("class_groups", [])) if version >= 3 else ()
+        if meta.get("content_sha256") != content_sha256(classes, arch, tensors, *extra):
             raise ValueError(f"{path}: its content does not match the hash written when it "
                              f"was saved; {edited}")
+    elif verify:
+        raise ValueError(f"{path} is in model format 1, which has no content hash: an edit "
+                         "of its weights or parameters cannot be detected, so it is not "
+                         "loaded. If you trust the file, load it with "
+                         "HamiltonianClassifier.load(path, verify=False) and save it again "
+                         "to give it a hash")
     else:
-        warnings.warn(f"{path} is in model format 1, which has no content hash: damage to "
-                      "its weights cannot be detected. Re-save it with "
-                      "HamiltonianClassifier.save to protect it", UserWarning, stacklevel=3)
+        warnings.warn(f"{path} is in model format 1 (no content hash), loaded unverified "
+                      "as asked; save it again to protect it", UserWarning, stacklevel=3)
