@@ -130,6 +130,28 @@ def test_inputs_tiff_pages_zarr_and_npy_read_the_same(stack, tmp_path):
         files.read_stack(tmp_path / "a.bmp")
 
 
+def test_tiffs_that_are_not_one_sweep_are_refused_by_name(stack, tmp_path):
+    """Issue 31, item 4: pages of different sizes or types are not read as page 0
+    alone, and channels are not read as frames of a sweep."""
+    with tifffile.TiffWriter(tmp_path / "mixed.tif") as tw:
+        tw.write(stack[0], photometric="minisblack")
+        tw.write(stack[1, :40, :40], photometric="minisblack")
+    with pytest.raises(ValueError, match="mixed.tif holds 2 pages of different sizes"):
+        files.read_stack(tmp_path / "mixed.tif")
+    with tifffile.TiffWriter(tmp_path / "types.tif") as tw:
+        tw.write(stack[0], photometric="minisblack")
+        tw.write(stack[1].astype(np.float32), photometric="minisblack")
+    with pytest.raises(ValueError, match="different sizes or types"):
+        files.read_stack(tmp_path / "types.tif")
+    tifffile.imwrite(tmp_path / "cyx.ome.tif", stack[:2], photometric="minisblack",
+                     metadata={"axes": "CYX"})
+    with pytest.raises(ValueError, match="2 channels .*Split Channels"):
+        files.read_stack(tmp_path / "cyx.ome.tif")
+    tifffile.imwrite(tmp_path / "tyx.ome.tif", stack, photometric="minisblack",
+                     metadata={"axes": "TYX"})
+    np.testing.assert_array_equal(files.read_stack(tmp_path / "tyx.ome.tif").compute(), stack)
+
+
 def test_grayscale_with_otsu_and_temperatures(model, stack, tmp_path):
     path, clf = model
     gray = microscope_view(stack, blur=0.7, noise=0.05)

@@ -63,6 +63,19 @@ def _open(path: Path, suffix: str):
             rgb = "S" in series.axes
             shape, n_pages = series.shape, len(series.pages)
             pages = {(p.shape, p.dtype) for p in tif.pages}
+            if len(pages) > 1:  # reading page 0 alone would drop the others unsaid
+                kinds = ", ".join(sorted(f"{'x'.join(map(str, s))} {d}" for s, d in pages))
+                raise ValueError(
+                    f"{path} holds {len(tif.pages)} pages of different sizes or types "
+                    f"({kinds}); a stack's frames must be alike: save each image as its "
+                    "own file, or crop and convert them to one size and type")
+            channels = dict(zip(series.axes, series.shape)).get("C", 1)
+            if channels > 1:
+                raise ValueError(
+                    f"{path} holds {channels} channels (axes {series.axes}, shape "
+                    f"{series.shape}), not frames of one sweep: save the channel with the "
+                    "domain contrast as its own file (e.g. in Fiji: Image > Color > Split "
+                    "Channels)")
             if len(tif.series) > 1 and len(pages) == 1 and len(shape) == 2:
                 # pages written one by one (separate series): one frame each
                 shape, n_pages = (len(tif.pages),) + shape, len(tif.pages)
