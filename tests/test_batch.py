@@ -629,3 +629,34 @@ def test_the_cli_says_once_that_a_model_cannot_classify(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err.count("classify: warning: this model's validation accuracy") == 1
     assert "none of these (0% named" in captured.out
+
+
+def test_a_results_folder_is_written_by_one_run_at_a_time(model, stack, tmp_path, capsys):
+    """Issue 31, item 5: a second run into an --out that a running one holds is refused
+    by name before any work; a claim left by a run that died is taken over; a failed
+    run leaves no empty folder behind."""
+    import subprocess
+    import sys
+
+    from napari_hamiltonian.output.files import LOCK_NAME, claimed
+
+    path, _ = model
+    np.save(tmp_path / "s.npy", stack)
+    out = tmp_path / "out"
+    cmd = ["classify", str(tmp_path / "s.npy"), "--out", str(out), "--model", str(path),
+           "--stride", "8"]
+    with claimed(out):
+        assert main(cmd) == 2
+        assert "being written by another napari-hamiltonian run" in capsys.readouterr().err
+        assert not (out / "s").exists()
+    assert not out.exists()  # the claim made the folder and nothing was written
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    import socket
+    out.mkdir()
+    (out / LOCK_NAME).write_text(f"{dead.stdout.strip()} {socket.gethostname()} 2026-01-01")
+    assert main(cmd) == 0  # the dead run's claim is taken over
+    assert (out / "s" / "fractions.csv").exists() and not (out / LOCK_NAME).exists()
+    assert main(["classify", str(tmp_path / "missing.npy"), "--out",
+                 str(tmp_path / "new"), "--model", str(path)]) == 2
+    assert not (tmp_path / "new").exists()

@@ -196,10 +196,9 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
 def classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..output.files import claimed
     from ..output.folder import output_names
 
-    from ..inference.batch import plan, run
-    from ..output.messages import groups_message, levels_message
     reading = _reading(args)
     frames = args.levels_from_frames
     if frames is not None and (args.levels is not None or args.threshold is not None):
@@ -217,9 +216,22 @@ def classify(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder for the results")
     names = output_names(args.inputs)
-    # every input checked before anything is written
+    with claimed(out):  # no other run writes into --out meanwhile
+        return _classify_into(args, out, names, reading, frames, chosen, temps)
+
+
+def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
+    """``classify``'s work once --out is held: every input planned (checked) before
+    anything is written, then run."""
+    from pathlib import Path
+
+    from ..inference.batch import plan, run
+    from ..output.messages import groups_message, levels_message
+
     from ..imaging.preparation import Preparation
 
+    clf = chosen.clf
+    # every input checked before anything is written
     mask = _mask(args.mask)
     preparation = Preparation(args.register, args.flat_field)
     jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride,

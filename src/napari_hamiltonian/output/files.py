@@ -72,3 +72,58 @@ def check_writable(folder) -> Path:
         raise ValueError(f"cannot write to {folder}: {err.strerror or err}; choose a "
                          "folder you can write to") from None
     return folder
+
+
+#: The file a run holds in its output folder while it writes there (:func:`claimed`).
+LOCK_NAME = ".napari-hamiltonian.lock"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+@contextmanager
+def claimed(folder, option: str = "--out") -> Iterator[Path]:
+    """Hold ``folder`` (created if missing) for one run: a second run that asks for it
+    meanwhile is refused by name, so two runs never mix their frames in one results
+    folder. A claim left by a run that died on this machine is taken over. A folder
+    this claim created is removed again if the run leaves it empty."""
+    import socket
+    import time
+
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock, host = folder / LOCK_NAME, socket.gethostname()
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid, where, since = lock.read_text().split(" ", 2)
+                stale = where == host and not _alive(int(pid))
+            except (OSError, ValueError):
+                pid, where, since, stale = "?", "?", "?", False
+            if stale:
+                lock.unlink(missing_ok=True)
+                continue
+            raise ValueError(
+                f"{folder} is being written by another napari-hamiltonian run (process "
+                f"{pid} on {where}, since {since.strip()}): wait for it to end or give "
+                f"another {option} (if no run is going on, delete {lock})") from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{os.getpid()} {host} {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        break
+    try:
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
