@@ -660,3 +660,30 @@ def test_a_results_folder_is_written_by_one_run_at_a_time(model, stack, tmp_path
     assert main(["classify", str(tmp_path / "missing.npy"), "--out",
                  str(tmp_path / "new"), "--model", str(path)]) == 2
     assert not (tmp_path / "new").exists()
+
+
+def test_outputs_never_land_in_the_users_data_or_files(model, stack, tmp_path, capsys):
+    """Issue 31, items 12 and 14: geometry --out gives same-stem inputs their own
+    folders and keeps a user's geometry.csv unless --overwrite; classify and geometry
+    refuse an --out inside an input (a zarr store)."""
+    path, _ = model
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        np.save(tmp_path / day / "s.npy", stack[:1] if day == "day1" else stack[1:])
+    inputs = [str(tmp_path / d / "s.npy") for d in ("day1", "day2")]
+    out = tmp_path / "geo"
+    assert main(["geometry", *inputs, "--out", str(out)]) == 0
+    assert len(read_csv(out / "day1-s" / "geometry.csv")) == 1
+    assert len(read_csv(out / "day2-s" / "geometry.csv")) == 2
+    (out / "day1-s" / "geometry.csv").write_text("mine\n")
+    assert main(["geometry", *inputs, "--out", str(out)]) == 2
+    assert "already holds geometry.csv" in capsys.readouterr().err
+    assert (out / "day1-s" / "geometry.csv").read_text() == "mine\n"
+    assert main(["geometry", *inputs, "--out", str(out), "--overwrite"]) == 0
+    zarr.save_array(str(tmp_path / "v3.zarr"), stack)
+    before = sorted(p.name for p in (tmp_path / "v3.zarr").iterdir())
+    for cmd in (["classify", str(tmp_path / "v3.zarr"), "--model", str(path)],
+                ["geometry", str(tmp_path / "v3.zarr")]):
+        assert main([*cmd, "--out", str(tmp_path / "v3.zarr")]) == 2
+        assert "inside the input" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "v3.zarr").iterdir()) == before

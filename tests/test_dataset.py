@@ -73,6 +73,27 @@ def test_save_load_round_trip_is_atomic_and_refuses_to_overwrite(small, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]  # no temporary left
 
 
+def test_a_failed_write_names_its_file_and_long_names_are_written(tmp_path, monkeypatch):
+    """Issue 31, item 13: a full disk said a bare "[Errno 28]" with no path, and a name
+    near the file-system limit failed because the temporary name was longer."""
+    import errno
+
+    from napari_hamiltonian.output.files import atomic_write
+
+    name = "a" * 250 + ".csv"
+    atomic_write(tmp_path / name, b"1")
+    assert (tmp_path / name).read_bytes() == b"1"
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="free some space") as info:
+        atomic_write(tmp_path / "x.bin", b"abc")
+    assert info.value.filename == str(tmp_path / "x.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary left
+
+
 def test_generate_command(tmp_path, capsys):
     out = tmp_path / "set.npz"
     args = [str(out), "--n-per-class", "3", "--size", "16", "--classes", "P-2D", "RF-2D"]

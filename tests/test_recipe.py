@@ -112,3 +112,9 @@ def test_training_sets_are_joined_and_windowed(tmp_path, capsys):
     assert main(["generate", str(tmp_path / "d.npz"), "--protocol", "variants",
                  "--none", "5"]) == 2
     assert "none of them" in capsys.readouterr().err
+    # issue 31, item 13: refused before the training, not after it
+    assert main(["train", str(a), "--out", str(tmp_path / "t.safetensors"), "--test",
+                 str(c)]) == 2
+    assert "generate the test set with --size 40" in capsys.readouterr().err
+    assert main(["train", str(a), "--out", str(tmp_path), "--overwrite"]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err

@@ -201,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--phases", choices=("both", "1", "0"), default="both",
                     help="clusters of both phases (default) or of one")
     ge.add_argument("--out", help="folder for <name>/geometry.csv and geometry.png")
+    ge.add_argument("--overwrite", action="store_true",
+                    help="replace geometry.csv and geometry.png in --out if they exist")
     ge.set_defaults(func=commands.geometry)
 
     gr = sub.add_parser(

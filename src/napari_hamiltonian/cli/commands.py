@@ -42,6 +42,10 @@ def train(args: argparse.Namespace) -> int:
                          "model; give the card its own file (e.g. MODEL_CARD.md)")
     targets = [out] + ([Path(args.card)] if args.card else [])
     for path in targets:  # fail before the minutes of training
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; give a file name for the "
+                             f"{'model' if path == out else 'card'} (e.g. "
+                             f"{path / ('model.safetensors' if path == out else 'MODEL_CARD.md')})")
         if path.exists() and not args.overwrite:
             raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
     if args.card_notes and not Path(args.card_notes).is_file():
@@ -57,6 +61,12 @@ def train(args: argparse.Namespace) -> int:
         storage=args.storage, render_variety=args.render_variety, window=args.window)
     X, y, meta, extra = _training_sets(args.dataset)
     test = load_dataset(args.test) if args.test else None
+    side = recipe.window or X.shape[1]
+    if test is not None and (min(test[0].shape[1:]) < side if recipe.window else
+                             test[0].shape[1:] != X.shape[1:]):
+        raise ValueError(f"--test {args.test} holds {test[0].shape[1]}x{test[0].shape[2]} "
+                         f"images; the model reads {side}x{side} windows: generate the test "
+                         f"set with --size {side} (checked before the training, not after)")
     lattice_test = test
     if test is not None:  # tested with the levels known exactly
         test = (recipe.render(test[0], stream=1, exact_levels=True), *test[1:])
@@ -216,8 +226,22 @@ def classify(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder for the results")
     names = output_names(args.inputs)
+    _refuse_inside_input(out, args.inputs)
     with claimed(out):  # no other run writes into --out meanwhile
         return _classify_into(args, out, names, reading, frames, chosen, temps)
+
+
+def _refuse_inside_input(out, inputs) -> None:
+    """ValueError if the output folder ``out`` is an input or inside one (a zarr store,
+    say): results must never be written into the user's data."""
+    from pathlib import Path
+
+    target = Path(out).resolve()
+    for path in inputs:
+        source = Path(path).resolve()
+        if target == source or source in target.parents:
+            raise ValueError(f"--out {out} is inside the input {path}: the results would "
+                             "be written into your data; choose a folder outside it")
 
 
 def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
@@ -327,9 +351,22 @@ def geometry(args: argparse.Namespace) -> int:
     from ..imaging.region import check_mask, frame_mask
     from ..geometry import MEASURES, References, measure, table_row, verdict
 
+    from ..output.files import check_writable
+    from ..output.folder import output_names
+
     refs = References.load(psf_sigma=args.psf_sigma)
     min_size = refs.min_size if args.min_size is None else args.min_size
     reading, mask = _reading(args), _mask(args.mask)
+    outs = {}
+    if args.out:  # one folder per input, named as classify names them; checked first
+        for path, name in output_names(args.inputs).items():
+            out = outs[path] = Path(args.out) / name
+            _refuse_inside_input(out, args.inputs)
+            taken = [f for f in ("geometry.csv", "geometry.png") if (out / f).exists()]
+            if taken and not args.overwrite:
+                raise ValueError(f"{out} already holds {' and '.join(taken)}; pass "
+                                 "--overwrite to replace them, or choose another --out")
+            check_writable(out)
     for path in args.inputs:
         stack = read_stack(path)
         region = check_mask(mask, stack.shape, "stack")
@@ -345,7 +382,7 @@ def geometry(args: argparse.Namespace) -> int:
                   f"edge left out); consistent with: {', '.join(v.consistent) or 'none'}")
             rows.append({"frame": t, **table_row(g, v)})
         if args.out:
-            out = Path(args.out) / Path(path).stem
+            out = outs[Path(path)]
             summary.write_csv(out / "geometry.csv", rows)
             figures.save_figure(figures.geometry_plot(np.arange(len(measures)), measures,
                                                     refs), out / "geometry.png")

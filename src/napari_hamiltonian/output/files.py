@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,11 +29,13 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
     On leaving the block normally the data is flushed to disk, given the usual mode
     (0666 less the umask; ``mkstemp`` creates 0600) and renamed onto ``path`` in one
     step. On an exception (Ctrl-C included) the temporary file is removed and ``path``
-    is left as it was. Missing parent folders are created.
+    is left as it was; a failed write (a full disk, say) names ``path``. Missing parent
+    folders are created. The temporary name is short, so that a name near the file
+    system's limit can still be written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".nh-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -40,6 +43,13 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        if err.filename is not None and str(err.filename) != tmp:
+            raise
+        hint = ("; free some space or choose another folder" if err.errno == errno.ENOSPC
+                else "")
+        raise OSError(err.errno, f"{err.strerror or err}{hint}", str(path)) from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
