@@ -687,3 +687,23 @@ def test_outputs_never_land_in_the_users_data_or_files(model, stack, tmp_path, c
         assert main([*cmd, "--out", str(tmp_path / "v3.zarr")]) == 2
         assert "inside the input" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "v3.zarr").iterdir()) == before
+
+
+def test_a_nan_in_a_later_frame_stops_the_run_before_anything_is_written(model, stack,
+                                                                          tmp_path, capsys):
+    """Issue 31, item 15: NaN in frame 2 was found after frame 0 and the settings had
+    been written; now it is named before any work, and a mask that leaves it out
+    lets the run go on."""
+    path, _ = model
+    grey = stack.astype(np.float32)
+    grey[2, 5, 5] = np.nan
+    np.save(tmp_path / "g.npy", grey)
+    cmd = ["classify", str(tmp_path / "g.npy"), "--model", str(path), "--stride", "8",
+           "--threshold", "0.5"]
+    assert main([*cmd, "--out", str(tmp_path / "o")]) == 2
+    assert "frame(s) 2 contain NaN" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    mask = np.ones(stack.shape[1:], np.uint8)
+    mask[:20, :20] = 0
+    tifffile.imwrite(tmp_path / "m.tif", mask)
+    assert main([*cmd, "--out", str(tmp_path / "o"), "--mask", str(tmp_path / "m.tif")]) == 0

@@ -109,6 +109,7 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
         reading.check(np.asarray(stack[0].compute()), clf, frame_mask(mask, 0))
     except ValueError as err:
         raise ValueError(f"{path}, frame 0: {err}") from None
+    _check_finite(path, stack, mask)
     from .. import __version__
     recorded = reading.settings()
     settings = {"model_sha256": model_hash, "stride": int(stride),
@@ -159,6 +160,26 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
             "criticality curve; --threshold otsu-stack (one threshold for the stack), "
             "--levels or switching keep each frame's metal fraction")
     return job
+
+
+def _check_finite(path, stack, mask) -> None:
+    """ValueError naming the frames of a float stack that hold NaN or infinite values
+    where they are read (inside the region): found before anything is written, not
+    when the run reaches them."""
+    if stack.dtype.kind != "f":
+        return
+    import dask.array as da
+
+    bad = ~da.isfinite(stack)
+    if mask is not None:
+        bad = bad & da.from_array(np.broadcast_to(mask, stack.shape), chunks=stack.chunks)
+    frames = np.flatnonzero(bad.any(axis=(1, 2)).compute())
+    if len(frames):
+        shown = ", ".join(map(str, frames[:10])) + (" ..." if len(frames) > 10 else "")
+        raise ValueError(f"{path}: frame(s) {shown} contain NaN or infinite values"
+                         + (" inside the region" if mask is not None else "")
+                         + "; replace them (e.g. np.nan_to_num) or give a --mask that "
+                         "leaves them out")
 
 
 def run(job: Job, clf, client=None, progress: bool = True,
