@@ -707,3 +707,36 @@ def test_a_nan_in_a_later_frame_stops_the_run_before_anything_is_written(model, 
     mask[:20, :20] = 0
     tifffile.imwrite(tmp_path / "m.tif", mask)
     assert main([*cmd, "--out", str(tmp_path / "o"), "--mask", str(tmp_path / "m.tif")]) == 0
+
+
+def test_listed_mistakes_get_words_not_tracebacks(model, stack, tmp_path, capsys):
+    """Issue 31's tracebacks: a two-column temperature file, a symlink loop, a folder
+    as input, --min-size 0, and a data set too large for the machine are each said
+    in one line naming the fix, before any work."""
+    from contextlib import nullcontext
+
+    path, _ = model
+    np.save(tmp_path / "s.npy", stack)
+    (tmp_path / "T2.txt").write_text("1 2\n3 4\n5 6\n")
+    (tmp_path / "loop.tif").symlink_to(tmp_path / "loop.tif")
+    out = str(tmp_path / "o")
+    cases = [
+        (["classify", str(tmp_path / "s.npy"), "--model", str(path), "--out", out,
+          "--temperatures", str(tmp_path / "T2.txt")], "holds 2 columns"),
+        (["classify", str(tmp_path / "loop.tif"), "--model", str(path), "--out", out],
+         "loop of symbolic links"),
+        (["classify", str(tmp_path), "--model", str(path), "--out", out],
+         "a folder; give image files"),
+        (["classify", str(tmp_path / "s.npy"), "--model", str(path), "--out", out,
+          "--min-size", "0"], "must be a whole number >= 1"),
+        (["generate", str(tmp_path / "d.npz"), "--n-per-class", "1000000000"],
+         "generate fewer images per file"),
+        (["generate", str(tmp_path / "d.npz"), "--size", "4000", "--n-per-class", "2"],
+         "smaller ones"),
+    ]
+    for cmd, words in cases:
+        with pytest.raises(SystemExit) if "--min-size" in cmd else nullcontext():
+            assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, cmd
+    assert not (tmp_path / "o").exists() and not (tmp_path / "d.npz").exists()

@@ -24,6 +24,17 @@ def _threshold(text: str | None):
             f"{text!r}") from None
 
 
+def _positive(text: str) -> int:
+    """A whole number >= 1 (a pixel count), refused by argparse before any work."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``napari-hamiltonian`` command."""
     parser = argparse.ArgumentParser(
@@ -180,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--sweep", default="temperature", metavar="LABEL",
                     help="what the --temperatures values are, with units, for the CSV "
                     "and the charts (e.g. 'applied field (mT)'; default temperature)")
-    cl.add_argument("--min-size", type=int, default=None, metavar="PX",
+    cl.add_argument("--min-size", type=_positive, default=None, metavar="PX",
                     help="smallest cluster (pixels) in the cluster-geometry measures "
                     "(default: that of the references for the model's resolution, 10 "
                     "for sharp images)")
@@ -192,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pair-connectivity exponent of each frame, and the classes whose references "
         "they are consistent with.")
     image_options(ge, "'otsu' or a grey level; omit for binary images")
-    ge.add_argument("--min-size", type=int, default=None, metavar="PX",
+    ge.add_argument("--min-size", type=_positive, default=None, metavar="PX",
                     help="smallest cluster (pixels) measured (default: that of the "
                     "references, 10 for sharp images)")
     ge.add_argument("--psf-sigma", type=float, default=0.0, metavar="S",
@@ -214,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--seed", type=int, default=0)
     gr.add_argument("--lattices", type=int, default=10,
                     help="independent lattices per 3D class (default 10)")
-    gr.add_argument("--min-size", type=int, default=None, metavar="PX",
+    gr.add_argument("--min-size", type=_positive, default=None, metavar="PX",
                     help="default: 10 px, or the area of a disc of radius 2 sigma")
     gr.add_argument("--psf-sigma", type=float, nargs="+", default=[0.0], metavar="S",
                     help="resolutions: each image is also rendered through the "

@@ -141,10 +141,14 @@ def _temperatures(path: str | None):
         return None
     import numpy as np
     try:
-        return np.loadtxt(path, ndmin=1)
+        values = np.loadtxt(path, ndmin=1)
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read temperatures from {path}: {err}; give one number "
                          "per line, one line per frame") from err
+    if values.ndim != 1:
+        raise ValueError(f"{path} holds {values.shape[1]} columns; give one number per "
+                         "line, one line per frame")
+    return values
 
 
 def _reading(args: argparse.Namespace):
@@ -239,6 +243,8 @@ def _refuse_inside_input(out, inputs) -> None:
     target = Path(out).resolve()
     for path in inputs:
         source = Path(path).resolve()
+        if source.suffix.lower() != ".zarr":  # only a zarr store holds files of its own
+            continue
         if target == source or source in target.parents:
             raise ValueError(f"--out {out} is inside the input {path}: the results would "
                              "be written into your data; choose a folder outside it")

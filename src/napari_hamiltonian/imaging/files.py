@@ -24,11 +24,16 @@ def read_stack(path):
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if not path.exists():
-        raise ValueError(f"{path} does not exist")
+    try:
+        path.resolve(strict=True)
+    except (OSError, RuntimeError) as err:  # missing, or a loop of symbolic links
+        loop = "loop" in str(err).lower() or getattr(err, "errno", None) == 40
+        raise ValueError(f"{path} is a loop of symbolic links" if loop else
+                         f"{path} does not exist") from None
     if suffix not in SUFFIXES:
-        raise ValueError(f"cannot read {path.name}: use TIFF, PNG, JPEG, .npy or .zarr "
-                         f"({', '.join(SUFFIXES)})")
+        what = "a folder" if path.is_dir() else "a file of another type"
+        raise ValueError(f"cannot read {path}: {what}; give image files: TIFF, PNG, JPEG, "
+                         f".npy or .zarr ({', '.join(SUFFIXES)})")
     try:
         arr, rgb = _open(path, suffix)
     except ValueError as err:

@@ -61,7 +61,13 @@ def output_names(paths) -> dict[Path, str]:
         If the same file is given twice.
     """
     paths = [Path(p) for p in paths]
-    resolved = [p.resolve() for p in paths]
+    resolved = []
+    for p in paths:
+        try:
+            resolved.append(p.resolve())
+        except (OSError, RuntimeError):  # a loop of symbolic links
+            raise ValueError(f"{p} is a loop of symbolic links; give the file it should "
+                             "point to") from None
     if len(set(resolved)) < len(resolved):
         twice = sorted({str(p) for p, r in zip(paths, resolved) if resolved.count(r) > 1})
         raise ValueError(f"{', '.join(twice)} given more than once; give each input once")

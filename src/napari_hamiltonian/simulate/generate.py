@@ -20,6 +20,27 @@ from .variants import faithful_variants
 PROTOCOLS = ("table", "variants")
 
 
+def _check_memory(n_per_class: int, size: int, classes, n_none: int) -> None:
+    """ValueError, before any simulation, when the images (and a 3D class's lattices)
+    would not fit in this machine's memory, with the fix."""
+    import os
+
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    drawn = [c for c in (classes or CLASSES) if c in CLASSES]
+    n = int(n_per_class) * (len(drawn) + ("P*" in drawn)) + int(n_none)
+    need = 3 * n * size * size  # the images, their packed copy and the file's buffer
+    if any(c.endswith("3D") for c in drawn):  # 3D lattices: a few chains of size^3 sites
+        need = max(need, 16 * size ** 3)
+    if need > 0.8 * memory:
+        raise ValueError(f"{n} images of {size}x{size} (and their lattices) need about "
+                         f"{need / 2**30:.0f} GiB; this machine has {memory / 2**30:.0f} "
+                         "GiB: generate fewer images per file (train joins files) or "
+                         "smaller ones")
+
+
 def generate_to_file(path, n_per_class=8000, size=100, seed=0, classes=None,
                      overwrite=False, progress=True, n_none: int = 0,
                      protocol: str = "table") -> dict:
@@ -38,6 +59,7 @@ def generate_to_file(path, n_per_class=8000, size=100, seed=0, classes=None,
                          "images of none of them (--none) in a data set of their own")
     if path.exists() and not overwrite:  # fail before the minutes of simulation
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    _check_memory(n_per_class, size, classes, n_none)
     check_writable(path.parent)
     t0 = time.perf_counter()
     if protocol == "variants":
