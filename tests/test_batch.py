@@ -740,3 +740,16 @@ def test_listed_mistakes_get_words_not_tracebacks(model, stack, tmp_path, capsys
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, cmd
     assert not (tmp_path / "o").exists() and not (tmp_path / "d.npz").exists()
+
+
+def test_the_bar_charts_legend_shows_the_colours_of_its_bars():
+    """Issue 29: the legend's swatches were grey while the bars are class colours."""
+    from matplotlib.colors import to_rgba
+
+    fractions = {"C-2D": (0.1, 0.05), "RF-2D": (0.7, 0.6), "P*": (0.2, 0.2)}
+    fig = figures.bar_chart(fractions)
+    ax = fig.axes[0]
+    tallest = ax.patches[1]  # the confident part of RF-2D's bar
+    swatches = ax.get_legend().get_patches()
+    assert swatches[0].get_facecolor() == to_rgba(tallest.get_facecolor())
+    assert swatches[1].get_facecolor() == to_rgba(ax.patches[4].get_facecolor())

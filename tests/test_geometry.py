@@ -155,3 +155,17 @@ def test_the_geometry_never_agrees_when_it_cannot_exclude_a_non_physical_family(
         outside=[]))
     words = g.agreement_message("cannot tell at this resolution", v)
     assert "cannot tell" in words and "agrees" not in words
+
+
+def test_an_empty_geometry_panel_says_why():
+    """Issue 29: a measure that could not be fitted left its panel empty without a
+    word; the dots are ringed so that the dark theme shows them."""
+    from napari_hamiltonian.geometry import MEASURES, References, measure
+    from napari_hamiltonian.output.figures import geometry_plot
+
+    uniform = np.ones((120, 120), np.uint8)
+    g = measure(uniform, 10)
+    fig = geometry_plot([0], [g], References.load())
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    empty = [m for m in MEASURES if not np.isfinite(g.values[m])]
+    assert empty and sum("not measurable here" in t for t in texts) == len(empty)

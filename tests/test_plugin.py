@@ -272,6 +272,11 @@ def test_train_widget_writes_a_model_the_classifier_can_use(make_napari_viewer, 
                                                            tmp_path):
     viewer = make_napari_viewer()
     _, tw = viewer.window.add_plugin_dock_widget(PLUGIN, "Generate training data and train")
+    tw.n_per_class.value = 8000  # the paper's set: the time it takes, said before Run
+    tw.n_none.value = 16000
+    assert tw.estimate.value.startswith("about ") and " min on 2 CPU cores" in tw.estimate.value
+    assert 30 < int(tw.estimate.value.split()[1]) < 60
+    tw.n_none.value = 0
     tw.n_per_class.value = 10
     tw.epochs.value = 1
     tw.hidden.value = 8

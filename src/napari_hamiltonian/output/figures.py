@@ -80,8 +80,10 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
                  fontsize=9)
     from matplotlib.patches import Patch
     not_named = "not named" if unsure > 0 else "none of these"
-    ax.legend(handles=[Patch(facecolor="0.8", edgecolor="black", label="confident"),
-                       Patch(facecolor="0.3", edgecolor="black", label=not_named)],
+    k = int(np.argmax(total)) if len(total) else 0  # the legend in the tallest bar's colours
+    bright, shade = (colors[k], dark[k]) if len(colors) else ("0.8", "0.3")
+    ax.legend(handles=[Patch(facecolor=bright, edgecolor="black", label="confident"),
+                       Patch(facecolor=shade, edgecolor="black", label=not_named)],
               fontsize=7, loc="upper right", frameon=False)
     return fig if fig is not None else ax.figure
 
@@ -223,8 +225,13 @@ def geometry_plot(x, measures, references, xlabel: str = "frame", title: str = "
                         va="center", ha="left", clip_on=False)
         v = np.array([g.values[m] for g in measures])
         e = np.array([g.errors[m] for g in measures])
-        ax.errorbar(x, v, yerr=e, fmt="o", color="black", ms=4, capsize=2, zorder=3,
-                    label="measured")
+        # black dots ringed in white: visible on light and on napari's dark theme
+        ax.errorbar(x, v, yerr=e, fmt="o", color="black", mec="white", mew=0.8, ms=5,
+                    ecolor="0.5", capsize=2, zorder=3, label="measured")
+        if not np.isfinite(v).any():  # say why the panel holds no dot
+            ax.text(0.5, 0.5, "not measurable here: too few clusters\nabove the "
+                    "smallest size for a fit", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=7, color="#8a1c1c")
         ax.set_xlim(*span)
         ax.set_xlabel(xlabel)
         ax.set_title(MEASURE_NAMES[m], fontsize=9)

@@ -95,6 +95,17 @@ class ResultChart(_Chart):
     """Class shares of the current frame and, for stacks, the proximity-to-criticality
     curve with the current frame marked."""
 
+    def __init__(self, parent=None, theme: str = "dark"):
+        super().__init__(parent, theme)
+        self.setToolTip(
+            "Bars: share of the frame's windows per class; the bright part is named "
+            "confidently, the dark part is not (none of these, or cannot tell at this "
+            "resolution).\nCurve: distance (|sigma_c|) of the frame's majority class "
+            "from the centre of that class's training cluster in the network's last "
+            "layer, in units of the cluster's spread (the paper's proximity to "
+            "criticality: 0 = as critical as the training images, larger = further "
+            "from criticality).")
+
     def show_frame(self, t, result, curve: dict | None, running: bool = False,
                    k: float | None = None, axis=(None, "frame")) -> None:
         """Redraw for frame ``t`` (result None: not classified yet, or being classified

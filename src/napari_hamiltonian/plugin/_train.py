@@ -54,6 +54,12 @@ class TrainWidget(QWidget):
                                            self.input_kind, self.seed, self.epochs,
                                            self.hidden, self.out, self.go,
                                            self.cancel_button, self.status])
+        self.estimate = Label(value="")
+        self.controls.insert(len(self.controls) - 3, self.estimate)
+        for w in (self.n_per_class, self.n_none, self.psf_sigma, self.input_kind,
+                  self.epochs):
+            w.changed.connect(self._show_estimate)
+        self._show_estimate()
         self.status.native.setWordWrap(True)  # long messages wrap, not widen the window
         QVBoxLayout(self).addWidget(self.controls.native)
         self.worker = None
@@ -63,6 +69,18 @@ class TrainWidget(QWidget):
 
     def _error(self, message: str) -> None:
         _status.show_problem(self.status, message)
+
+    def _show_estimate(self, _=None) -> None:
+        """The time the settings take, before they are started."""
+        from ..training.recipe import estimated_seconds
+
+        try:
+            seconds = estimated_seconds(self.recipe())
+        except ValueError:
+            self.estimate.value = ""
+            return
+        self.estimate.value = (f"about {max(seconds / 60, 1):.0f} min on 2 CPU cores "
+                               "(simulating, rendering and training)")
 
     def recipe(self) -> TrainingRecipe:
         """The controls as a training recipe (ValueError for impossible ones)."""

@@ -180,6 +180,24 @@ def train(recipe: TrainingRecipe, X=None, y=None, verbose: int = 0
     return recipe.estimator(verbose).fit(X, y)
 
 
+#: Images per second on 2 CPU cores, measured for 100x100 images (BENCHMARKS.md, the
+#: model cards): simulating images of the classes, of none of them (the 3D out-of-range
+#: families draw one configuration per chain), rendering, and one epoch of training.
+RATES = {"classes": 300.0, "none": 25.0, "render": 1000.0, "train": 260.0}
+
+
+def estimated_seconds(recipe: TrainingRecipe) -> float:
+    """About how long the recipe simulates, renders and trains on 2 CPU cores
+    (:data:`RATES`; a GPU or more cores are faster)."""
+    classes = 8 * recipe.n_per_class  # P* twice
+    images = classes + recipe.n_none
+    seconds = classes / RATES["classes"] + recipe.n_none / RATES["none"]
+    if recipe.psf_sigma > 0:
+        seconds += images / RATES["render"]
+    train_share = 1 - recipe.validation_fraction
+    return seconds + recipe.epochs * train_share * images / RATES["train"]
+
+
 def steps(recipe: TrainingRecipe) -> int:
     """How many progress steps :func:`train` yields when it simulates."""
     return 7 + bool(recipe.n_none) + (recipe.psf_sigma > 0) + 1
