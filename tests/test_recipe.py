@@ -118,3 +118,19 @@ def test_training_sets_are_joined_and_windowed(tmp_path, capsys):
     assert "generate the test set with --size 40" in capsys.readouterr().err
     assert main(["train", str(a), "--out", str(tmp_path), "--overwrite"]) == 2
     assert "is a folder; give a file name" in capsys.readouterr().err
+
+
+def test_a_periodic_margin_renders_the_lattice_around_the_window():
+    """The margin is the lattice's own periodic continuation: the render equals the
+    centre of a render of the tiled lattice (no larger lattice simulated)."""
+    from napari_hamiltonian.imaging.optics import render_training_set
+
+    X = np.random.default_rng(3).integers(0, 2, (3, 100, 100), dtype=np.uint8)
+    tiled = np.tile(X, (1, 3, 3))[:, 88:212, 88:212]  # 12 px of continuation each side
+    expected = render_training_set(tiled, 3.0, seed=[0, 0], window=100)
+    recipe = TrainingRecipe(psf_sigma=3.0, periodic_margin=12)
+    np.testing.assert_array_equal(recipe.render(X), expected)
+    plain = render_training_set(X, 3.0, seed=[0, 0])
+    assert (recipe.render(X) != plain).any()  # the edges differ from mirrored ones
+    with pytest.raises(ValueError, match="periodic_margin"):
+        TrainingRecipe(periodic_margin=-1)

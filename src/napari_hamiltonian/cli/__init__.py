@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the model's window side: larger images are rendered whole and "
                     "their centre N x N kept, so a window's edges carry the blur of the "
                     "field around it (default: the images' side)")
+    tr.add_argument("--periodic-margin", type=int, default=r.periodic_margin, metavar="PX",
+                    help="with --psf-sigma: render each image with PX pixels of its "
+                    "periodic continuation around it, then cut them, so that the edges "
+                    "carry blur from the lattice around them instead of mirrored edges "
+                    "(default 0)")
     tr.add_argument("--storage", choices=("float32", "float16"), default=r.storage,
                     help="precision of the weights in the file (float16: half the size)")
     tr.add_argument("--overwrite", action="store_true",

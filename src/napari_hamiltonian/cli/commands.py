@@ -58,7 +58,8 @@ def train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         validation_fraction=args.validation_fraction,
         symmetry_reduction=not args.no_symmetry_reduction, augmentation=args.augmentation,
-        storage=args.storage, render_variety=args.render_variety, window=args.window)
+        storage=args.storage, render_variety=args.render_variety, window=args.window,
+        periodic_margin=args.periodic_margin)
     X, y, meta, extra = _training_sets(args.dataset)
     test = load_dataset(args.test) if args.test else None
     side = recipe.window or X.shape[1]

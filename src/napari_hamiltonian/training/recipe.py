@@ -49,6 +49,11 @@ class TrainingRecipe:
         The model's window side (px): larger images are rendered whole and their centre
         kept, so that the window's edges carry blur from the field around it; at the
         lattice scale the centre is cut. None: the images' own side.
+    periodic_margin : int
+        Pixels of each image's periodic continuation added around it before the render
+        and cut after it, so that the edges carry blur from a field of the same lattice
+        (the simulated lattices are periodic in the image plane) instead of mirrored
+        edges, without simulating larger lattices. 0: none.
     epochs, hidden_units, batch_size, learning_rate, validation_fraction,
     symmetry_reduction, augmentation, storage
         The estimator's parameters (:class:`~napari_hamiltonian.HamiltonianClassifier`).
@@ -62,6 +67,7 @@ class TrainingRecipe:
     level_error: float = 0.05
     render_variety: bool = False
     window: int | None = None
+    periodic_margin: int = 0
     epochs: int = TRAINING["epochs"]
     hidden_units: int = TRAINING["hidden_units"]
     batch_size: int = TRAINING["batch_size"]
@@ -85,6 +91,10 @@ class TrainingRecipe:
         if not 0 <= self.level_error < 0.5:
             raise ValueError(f"level_error must be in [0, 0.5) (units of the contrast), "
                              f"got {self.level_error}")
+        if isinstance(self.periodic_margin, bool) or not isinstance(
+                self.periodic_margin, (int, np.integer)) or self.periodic_margin < 0:
+            raise ValueError(f"periodic_margin must be a whole number of pixels >= 0, got "
+                             f"{self.periodic_margin!r}")
         if self.window is not None and (isinstance(self.window, bool) or not isinstance(
                 self.window, (int, np.integer)) or self.window < 8):
             raise ValueError(f"window must be a whole number of pixels >= 8, got "
@@ -131,11 +141,16 @@ class TrainingRecipe:
         from ..imaging.optics import render_training_set
 
         grey = self.input_kind == "grey"
+        window = self.window
+        if self.periodic_margin:
+            m = int(self.periodic_margin)
+            window = window or X.shape[-1]
+            X = np.pad(X, ((0, 0), (m, m), (m, m)), mode="wrap")
         return render_training_set(
             X, self.psf_sigma, seed=[self.seed, stream],
             binarisation="none" if grey else "physical",
             level_error=self.level_error if grey and not exact_levels else 0.0,
-            variety=self.render_variety, window=self.window)
+            variety=self.render_variety, window=window)
 
 
 def simulate(recipe: TrainingRecipe) -> Generator[tuple, None, tuple]:
