@@ -52,8 +52,9 @@ class TrainingRecipe:
     periodic_margin : int
         Pixels of each image's periodic continuation added around it before the render
         and cut after it, so that the edges carry blur from a field of the same lattice
-        (the simulated lattices are periodic in the image plane) instead of mirrored
-        edges, without simulating larger lattices. 0: none.
+        (the simulated lattices are periodic in x and y; along the open z of a 3D
+        lattice's x and y slices the continuation joins its two surfaces) instead of
+        mirrored edges, without simulating larger lattices. 0: none.
     epochs, hidden_units, batch_size, learning_rate, validation_fraction,
     symmetry_reduction, augmentation, storage
         The estimator's parameters (:class:`~napari_hamiltonian.HamiltonianClassifier`).
