@@ -26,7 +26,11 @@ def save_figure(fig, path, dpi: float | None = None) -> None:
 
     from .files import atomic_write
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi or "figure")
+    import matplotlib
+
+    kind = Path(path).suffix.lstrip(".").lower() or "png"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays editable text
+        fig.savefig(buf, format=kind, dpi=dpi or "figure")
     atomic_write(Path(path), buf.getvalue())
 
 
@@ -296,11 +300,9 @@ def map_figure(image: np.ndarray, result, title: str = "", pixel_nm: float = 0.0
         ax_map.add_patch(Rectangle((x0, y0), px, g.shape[0] * 0.015, color="white",
                                    ec="black", lw=0.5))
         text = f"{length / 1000:g} µm" if length >= 1000 else f"{length:g} nm"
-        from matplotlib import patheffects
-
         ax_map.text(x0 + px / 2, y0 - g.shape[0] * 0.01, text, color="white",
-                    ha="center", va="bottom", fontsize=7,
-                    path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")])
+                    ha="center", va="bottom", fontsize=7,  # readable on any image
+                    bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
     ax_map.set_title(title, fontsize=8)
     bar_chart(result.fractions(), title="windows per class (confident share)", ax=ax_bar,
               cannot_tell=result.undecided())
