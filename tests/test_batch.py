@@ -657,6 +657,12 @@ def test_a_results_folder_is_written_by_one_run_at_a_time(model, stack, tmp_path
     (out / LOCK_NAME).write_text(f"{dead.stdout.strip()} {socket.gethostname()} 2026-01-01")
     assert main(cmd) == 0  # the dead run's claim is taken over
     assert (out / "s" / "fractions.csv").exists() and not (out / LOCK_NAME).exists()
+    import json  # issue 28: settings.json says which model, resolution and input read it
+
+    recorded = json.loads((out / "s" / "settings.json").read_text())["model"]
+    assert recorded == {"file": path.name, "psf_sigma": 0.0, "input": "binary",
+                        "window": 32}
+    assert main(cmd) == 0  # the record does not make the same run "other settings"
     assert main(["classify", str(tmp_path / "missing.npy"), "--out",
                  str(tmp_path / "new"), "--model", str(path)]) == 2
     assert not (tmp_path / "new").exists()

@@ -267,7 +267,7 @@ def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
     preparation = Preparation(args.register, args.flat_field)
     jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride,
                  reading if frames is None else _frame_levels(path, frames, mask), temps,
-                 args.overwrite, mask, preparation) for path in args.inputs]
+                 args.overwrite, mask, preparation, chosen.label) for path in args.inputs]
     client = None
     if args.scheduler:
         from distributed import Client

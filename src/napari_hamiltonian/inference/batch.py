@@ -74,7 +74,7 @@ class Job:
 
 def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading | None = None,
          temperatures=None, overwrite: bool = False, mask=None,
-         preparation: Preparation | None = None) -> Job:
+         preparation: Preparation | None = None, model_name: str | None = None) -> Job:
     """Check one input, its settings and its results folder; write nothing.
 
     ``reading`` (:class:`~napari_hamiltonian.Reading`): how its frames are read (default:
@@ -82,6 +82,8 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
     on the sample (only windows wholly inside it are classified; it is saved as
     ``region.tif``). ``preparation``: drift registration and flat field before reading
     (the aligned stack's region, every frame covers it, is then the region).
+    ``model_name``: the model's file, recorded in ``settings.json`` with its resolution
+    and input kind (for the reader; the model's hash decides whether results match).
 
     Raises ValueError (bad input or settings) or FileExistsError (the folder holds
     results this run must not replace), each naming the fix.
@@ -122,7 +124,10 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
         settings["region_sha256"] = region_digest(mask)
     source = source_record(path)
     folder = Path(folder)
-    job = Job(Path(path), folder, stack, {**settings, "source": source}, overwrite, reading,
+    model = {"file": model_name, "psf_sigma": float(clf.psf_sigma),
+             "input": clf.input_kind, "window": n}
+    job = Job(Path(path), folder, stack, {**settings, "source": source, "model": model},
+              overwrite, reading,
               None if temperatures is None else np.asarray(temperatures, float), mask,
               preparation)
     sfile = folder / SETTINGS
@@ -134,6 +139,8 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
         except (OSError, ValueError):
             old = {}
         old_source = old.pop("source", {}) if isinstance(old, dict) else {}
+        if isinstance(old, dict):
+            old.pop("model", None)  # what the reader is told; the hash decides
         if old_source.get("path") not in (None, source["path"]) and not overwrite:
             raise FileExistsError(
                 f"{folder} holds the results of another input ({old_source['path']}); "
