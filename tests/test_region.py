@@ -177,6 +177,35 @@ def test_png_jpeg_and_the_pixel_size_of_tiffs(tmp_path):
     assert r.labels.shape == (1, 2)
 
 
+def test_python_takes_the_resolution_in_nm_and_the_files_pixel_size(tmp_path):
+    """Issue 28: the resolution (nm) and the pixel size (given, or the file's) pick the
+    model in Python as in the CLI and the widget: 235.5 nm with 50 nm pixels is the
+    2 px model."""
+    from napari_hamiltonian.imaging.optics import Instrument, psf_sigma_from_resolution
+
+    truth = nh.simulate.percolation(1, size=160, p=0.5927, seed=4)[0]
+    grey = Instrument(2.0, noise=0.05).grey(truth, np.random.default_rng(0))
+    tifffile.imwrite(tmp_path / "g.ome.tif", grey, metadata={"PhysicalSizeX": 0.05,
+                                                             "PhysicalSizeXUnit": "µm"})
+    fwhm = 2.0 * 2.3548200450309493 * 50.0
+    assert psf_sigma_from_resolution(fwhm, 50.0) == pytest.approx(2.0)
+    direct = nh.classify_image(grey, threshold="otsu", stride=30, psf_sigma=2.0)
+    given = nh.classify_image(grey, threshold="otsu", stride=30, resolution_nm=fwhm,
+                              pixel_size_nm=50.0)
+    recorded = nh.classify_image(tmp_path / "g.ome.tif", threshold="otsu", stride=30,
+                                 resolution_nm=fwhm)
+    for r in (given, recorded):
+        np.testing.assert_array_equal(r.labels, direct.labels)
+        np.testing.assert_array_equal(r.logits, direct.logits)
+    with pytest.raises(ValueError, match="no pixel size is known"):
+        nh.classify_image(grey, threshold="otsu", resolution_nm=fwhm)
+    with pytest.raises(ValueError, match="not both"):
+        nh.classify_image(grey, threshold="otsu", resolution_nm=fwhm, pixel_size_nm=50.0,
+                          psf_sigma=2.0)
+    with pytest.raises(ValueError, match="pixel size must be a length"):
+        nh.classify_image(grey, threshold="otsu", resolution_nm=fwhm, pixel_size_nm=-1.0)
+
+
 def test_the_command_line_reads_a_region(tmp_path, aperture, capsys):
     binary, grey, dark, mask = aperture
     tifffile.imwrite(tmp_path / "a.tif", dark.astype(np.float32))

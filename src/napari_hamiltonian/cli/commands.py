@@ -179,7 +179,7 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
     import math
 
     from ..imaging.files import pixel_size_nm
-    from ..imaging.optics import FWHM_PER_SIGMA
+    from ..imaging.optics import psf_sigma_from_resolution
 
     if getattr(args, "resolution", None) is None:
         if getattr(args, "pixel_size", None) is not None:
@@ -202,7 +202,7 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
         raise ValueError(f"the inputs have different pixel sizes ({values[0]:g}-"
                          f"{values[-1]:g} nm): one model per call, so classify them in "
                          "separate calls")
-    args.psf_sigma = args.resolution / (FWHM_PER_SIGMA * values[0])
+    args.psf_sigma = psf_sigma_from_resolution(args.resolution, values[0])
     source = "given" if args.pixel_size else "recorded in the file"
     print(f"note: PSF sigma {args.psf_sigma:.2f} px from the resolution "
           f"{args.resolution:g} nm and the pixel size {values[0]:g} nm ({source})")

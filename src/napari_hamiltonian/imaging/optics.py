@@ -96,6 +96,17 @@ PSF_SHAPES = ("gaussian", "airy", "defocus")
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
+def psf_sigma_from_resolution(resolution_nm: float, pixel_size_nm: float) -> float:
+    """The PSF sigma in pixels of a microscope whose resolution (the PSF's full width at
+    half maximum) is ``resolution_nm``, imaged with pixels of ``pixel_size_nm``: FWHM /
+    (2.355 pixel). ValueError naming the fix for lengths that are not > 0."""
+    for name, value in (("resolution", resolution_nm), ("pixel size", pixel_size_nm)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"the {name} must be a length in nm > 0, got {value!r}")
+    return float(resolution_nm) / (FWHM_PER_SIGMA * float(pixel_size_nm))
+
+
 def airy_psf(sigma: float) -> np.ndarray:
     """Point-spread function of an ideal circular aperture, the Airy pattern
     ``(2 J1(x) / x)^2``, scaled so that its central peak matches a Gaussian of standard

@@ -290,10 +290,32 @@ def check_stride(stride) -> int:
     return int(stride)
 
 
+def _psf_of(image, psf_sigma, resolution_nm, pixel_size_nm) -> float:
+    """``classify_image``'s PSF sigma from the resolution and the pixel size (given, or
+    recorded in the file ``image``)."""
+    from ..imaging.optics import psf_sigma_from_resolution
+
+    if psf_sigma is not None:
+        raise ValueError("give resolution_nm (with the pixel size) or psf_sigma (px), "
+                         "not both")
+    if resolution_nm is None:
+        raise ValueError("pixel_size_nm is used with resolution_nm (the optical "
+                         "resolution in nm); give both, or psf_sigma in pixels")
+    if pixel_size_nm is None and isinstance(image, (str, os.PathLike)):
+        from ..imaging.files import pixel_size_nm as recorded
+
+        pixel_size_nm = recorded(image)
+    if pixel_size_nm is None:
+        raise ValueError("no pixel size is known for this image: give pixel_size_nm "
+                         "(nm per pixel)")
+    return psf_sigma_from_resolution(resolution_nm, pixel_size_nm)
+
+
 def classify_image(image, clf=None, stride: int = 1, threshold=None,
                    metal: str = "bright", psf_sigma: float | None = None,
                    levels=None, reading: Reading | None = None,
-                   frame: int | None = None, mask=None) -> WindowResult:
+                   frame: int | None = None, mask=None, resolution_nm: float | None = None,
+                   pixel_size_nm: float | None = None) -> WindowResult:
     """Classify every window of one image (see :func:`iter_classify` for parameters).
 
     Parameters
@@ -306,6 +328,11 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
         (``Reading("switching")``) needs the stack, since it reads each pixel's history.
     mask : array_like of bool, shape (H, W) (or the stack's (T, H, W)), optional
         The region of interest, True on the sample (see :func:`iter_classify`).
+    resolution_nm, pixel_size_nm : float, optional
+        The microscope's resolution (FWHM of its PSF, nm) and the pixel size (nm; read
+        from a file's OME or ImageJ metadata when ``image`` is one): they give
+        ``psf_sigma`` (:func:`~napari_hamiltonian.imaging.optics.psf_sigma_from_resolution`),
+        and with it the shipped model for that resolution.
 
     Returns
     -------
@@ -313,6 +340,8 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
         ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``.
     """
     reading = Reading.of(reading, threshold, metal, levels)
+    if resolution_nm is not None or pixel_size_nm is not None:
+        psf_sigma = _psf_of(image, psf_sigma, resolution_nm, pixel_size_nm)
     if isinstance(image, (str, os.PathLike)):  # a file: TIFF, PNG, JPEG, .npy, zarr
         from ..imaging.files import read_stack
         image = np.asarray(read_stack(image))

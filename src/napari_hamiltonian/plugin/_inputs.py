@@ -129,11 +129,11 @@ class InputActions:
 
     def _on_resolution(self, _=None):
         """Resolution (FWHM, nm) and pixel size (nm) give the PSF sigma in pixels."""
-        from ..imaging.optics import FWHM_PER_SIGMA
+        from ..imaging.optics import psf_sigma_from_resolution
 
         if self.fwhm_nm.value > 0 and self.pixel_nm.value > 0:
-            self.psf_sigma.value = round(self.fwhm_nm.value
-                                         / (FWHM_PER_SIGMA * self.pixel_nm.value), 2)
+            self.psf_sigma.value = round(psf_sigma_from_resolution(
+                float(self.fwhm_nm.value), float(self.pixel_nm.value)), 2)
 
     def estimate_psf(self) -> float | None:
         """Suggest the PSF sigma of the displayed frame (grey images) in the sigma box."""
