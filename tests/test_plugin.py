@@ -838,3 +838,22 @@ def test_the_figure_of_a_frame_is_exported_at_publication_size(widget, tmp_path)
     assert "µm" in svg and "RF-2D" in svg  # the scale bar and the legend
     with pytest.raises(ValueError, match=".png or .svg"):
         widget.export_figure(tmp_path / "frame0.pdf")
+
+
+@pytest.mark.threads
+def test_cancel_in_the_training_dock_stops_cleanly_and_says_so(make_napari_viewer, qtbot,
+                                                              tmp_path):
+    """Issue 29, item 2: Cancel raised in the progress update and left the status on
+    the step it was cancelled in; no model file is written."""
+    viewer = make_napari_viewer()
+    _, tw = viewer.window.add_plugin_dock_widget(PLUGIN, "Generate training data and train")
+    tw.n_per_class.value = 40
+    tw.epochs.value = 1
+    tw.hidden.value = 8
+    tw.out.value = tmp_path / "never.safetensors"
+    tw.start()
+    qtbot.waitUntil(lambda: tw.status.value.startswith("simulating"), timeout=60_000)
+    tw.cancel()
+    qtbot.waitUntil(lambda: tw.worker is None, timeout=300_000)
+    assert tw.status.value.startswith("cancelled; no model written")
+    assert not (tmp_path / "never.safetensors").exists()

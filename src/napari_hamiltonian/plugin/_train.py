@@ -110,12 +110,14 @@ class TrainWidget(QWidget):
             on_return=self._on_returned,
             on_error=lambda err: self._error(f"training failed: {err}"),
             on_finish=self._on_finished)
+        self.model = None
         self.cancel_button.enabled = True
         self.worker.start()
 
     def cancel(self) -> None:
         """Stop after the current class (training itself runs to its end)."""
         if self.worker is not None:
+            self._cancelled = True
             self.worker.quit()
             self.status.value = "cancelling after the current step..."
 
@@ -144,3 +146,5 @@ class TrainWidget(QWidget):
     def _on_finished(self) -> None:
         self.worker = None
         self.cancel_button.enabled = False
+        if self.__dict__.pop("_cancelled", False) and self.model is None:
+            self.status.value = f"cancelled; no model written ({self.out.value} unchanged)"
