@@ -102,7 +102,7 @@ def main():
 
     import numpy as np
 
-    from napari_hamiltonian.optics import Instrument
+    from napari_hamiltonian.imaging.optics import Instrument
 
     frames = field_sweep_stack(size=300, fractions=(0.3, 0.5, 0.7), seed=5)[0]
     grey = Instrument(2.0, insulator=120.0, metal=40.0, noise=10.0).grey(

@@ -128,12 +128,12 @@ class ResultChart(_Chart):
                      ha="center", va="center", transform=ax1.transAxes)
             ax1.set_axis_off()
         else:
-            bar_chart(result.fractions(), title=f"frame {t}: windows per class "
-                      "(confident share)", ax=ax1, cannot_tell=result.undecided())
+            title = f"frame {t}: windows per class (confident share)"
             if k is not None and result.paper_confident is not None:
-                ax1.text(0.99, 0.97, f"paper's k-sigma rule, k = {k:g}: "
-                         f"{result.share(result.paper_confident):.0%} of windows",
-                         ha="right", va="top", fontsize=7, transform=ax1.transAxes)
+                title += (f"; paper's k-sigma rule, k = {k:g}: "
+                          f"{result.share(result.paper_confident):.0%}")
+            bar_chart(result.fractions(), title=title, ax=ax1,
+                      cannot_tell=result.undecided())
             # names slanted: eight of them fit a narrow dock
             ax1.tick_params(axis="x", labelrotation=35, labelsize=7)
             for label in ax1.get_xticklabels():
