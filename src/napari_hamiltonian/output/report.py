@@ -85,8 +85,7 @@ def write_report(folder, clf, temperatures=None, xlabel: str = "temperature",
         f = results[t]
         d = summary.criticality_distance(clf, f)
         dists.append(d)
-        row = {"frame": int(t), xlabel: x_t} if with_x else {"frame": int(t)}
-        rows.append({**row, **summary.frame_summary(f), "criticality distance": round(d, 4)})
+        rows.append(summary.frame_row(t, f, d, (xlabel, x_t) if with_x else None))
         fig = figures.bar_chart(f.fractions(), title=f"{folder.name}, {xlabel} {x_t:g}: "
                                "windows per class (confident share in brackets)",
                                cannot_tell=f.undecided())

@@ -29,6 +29,16 @@ def frame_summary(result) -> dict:
     return row
 
 
+def frame_row(t: int, result, distance: float, sweep: tuple | None = None) -> dict:
+    """The row of frame ``t`` in ``fractions.csv`` and in the dock's table: the frame,
+    the sweep's value (``sweep`` = (name, value), when the stack has one), the
+    :func:`frame_summary` and the criticality ``distance``."""
+    head = {"frame": int(t)}
+    if sweep is not None:
+        head[sweep[0]] = sweep[1]
+    return {**head, **frame_summary(result), "criticality distance": round(distance, 4)}
+
+
 def criticality_distance(clf, result) -> float:
     """Distance of the centre of mass of the windows of the majority class from that
     class's training cluster centre, in units of its |sigma_c| (the paper's proximity

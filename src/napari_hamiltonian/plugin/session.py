@@ -19,7 +19,7 @@ from ..imaging.region import check_mask, fill_outside, frame_mask, region_digest
 from ..inference.sliding import iter_classify
 from ..output.messages import (answer_line, groups_message, levels_message, split_words,
                                 unlike_message)
-from ..output.summary import criticality_distance, frame_summary
+from ..output.summary import criticality_distance, frame_row, frame_summary
 
 #: Said after a run of a stack thresholded frame by frame by Otsu.
 PER_FRAME_OTSU = ("otsu thresholds each frame at its own level, which draws every frame of "
@@ -187,9 +187,8 @@ class ClassifySession:
         if self.clf is None:
             return []
         x, label = self.axis()
-        return [{"frame": int(t), **({label: float(x[t])} if x is not None else {}),
-                 **frame_summary(r),
-                 "criticality distance": round(criticality_distance(self.clf, r), 4)}
+        return [frame_row(t, r, criticality_distance(self.clf, r),
+                          None if x is None else (label, float(x[t])))
                 for t, r in sorted(self.results.items())]
 
     def set_confidence_k(self, confidence_k: float) -> None:
