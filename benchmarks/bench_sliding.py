@@ -4,10 +4,13 @@ A 760x760 RF-2D field-sweep frame at stride 1 (436,921 windows) with the shipped
 wall time and peak RSS of ``classify_image`` (run in a fresh subprocess), and the rate of
 batched per-window ``decision_function`` on a random sample of windows in the same run,
 extrapolated to the whole frame. Also a 100-frame 760x760 stack at stride 4 through
-``classify_stack`` (``--stack``).
+``classify_stack`` (``--stack``), and (``--strides``) the time per frame at strides 1-8
+(the best of ``--repeats`` runs each, all in one process) against batched per-window
+inference of the same windows, with the logits of 300 windows per stride checked
+against it.
 
-Run: ``python benchmarks/bench_sliding.py [--size 760] [--stack | --stack-only]
-[--psf-sigma S]`` (``--psf-sigma``: the shipped model of that resolution).
+Run: ``python benchmarks/bench_sliding.py [--size 760] [--stack | --stack-only |
+--strides] [--psf-sigma S]`` (``--psf-sigma``: the shipped model of that resolution).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import napari_hamiltonian as nh
 from napari_hamiltonian.samples import field_sweep_stack
 size, mode, psf = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+repeats = int(sys.argv[4])
 clf = nh.load_pretrained(psf or None)
 out = {}
 if mode == "image":
@@ -47,6 +51,35 @@ if mode == "image":
     order = [list(clf.classes_).index(c) for c in res.classes]
     out["max_logit_difference"] = float(np.abs(z[:, order] - zf).max())
     out["labels_equal"] = bool((z[:, order].argmax(1) == res.labels[pick[:, 0], pick[:, 1]]).all())
+elif mode == "strides":
+    img = field_sweep_stack(size=size, fractions=(0.5,), seed=1)[0][0]
+    n = clf.window_
+    nh.classify_image(img[:n + 20, :n + 20], clf)  # compile numba, build FFT kernels
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, size - n + 1, (2000, 2))
+    wins = np.stack([img[i:i + n, j:j + n] for i, j in pick])
+    t = time.perf_counter()
+    clf.decision_function(wins)
+    out["naive_windows_per_s"] = rate = len(wins) / (time.perf_counter() - t)
+    rows = []
+    for stride in range(1, 9):
+        best = np.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            res = nh.classify_image(img, clf, stride=stride)
+            best = min(best, time.perf_counter() - t)
+        ny, nx = res.labels.shape
+        k = rng.choice(ny * nx, min(300, ny * nx), replace=False)
+        iy, ix = np.divmod(k, nx)
+        z = clf.decision_function(np.stack([img[i * stride:i * stride + n,
+                                                j * stride:j * stride + n]
+                                            for i, j in zip(iy, ix)]))
+        order = [list(clf.classes_).index(c) for c in res.classes]
+        rows.append({"stride": stride, "windows": int(ny * nx), "seconds": best,
+                     "naive_seconds": ny * nx / rate,
+                     "max_logit_difference": float(np.abs(z[:, order] - res.logits[iy, ix]).max()),
+                     "labels_equal": bool((z[:, order].argmax(1) == res.labels[iy, ix]).all())})
+    out["strides"] = rows
 else:
     import dask, tempfile, tifffile
     from napari_hamiltonian.imaging.files import read_stack
@@ -67,8 +100,9 @@ print(json.dumps(out))
 """
 
 
-def run(size: int, mode: str, psf_sigma: float = 0.0) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(size), mode, str(psf_sigma)],
+def run(size: int, mode: str, psf_sigma: float = 0.0, repeats: int = 1) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(size), mode, str(psf_sigma),
+                           str(repeats)],
                           capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -78,11 +112,17 @@ def main():
     ap.add_argument("--size", type=int, default=760)
     ap.add_argument("--stack", action="store_true")
     ap.add_argument("--stack-only", action="store_true")
+    ap.add_argument("--strides", action="store_true",
+                    help="only the time per frame at strides 1-8")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="with --strides: runs per stride, the best counts")
     ap.add_argument("--psf-sigma", type=float, default=0.0,
                     help="the shipped model of this resolution (default: lattice scale)")
     args = ap.parse_args()
     t = time.perf_counter()
-    if not args.stack_only:
+    if args.strides:
+        strides_part(args.size, args.psf_sigma, args.repeats)
+    elif not args.stack_only:
         image_part(args.size, args.psf_sigma)
     if args.stack or args.stack_only:
         s = run(args.size, "stack")
@@ -90,6 +130,20 @@ def main():
               f"({s['windows_per_frame']} windows each): {s['seconds']:.0f} s, "
               f"{s['seconds'] / s['frames']:.2f} s/frame, peak RSS {s['peak_rss_gib']:.2f} GiB")
     print(json.dumps({"total_seconds": round(time.perf_counter() - t, 1)}))
+
+
+def strides_part(size: int, psf_sigma: float, repeats: int) -> None:
+    r = run(size, "strides", psf_sigma, repeats)
+    print(f"{size}x{size} frame; batched per-window inference "
+          f"{r['naive_windows_per_s']:.0f} windows/s; best of {repeats} runs per stride")
+    print("| stride | windows | s per frame | per-window inference, s | speed-up | "
+          "max abs logit difference (300 windows) | labels equal |")
+    print("|---|---|---|---|---|---|---|")
+    for row in r["strides"]:
+        print(f"| {row['stride']} | {row['windows']} | {row['seconds']:.2f} | "
+              f"{row['naive_seconds']:.1f} | {row['naive_seconds'] / row['seconds']:.1f}x | "
+              f"{row['max_logit_difference']:.1e} | {row['labels_equal']} |")
+    print(f"peak RSS {r['peak_rss_gib']:.2f} GiB")
 
 
 def image_part(size: int, psf_sigma: float = 0.0) -> None:

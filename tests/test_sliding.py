@@ -11,6 +11,7 @@ import napari_hamiltonian as nh
 from napari_hamiltonian import HamiltonianClassifier
 from napari_hamiltonian import classify_image
 from napari_hamiltonian import classify_stack
+from napari_hamiltonian.inference import wholeimage
 from napari_hamiltonian.inference.sliding import iter_classify
 from napari_hamiltonian.classifier.symmetry import reducing_operation, window_operations
 
@@ -41,7 +42,12 @@ def as_result_order(clf, res, z):
 
 
 @pytest.mark.parametrize("stride", [1, 3, 4])
-def test_every_window_matches_predict(clf32, stride):
+@pytest.mark.parametrize("direct_below", [0, None, 10**9])
+def test_every_window_matches_predict(clf32, stride, direct_below, monkeypatch):
+    """Every window equals predict, with the first dense layer by FFT blocks only
+    (``direct_below`` 0), by direct products only (10**9) and as chosen per block."""
+    if direct_below is not None:
+        monkeypatch.setattr(wholeimage, "DIRECT_BELOW", direct_below)
     rng = np.random.default_rng(stride)
     # percolation at p = 0.5 makes windows need all 16 symmetry variants
     image = (rng.random((75, 83)) < 0.5).astype(np.uint8)
@@ -64,6 +70,18 @@ def test_every_window_matches_predict(clf32, stride):
                                   clf32.paper_confidence(wins))
     if stride == 1:
         assert len(np.unique(window_operations(image, 32, 1))) == 16
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 9, 12), (2, 4, 10, 7)])
+def test_the_fast_max_pool_equals_torchs_on_every_grid(shape):
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.randn(shape)
+    for py in (0, 1):
+        for px in (0, 1):
+            assert torch.equal(wholeimage.max_pool(x, py, px),
+                               F.max_pool2d(x[:, :, py:, px:], 2))
 
 
 def test_window_operations_are_the_symmetry_reduction_of_each_window():

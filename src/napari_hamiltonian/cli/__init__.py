@@ -132,9 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace OUT (and CARD) if they exist")
     tr.set_defaults(func=commands.train)
 
+    from ..output.messages import STRIDE_HELP
+
     def window_options(p, stride_default):
         p.add_argument("--stride", type=int, default=stride_default,
-                       help=f"window step in pixels (default {stride_default})")
+                       help=f"window step in pixels (default {stride_default}); "
+                       + STRIDE_HELP)
         p.add_argument("--overwrite", action="store_true",
                        help="replace results made with other settings or another model")
 
@@ -244,9 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Rewrite labels, CSV and PNGs of OUT/<name> from its "
                         "frames, e.g. with a temperature list.")
     rp.add_argument("folder", help="a results folder OUT/<name> written by classify")
-    rp.add_argument("--model", help="the model file used by classify (default: shipped)")
+    rp.add_argument("--model", help="the model file used by classify (default: the "
+                    "shipped model the folder records)")
     rp.add_argument("--psf-sigma", type=float, metavar="S",
-                    help="the --psf-sigma given to classify, if any")
+                    help="the --psf-sigma given to classify (default: the one the folder "
+                    "records)")
     rp.add_argument("--temperatures", help="text file, one temperature per frame")
     rp.set_defaults(func=commands.report)
 

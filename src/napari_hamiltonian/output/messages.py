@@ -11,6 +11,13 @@ from ..classes import (
     reliable_accuracy,
 )
 
+#: What the stride costs, for the command line's and the widget's help (measured by
+#: ``benchmarks/bench_sliding.py --strides``).
+STRIDE_HELP = ("even strides are the fastest: at an odd stride the windows fall on both "
+               "pooling grids of the network, and a frame takes 2-3 times as long as at "
+               "the even stride below it")
+
+
 #: What the tool says of a frame whose windows are mostly "none of these" ({advice}:
 #: :data:`LATTICE_ADVICE` for the lattice-scale model, :data:`RESOLUTION_ADVICE` for a
 #: model of a resolution).

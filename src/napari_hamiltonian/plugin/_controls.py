@@ -16,6 +16,7 @@ from magicgui.widgets import (
 
 from ._classes_layer import OVERLAYS
 from ._layers import legend_html
+from ..output.messages import STRIDE_HELP
 from .session import DEFAULT_STRIDE
 
 THRESHOLDS = ("none (binary)", "value", "otsu", "otsu (whole stack)", "switching (stack)",
@@ -129,7 +130,8 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         tooltip="read from the layer's scale or OME metadata when they give it",
     )
     estimate_button = PushButton(text="Estimate PSF sigma from the image")
-    stride = SpinBox(label="stride (px)", min=1, max=100, value=DEFAULT_STRIDE)
+    stride = SpinBox(label="stride (px)", min=1, max=100, value=DEFAULT_STRIDE,
+                     tooltip=STRIDE_HELP)
     confidence_k = FloatSpinBox(label="k (confidence)", min=0.0, max=1000.0, step=0.1, value=1.0)
     overlay = ComboBox(
         label="show",
