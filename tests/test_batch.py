@@ -361,6 +361,28 @@ def test_results_folders_survive_damage_strays_and_shorter_reruns(model, stack, 
                                                                      "t00001.png"]
 
 
+@pytest.mark.parametrize("content", [
+    {"logits": np.zeros((2, 2, 7), np.float32), "distance": np.zeros((2, 2))},  # grid
+    {"logits": np.zeros((8, 8)), "distance": np.zeros(8)},  # not (ny, nx, classes)
+    {"scores": np.zeros((1,))},  # scores of another layout
+])
+def test_a_frame_with_the_right_keys_but_wrong_content_is_computed_again(
+        model, stack, tmp_path, content):
+    """Issue 31: a frame file holding every key but arrays that do not fit the run was
+    kept as done, so every rerun failed on it ("rerun classify" gave the same error);
+    the rerun now computes it again."""
+    path, clf = model
+    np.save(tmp_path / "s.npy", stack)
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 0
+    frame = tmp_path / "o" / "s" / "frames" / "t00001.npz"
+    with np.load(frame) as d:
+        arrays = {k: d[k] for k in d.files}
+    np.savez(frame, **{**arrays, **content})
+    assert _classify([tmp_path / "s.npy"], tmp_path / "o", path) == 0
+    np.testing.assert_array_equal(_labels(tmp_path / "o" / "s")[1],
+                                  label_values(classify_image(stack[1], clf, 4)))
+
+
 def test_report_with_another_model_is_refused(model, stack, tmp_path, capsys):
     path, _ = model
     np.save(tmp_path / "s.npy", stack)
@@ -368,6 +390,20 @@ def test_report_with_another_model_is_refused(model, stack, tmp_path, capsys):
     assert main(["report", str(tmp_path / "o" / "s")]) == 2  # the shipped model
     assert "another model" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "o" / "s"), "--model", str(path)]) == 0
+
+
+def test_report_takes_the_shipped_model_the_folder_records(tmp_path, capsys):
+    """Issue 31: report on a folder classified with a shipped grey model advised --model
+    where --psf-sigma 2 was the fix; it now takes the recorded shipped model, and a wrong
+    --psf-sigma is answered with the right one."""
+    frames = field_sweep_stack(size=110, fractions=(0.4, 0.6), seed=3)[0]
+    np.save(tmp_path / "g.npy", microscope_view(frames, 2.0, seed=1))  # levels 50, 200
+    assert main(["classify", str(tmp_path / "g.npy"), "--out", str(tmp_path / "o"),
+                 "--psf-sigma", "2", "--levels", "50", "200", "--stride", "5"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "o" / "g")]) == 0
+    assert main(["report", str(tmp_path / "o" / "g"), "--psf-sigma", "3"]) == 2
+    assert "pass --psf-sigma 2" in capsys.readouterr().err
 
 
 def test_a_model_with_integer_labels_classifies_and_reports(stack, tmp_path):
@@ -443,11 +479,15 @@ def test_frames_with_an_earlier_rejections_scores_are_refused_by_name(model, sta
     np.savez_compressed(frame, **old)
     before = frame.read_bytes()
     with pytest.raises(ValueError, match=r"t00001\.npz holds rejection scores of another "
-                                         r"version.*--overwrite"):
+                                         r"version.*rerun classify"):
         folder.load_frames(tmp_path / "o" / "s", clf)
     assert main(["report", str(tmp_path / "o" / "s"), "--model", str(path)]) == 2
     assert "t00001.npz" in capsys.readouterr().err
     assert frame.read_bytes() == before  # the user's results are left as they were
+    # and the rerun it advises computes that frame again
+    assert main(["classify", str(tmp_path / "s.tif"), "--out", str(tmp_path / "o"),
+                 "--model", str(path), "--stride", "4"]) == 0
+    assert len(folder.load_frames(tmp_path / "o" / "s", clf)) == len(stack)
 
 
 def test_classify_reports_the_cluster_geometry_beside_the_cnn(model, stack, tmp_path):
@@ -693,6 +733,57 @@ def test_outputs_never_land_in_the_users_data_or_files(model, stack, tmp_path, c
         assert main([*cmd, "--out", str(tmp_path / "v3.zarr")]) == 2
         assert "inside the input" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "v3.zarr").iterdir()) == before
+
+
+@pytest.mark.parametrize("damage", [{"classes": ["C-2D"]}, {"colors": "red", "values": 3},
+                                    {"colors": {"one": "red"}, "values": {}, "classes": []}])
+def test_a_damaged_labels_description_is_named_not_a_traceback(tmp_path, damage):
+    """Issue 31: a labels.tif whose class table was edited or cut short gave the napari
+    reader a KeyError; it now says the file's table is damaged and what to do."""
+    from napari_hamiltonian.output.labelfile import METADATA_KEY
+    from napari_hamiltonian.plugin._reader import get_reader
+
+    path = tmp_path / "labels.tif"
+    tifffile.imwrite(path, np.ones((4, 4), np.uint8), metadata={METADATA_KEY: damage})
+    reader = get_reader(str(path))
+    assert reader is not None  # it is ours: the reader answers, in words
+    with pytest.raises(ValueError, match="class table is damaged.*open it as an image"):
+        reader(str(path))
+
+
+def test_a_zarr_groups_advice_leads_to_a_run(model, stack, tmp_path, capsys):
+    """Issue 31: a zarr group names its arrays and the path to give; that path (an
+    array inside the store) is then read, and an --out inside the store is refused."""
+    path, _ = model
+    group = zarr.open_group(str(tmp_path / "run.zarr"), mode="w")
+    group.create_array("frames", shape=stack.shape, dtype=stack.dtype)[:] = stack
+    out = tmp_path / "out"
+    assert main(["classify", str(tmp_path / "run.zarr"), "--model", str(path),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    advised = tmp_path / "run.zarr" / "frames"
+    assert "holding the arrays frames" in err and str(advised) in err
+    assert main(["classify", str(advised), "--model", str(path), "--out", str(out)]) == 0
+    assert len(folder.frame_files(out / "run-frames" / "frames")) == len(stack)
+    assert main(["classify", str(advised), "--model", str(path),
+                 "--out", str(tmp_path / "run.zarr" / "results")]) == 2
+    assert "inside the input" in capsys.readouterr().err
+    assert not (tmp_path / "run.zarr" / "results").exists()
+
+
+def test_a_frame_too_large_for_memory_is_refused_before_it_is_read(model, tmp_path, capsys):
+    """Issue 31: a zarr declaring a 200000 x 200000 frame (its chunks unwritten) was
+    loaded whole by the pre-check (MemoryError); it is refused by its size, naming the
+    memory it needs, and nothing is written."""
+    path, _ = model
+    zarr.open(str(tmp_path / "huge.zarr"), mode="w", shape=(1, 200_000, 200_000),
+              chunks=(1, 1000, 1000), dtype="f4")
+    out = tmp_path / "out"
+    assert main(["classify", str(tmp_path / "huge.zarr"), "--model", str(path),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "200000x200000 pixels" in err and "GiB of memory" in err and "crop" in err
+    assert not out.exists()
 
 
 def test_a_nan_in_a_later_frame_stops_the_run_before_anything_is_written(model, stack,

@@ -445,6 +445,11 @@ def _rewrite_header(path, edit):
     (lambda m, t: m["params"].update(psf_sigma=2.0), "does not match the hash"),
     (lambda m, t: m.update(class_groups=[m["classes"][:2]]), "does not match the hash"),
     (lambda m, t: m.update(format_version=2), "does not match the hash"),
+    # a version no release writes is not answered with "upgrade" (issue 31)
+    (lambda m, t: m.update(format_version="2"), "no version of napari-hamiltonian writes"),
+    (lambda m, t: m.update(format_version=0), "no version of napari-hamiltonian writes"),
+    (lambda m, t: m.update(format_version=True), "no version of napari-hamiltonian"),
+    (lambda m, t: m.update(format_version=None), "no version of napari-hamiltonian"),
 ])
 def test_edited_model_files_are_refused(fitted, tmp_path, edit, match):
     path = fitted.save(tmp_path / "m.safetensors")

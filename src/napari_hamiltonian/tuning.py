@@ -26,6 +26,15 @@ def enabled() -> bool:
     return os.environ.get(NO_TUNING, "") in ("", "0")
 
 
+def physical_memory() -> int | None:
+    """This machine's memory (bytes), or None where the system does not say; the
+    checks that refuse work too large for it, before the work, compare with it."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 @functools.cache
 def steady_memory() -> None:
     """Fix glibc's mmap threshold at 1 MiB in this process (Linux only).

@@ -187,7 +187,11 @@ def parse_model_file(blob: bytes, path: Path) -> tuple[dict, dict]:
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT_NAME:
         raise ValueError(not_model)
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path} declares model format {version!r}, which no version of "
+                         "napari-hamiltonian writes: its header was edited or damaged; "
+                         "use the file as it was saved, or retrain the model")
+    if version > MODEL_FORMAT_VERSION:
         raise ValueError(
             f"{path} was written by napari-hamiltonian {meta.get('package_version')} in "
             f"model format {version}; this installation ({package_version()}) reads format "

@@ -241,10 +241,12 @@ def _refuse_inside_input(out, inputs) -> None:
     say): results must never be written into the user's data."""
     from pathlib import Path
 
+    from ..imaging.files import zarr_store
+
     target = Path(out).resolve()
     for path in inputs:
-        source = Path(path).resolve()
-        if source.suffix.lower() != ".zarr":  # only a zarr store holds files of its own
+        source = zarr_store(Path(path).resolve())
+        if source is None:  # only a zarr store holds files of its own
             continue
         if target == source or source in target.parents:
             raise ValueError(f"--out {out} is inside the input {path}: the results would "
@@ -339,8 +341,12 @@ def _say_answer(job, clf) -> None:
 
 
 def report(args: argparse.Namespace) -> int:
-    from ..output.folder import check_model_of, recorded_reading
+    from ..output.folder import check_model_of, recorded_model, recorded_reading
     from ..output.report import write_report
+    model = recorded_model(args.folder)
+    if args.model is None and args.psf_sigma is None \
+            and str(model.get("file") or "").startswith("shipped"):
+        args.psf_sigma = model.get("psf_sigma") or None  # the shipped model it was
     chosen = _model(args, recorded_reading(args.folder))  # grey model if levels were given
     check_model_of(args.folder, chosen.sha256)
     write_report(args.folder, chosen.clf, _temperatures(args.temperatures))

@@ -24,6 +24,8 @@ def read_stack(path):
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if zarr_store(path) is not None:  # a store, or an array in one
+        suffix = ".zarr"
     try:
         path.resolve(strict=True)
     except (OSError, RuntimeError) as err:  # missing, or a loop of symbolic links
@@ -55,6 +57,13 @@ def read_stack(path):
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{path} holds {arr.dtype} values; expected numbers")
     return arr.rechunk((1, -1, -1))
+
+
+def zarr_store(path) -> Path | None:
+    """The zarr store ``path`` is or lies in (its outermost ``.zarr`` folder), or None."""
+    path = Path(path)
+    stores = [p for p in (path, *path.parents) if p.suffix.lower() == ".zarr"]
+    return stores[-1] if stores else None
 
 
 def _open(path: Path, suffix: str):
@@ -101,7 +110,13 @@ def _open(path: Path, suffix: str):
     import zarr
     z = zarr.open(str(path), mode="r")
     if not hasattr(z, "shape"):
-        raise ValueError(f"{path} is a zarr group; pass the path of one array in it")
+        arrays = sorted(z.array_keys())
+        if not arrays:
+            raise ValueError(f"{path} is a zarr group that holds no array directly; pass "
+                             "the path of an array inside it (store.zarr/group/array)")
+        raise ValueError(f"{path} is a zarr group holding the arrays "
+                         f"{', '.join(arrays[:8])}; pass the path of one of them, e.g. "
+                         f"{path / arrays[0]}")
     return da.from_zarr(z), False
 
 

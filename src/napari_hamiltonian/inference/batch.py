@@ -34,7 +34,7 @@ from ..output.folder import (
     write_tiff,
 )
 from ..output.report import write_report
-from .sliding import check_stride
+from .sliding import check_memory, check_stride, n_windows
 
 
 @dataclass
@@ -96,6 +96,7 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
     if min(stack.shape[1:]) < n:
         raise ValueError(f"{path}: frames are {stack.shape[1]}x{stack.shape[2]} pixels, "
                          f"smaller than the {n}x{n} window")
+    check_memory(stack.shape[1:], stride, stack.dtype.itemsize, n, f"{path}: each frame")
     if temperatures is not None and len(temperatures) != stack.shape[0]:
         raise ValueError(f"{len(temperatures)} temperatures for {stack.shape[0]} frames of "
                          f"{path}; give one per frame")
@@ -212,12 +213,15 @@ def run(job: Job, clf, client=None, progress: bool = True,
     elif job.recompute and "x" in report_info(folder):  # a new run: no axis of the old one
         save_report_info(folder, x=None, xlabel=None)
     n_frames = job.stack.shape[0]
-    done = {t for t, f in frame_files(frames_dir).items() if t < n_frames and frame_loads(f)}
+    stride, window = job.settings["stride"], job.settings["window"]
+    grid = n_windows(job.stack.shape[1:], window, stride)
+    done = {t for t, f in frame_files(frames_dir).items()
+            if t < n_frames and frame_loads(f, grid, stride, window)}
     todo = [t for t in range(n_frames) if t not in done]
     if todo:
         stack, reading, region = job.source()
         _record_preparation(job, region)
-        res = classify_stack(stack, clf, job.settings["stride"], client=client,
+        res = classify_stack(stack, clf, stride, client=client,
                              reading=reading, mask=region)
         bar = tqdm(total=n_frames, initial=n_frames - len(todo), unit="frame",
                    desc=job.path.name, disable=not progress)

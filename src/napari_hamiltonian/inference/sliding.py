@@ -43,6 +43,15 @@ from .wholeimage import variant_logits, whole_image_cnn
 
 #: An image is unlike every class when more than this share of its windows are.
 UNLIKE_SHARE = 0.5
+#: Memory of one window's results while an image is classified (logits, scores, the
+#: hidden layer of its variant's windows, statistics): peak RSS grew by 1.4-2.2 kB per
+#: window at stride 1 on 400-1200 px frames.
+BYTES_PER_WINDOW = 2200
+#: Memory per pixel of a tile's convolutions (one variant's feature maps).
+BYTES_PER_TILE_PIXEL = 600
+#: Default tile side of :func:`iter_classify` in pixels of window corners: the
+#: convolutions run over one tile (plus a window) at a time, whatever the stride.
+TILE_PIXELS = 1024
 
 
 @dataclass
@@ -176,7 +185,7 @@ class WindowResult:
 
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
-                  tile: int = 1024, psf_sigma: float | None = None, levels=None,
+                  tile: int | None = None, psf_sigma: float | None = None, levels=None,
                   reading: Reading | None = None, mask=None
                   ) -> Generator[tuple, None, WindowResult]:
     """Classify every window of an image, yielding progress; returns a WindowResult.
@@ -201,8 +210,9 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
         insulator.
     metal : "bright" or "dark"
         Which side of the threshold is metal (up, 1).
-    tile : int
-        Windows per tile side; bounds memory for very large images.
+    tile : int, optional
+        Windows per tile side; bounds memory for very large images (default: as many
+        as span :data:`TILE_PIXELS` pixels at this stride).
     psf_sigma : float, optional
         Without ``clf``: the point-spread function (Gaussian sigma, px) of the image;
         the shipped model nearest to it classifies
@@ -233,8 +243,10 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     if why is not None:
         warnings.warn(why, UserWarning, stacklevel=3)
     n = clf.window_
-    grey, b = reading.model_input(image, clf, mask)
     check_stride(stride)
+    grey, b = reading.model_input(image, clf, mask)
+    check_memory(b.shape, stride, 4, n, "the image")  # before the windows' results
+    tile = tile or max(1, TILE_PIXELS // stride)
     net = whole_image_cnn(clf)
     if clf.symmetry_reduction:
         ops = window_operations(b, n, stride)
@@ -281,6 +293,35 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
                            logits=np.ascontiguousarray(logits[..., order]), distance=dist,
                            classes=standard_names(classes), stride=stride,
                            window=n, scores=scores)
+
+
+def memory_needed(shape, stride: int = 1, itemsize: int = 4, window: int = 100) -> int:
+    """Bytes of memory classifying one (H, W) frame of ``itemsize``-byte values takes:
+    the frame with its float and binary copies, the windows' results and one tile's
+    convolutions (an estimate from measured peaks, for refusing a frame that cannot fit
+    before any of it is read)."""
+    h, w = (int(v) for v in shape)
+    ny, nx = n_windows((h, w), window, stride)
+    tile_side = min(TILE_PIXELS + window + stride, max(h, w))
+    return (h * w * (itemsize + 5) + max(ny, 0) * max(nx, 0) * BYTES_PER_WINDOW
+            + tile_side ** 2 * BYTES_PER_TILE_PIXEL)
+
+
+def check_memory(shape, stride: int = 1, itemsize: int = 4, window: int = 100,
+                 what: str = "the frame") -> None:
+    """ValueError when classifying a frame of ``shape`` needs more memory than this
+    machine has (:func:`memory_needed`), naming the fix."""
+    from ..tuning import physical_memory
+
+    memory, need = physical_memory(), memory_needed(shape, stride, itemsize, window)
+    if memory is not None and need > memory:
+        larger = next((s for s in (2 * stride, 4 * stride, 8 * stride)
+                       if memory_needed(shape, s, itemsize, window) <= memory), None)
+        raise ValueError(
+            f"{what} is {shape[0]}x{shape[1]} pixels: classifying it at stride {stride} "
+            f"needs about {need / 2**30:,.0f} GiB of memory and this machine has "
+            f"{memory / 2**30:.0f} GiB; crop it to the region you need or cut it into "
+            "tiles" + (f", or classify at stride {larger}" if larger else ""))
 
 
 def check_stride(stride) -> int:

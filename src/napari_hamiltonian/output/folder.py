@@ -36,7 +36,7 @@ import numpy as np
 
 from ..classifier.modelfile import file_sha256
 from ..classifier.rejection import SCORES
-from ..imaging.files import SUFFIXES
+from ..imaging.files import SUFFIXES, zarr_store
 from ..inference.sliding import WindowResult
 from ..output.files import atomic_write
 
@@ -73,6 +73,9 @@ def output_names(paths) -> dict[Path, str]:
         raise ValueError(f"{', '.join(twice)} given more than once; give each input once")
 
     def base(p: Path) -> str:
+        store = zarr_store(p)
+        if store is not None and store != p:  # an array in a store: store-array
+            return "-".join([base(store), *p.relative_to(store).parts])
         name = p.name
         for suffix in SUFFIXES:
             if name.lower().endswith(suffix):
@@ -155,8 +158,9 @@ def frame_files(frames_dir: Path) -> dict[int, Path]:
     return out
 
 
-def _read_frame(f: Path, clf) -> WindowResult:
-    """One frame file as a WindowResult; ValueError naming the file if it is damaged."""
+def _frame_arrays(f: Path) -> tuple:
+    """A frame file's (logits, distance, scores, classes, stride, window); ValueError
+    naming the file if it is damaged or holds arrays that do not fit together."""
     try:
         with np.load(f, allow_pickle=False) as d:
             logits, dist = d["logits"], d["distance"]
@@ -172,19 +176,29 @@ def _read_frame(f: Path, clf) -> WindowResult:
                          "rerun classify to compute it again")
     if scores.shape != dist.shape + (len(SCORES),):
         raise ValueError(f"{f} holds rejection scores of another version of "
-                         "napari-hamiltonian; rerun classify with --overwrite to compute "
-                         "them again")
+                         "napari-hamiltonian; rerun classify to compute them again")
+    return logits, dist, scores, classes, stride, window
+
+
+def _read_frame(f: Path, clf) -> WindowResult:
+    """One frame file as a WindowResult; ValueError naming the file if it is damaged."""
+    logits, dist, scores, classes, stride, window = _frame_arrays(f)
     return WindowResult.of(clf, labels=logits.argmax(-1).astype(np.int16), logits=logits,
                            distance=dist, classes=classes, stride=stride, window=window,
                            scores=scores)
 
 
-def frame_loads(f: Path) -> bool:
+def frame_loads(f: Path, grid: tuple | None = None, stride: int | None = None,
+                window: int | None = None) -> bool:
+    """Whether a frame file reads whole (:func:`_read_frame` would accept it) and, where
+    given, has the window grid (ny, nx), stride and window of the run: a frame that
+    does not is computed again, not kept to fail every later report."""
     try:
-        with np.load(f, allow_pickle=False) as d:
-            return {"logits", "distance", "classes", "stride", "window"} <= set(d.files)
-    except Exception:  # noqa: BLE001 - a damaged file is recomputed
+        _, dist, _, _, s, w = _frame_arrays(f)
+    except ValueError:
         return False
+    return ((grid is None or dist.shape == tuple(grid)) and stride in (None, s)
+            and window in (None, w))
 
 
 def load_frames(folder, clf) -> dict[int, WindowResult]:
@@ -264,12 +278,34 @@ def recorded_reading(folder):
         return Reading()
 
 
+def recorded_model(folder) -> dict:
+    """The model record of a results folder's settings (``file``: a shipped model's
+    description or the file's name, ``psf_sigma``, ``input``), {} when there is none."""
+    try:
+        model = json.loads((Path(folder) / SETTINGS).read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return model if isinstance(model, dict) else {}
+
+
+def model_advice(model: dict) -> str:
+    """The option that gives ``report`` the model a folder was classified with."""
+    name = str(model.get("file") or "")
+    if name.startswith("shipped"):
+        sigma = model.get("psf_sigma") or 0
+        return (f"it was the {name}: pass --psf-sigma {sigma:g}" if sigma else
+                f"it was the {name}: give neither --model nor --psf-sigma")
+    return (f"pass that model with --model (its file was {name})" if name else
+            "pass that model with --model")
+
+
 def check_model_of(folder, model_hash: str) -> None:
-    """ValueError unless the results in ``folder`` were made by the model ``model_hash``."""
+    """ValueError unless the results in ``folder`` were made by the model ``model_hash``,
+    naming the option that gives the right one."""
     try:
         made_by = json.loads((Path(folder) / SETTINGS).read_text()).get("model_sha256")
     except (OSError, ValueError, AttributeError):
         return  # not a classify folder (e.g. saved from the widget): nothing to compare
     if made_by not in (None, model_hash):
         raise ValueError(f"{folder} was classified with another model (SHA-256 "
-                         f"{made_by[:12]}...); pass that model with --model")
+                         f"{made_by[:12]}...); {model_advice(recorded_model(folder))}")

@@ -186,15 +186,22 @@ def read_labels(path) -> tuple[np.ndarray, dict]:
     if info is None:
         raise ValueError(f"{path} is not a labels file written by napari-hamiltonian "
                          "(no class table in its description); open it as an image")
-    data = tifffile.imread(path)
-    colors = {int(k): c for k, c in info["colors"].items()}
-    colors[None] = "transparent"
-    kwargs = {"name": f"{path.parent.name} {path.stem}".strip(), "scale": info["scale"],
-              "translate": info["translate"], "colormap": colors, "opacity": 1.0,
-              "metadata": {"classes": info["classes"],
-                           "label_values": {int(k): v for k, v in info["values"].items()},
-                           "frames": info["frames"], "stride": info["stride"],
-                           "window": info["window"]}}
+    try:  # a description edited or cut short names the file, not a KeyError
+        colors = {int(k): c for k, c in info["colors"].items()}
+        colors[None] = "transparent"
+        kwargs = {"name": f"{path.parent.name} {path.stem}".strip(),
+                  "scale": [float(v) for v in info["scale"]],
+                  "translate": [float(v) for v in info["translate"]],
+                  "colormap": colors, "opacity": 1.0,
+                  "metadata": {"classes": [str(c) for c in info["classes"]],
+                               "label_values": {int(k): str(v)
+                                                for k, v in info["values"].items()},
+                               "frames": info["frames"], "stride": int(info["stride"]),
+                               "window": int(info["window"])}}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ValueError(f"{path}: its napari-hamiltonian class table is damaged "
+                         f"({type(err).__name__}: {err}); open it as an image, or write "
+                         "it again (classify, or the widget's Save results)") from None
     if info.get("units"):
         kwargs["units"] = info["units"]
-    return data, kwargs
+    return tifffile.imread(path), kwargs

@@ -23,11 +23,10 @@ PROTOCOLS = ("table", "variants")
 def _check_memory(n_per_class: int, size: int, classes, n_none: int) -> None:
     """ValueError, before any simulation, when the images (and a 3D class's lattices)
     would not fit in this machine's memory, with the fix."""
-    import os
+    from ..tuning import physical_memory
 
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
+    memory = physical_memory()
+    if memory is None:
         return
     drawn = [c for c in (classes or CLASSES) if c in CLASSES]
     n = int(n_per_class) * (len(drawn) + ("P*" in drawn)) + int(n_none)
