@@ -169,3 +169,19 @@ def test_an_empty_geometry_panel_says_why():
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     empty = [m for m in MEASURES if not np.isfinite(g.values[m])]
     assert empty and sum("not measurable here" in t for t in texts) == len(empty)
+
+
+def test_no_cluster_measured_confirms_nothing():
+    """Issue 31, item 10: with a --min-size larger than every cluster the pair
+    connectivity alone was said to agree with the CNN; now nothing is confirmed."""
+    from napari_hamiltonian.geometry.verdict import agreement_message, table_row
+
+    frame = percolation(1, size=200, p=0.59, seed=1)[0]
+    none = g.measure(frame, min_size=100_000)
+    v = g.verdict(none)
+    assert none.n_clusters == 0 and v.clusters == 0
+    words = agreement_message("P-2D", v)
+    assert "could not be measured" in words and "100000 pixels" in words
+    assert "agrees" not in words
+    assert table_row(none, v)["consistent with"] == ""
+    assert "agrees" in agreement_message("P-2D", g.verdict(g.measure(frame, min_size=10)))

@@ -392,7 +392,10 @@ def geometry(args: argparse.Namespace) -> int:
             measures.append(g)
             cells = "  ".join(f"{m} {g.values[m]:.3f}+-{g.errors[m]:.3f}" for m in MEASURES)
             print(f"{path} frame {t}: {cells}  ({g.n_clusters} clusters, {g.n_edge} at the "
-                  f"edge left out); consistent with: {', '.join(v.consistent) or 'none'}")
+                  f"edge left out); consistent with: "
+                  + (f"nothing can be said: no cluster of at least {min_size} pixels "
+                     "lies away from the edge (a smaller --min-size counts smaller ones)"
+                     if g.n_clusters == 0 else ', '.join(v.consistent) or 'none'))
             rows.append({"frame": t, **table_row(g, v)})
         if args.out:
             out = outs[Path(path)]

@@ -35,6 +35,10 @@ class Verdict:
         degrees of freedom, most likely first.
     likelihood : dict of class -> float
         exp(-chi2 / 2), normalised over the classes.
+    outside : list of str or None
+        Families of patterns none of the seven draws that the exponents fit as well.
+    clusters, min_size : int or None
+        Clusters measured (away from the edge) and the smallest size counted (pixels).
     """
 
     chi2: dict
@@ -42,6 +46,8 @@ class Verdict:
     consistent: list
     likelihood: dict
     outside: list | None = None
+    clusters: int | None = None
+    min_size: int | None = None
 
 
 def _chi2(geometry: Geometry, used: list, mean: dict, spread: dict, coverage: dict
@@ -87,7 +93,8 @@ def verdict(geometry: Geometry, references: References | None = None) -> Verdict
         outside = [f for f, r in ref.outside.items()
                    if _chi2(geometry, used, r["mean"], r["spread"], r["coverage"]) <= limit]
     return Verdict(chi2=chi2, n_measures=n_used, consistent=consistent,
-                   likelihood={c: w / total for c, w in weights.items()}, outside=outside)
+                   likelihood={c: w / total for c, w in weights.items()}, outside=outside,
+                   clusters=geometry.n_clusters, min_size=geometry.min_size)
 
 
 def table_row(geometry: Geometry, v: Verdict) -> dict:
@@ -99,7 +106,8 @@ def table_row(geometry: Geometry, v: Verdict) -> dict:
         row[m] = round(geometry.values[m], 4)
         row[f"{m} error"] = round(geometry.errors[m], 4)
     row.update({"clusters": geometry.n_clusters, "edge clusters left out": geometry.n_edge,
-                "min size": geometry.min_size, "consistent with": " ".join(v.consistent)})
+                "min size": geometry.min_size,  # no cluster measured: nothing to say
+                "consistent with": " ".join(v.consistent) if geometry.n_clusters else ""})
     return row
 
 
@@ -116,6 +124,10 @@ def agreement_message(cnn_class: str, v: Verdict) -> str:
 
     if v.n_measures == 0:
         return "the cluster geometry could not be measured (too few clusters)"
+    if v.clusters == 0:  # the pair connectivity alone confirms nothing
+        return (f"the cluster geometry could not be measured: no cluster of at least "
+                f"{v.min_size} pixels lies away from the edge (a smaller --min-size "
+                "counts smaller ones)")
     fits = ", ".join(v.consistent) or "none of the seven"
     if cnn_class == CANNOT_TELL_NAME:
         return (f"the CNN cannot tell at this resolution; the cluster exponents fit "
