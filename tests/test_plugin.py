@@ -856,3 +856,84 @@ def test_cancel_in_the_training_dock_stops_cleanly_and_says_so(make_napari_viewe
     qtbot.waitUntil(lambda: tw.worker is None, timeout=300_000)
     assert tw.status.value.startswith("cancelled; no model written")
     assert not (tmp_path / "never.safetensors").exists()
+
+
+def test_a_group_the_model_cannot_split_is_drawn_as_one_region(make_napari_viewer):
+    """Issue 29: the 2 px model cannot tell RF-2D from RF-3D: their windows take one
+    value and one colour on the map, named as the group, like the saved labels."""
+    from napari_hamiltonian.imaging.optics import Instrument
+    from napari_hamiltonian.output.labelfile import label_values
+
+    truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    grey = Instrument(2.0, insulator=0.2, metal=1.0, noise=0.05).grey(
+        truth, np.random.default_rng(1))
+    viewer = make_napari_viewer()
+    viewer.add_image(grey, name="micrograph")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.psf_sigma.value = 2.0
+    w.threshold_mode.value = "otsu"
+    w.stride.value = 20
+    w.run()
+    result = w.results[0]
+    assert ("RF-2D", "RF-3D") in result.groups
+    layer = viewer.layers["micrograph classes"]
+    rf2d, rf3d = (list(result.classes).index(c) + 1 for c in ("RF-2D", "RF-3D"))
+    colors = layer.colormap.color_dict
+    np.testing.assert_allclose(colors[rf2d], colors[rf3d])
+    assert layer.metadata["label_values"][rf2d] == "RF-2D or RF-3D"
+    values = np.asarray(layer.data)
+    accepted_rf = result.confident & np.isin(result.labels, [rf2d - 1, rf3d - 1])
+    assert accepted_rf.any() and (values[accepted_rf] == rf2d).all()
+    np.testing.assert_array_equal(values, label_values(result))
+
+
+def test_an_image_whose_data_changed_is_classified_again(make_napari_viewer):
+    """Issue 29, item 10: Run after the layer's data was replaced shows the new image's
+    answer, not the cached one of the old data."""
+    viewer = make_napari_viewer()
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    layer = viewer.add_image(frame, name="frame")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.stride.value = STRIDE
+    w.run()
+    before = w.results[0]
+    edited = nh.simulate.percolation(1, size=frame.shape[0], p=0.3, seed=4)[0]
+    layer.data = edited
+    w.run()
+    after = w.results[0]
+    ref = nh.classify_image(edited, w.classifier(), stride=STRIDE)
+    np.testing.assert_array_equal(after.labels, ref.labels)
+    assert not np.array_equal(after.labels, before.labels)
+    np.testing.assert_array_equal(np.asarray(viewer.layers["frame classes"].data),
+                                  nh.output.labelfile.label_values(ref))
+
+
+def test_the_dock_warns_of_a_binary_image_for_a_grey_model_and_a_chance_model(
+        make_napari_viewer, tmp_path):
+    """Issue 29, item 12: a binary image read by a grey model, and a model trained to
+    chance, are said in the status, and the chance model's map holds no class colour."""
+    from napari_hamiltonian.imaging.reading import BINARY_FOR_GREY
+
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    viewer = make_napari_viewer()
+    viewer.add_image(frame.astype(np.float32), name="binary")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.stride.value = 25
+    w.psf_sigma.value = 2.0
+    w.threshold_mode.value = "phase levels"
+    w.insulator_level.value, w.metal_level.value = 0.0, 1.0
+    w.run()
+    assert w.classifier().input_kind == "grey"
+    assert BINARY_FOR_GREY[1:40] in w.status.value  # as a sentence: capitalised
+    X, y, _ = nh.simulate.make_dataset(12, size=100, seed=21, progress=False)
+    weak = HamiltonianClassifier(hidden_units=8, epochs=1, random_state=0).fit(X, y)
+    assert weak.unreliable() is not None
+    weak.save(tmp_path / "weak.safetensors")
+    w.threshold_mode.value = "none (binary)"
+    w.psf_sigma.value = 0.0
+    w.model_choice.value = "model file"
+    w.model_file.value = tmp_path / "weak.safetensors"
+    w.run()
+    assert "cannot tell the classes apart" in w.status.value
+    values = np.asarray(viewer.layers["binary classes"].data)
+    assert (values > len(w.results[0].classes)).all()  # none of these / cannot tell only

@@ -273,7 +273,7 @@ def map_figure(image: np.ndarray, result, title: str = "", pixel_nm: float = 0.0
     g = np.asarray(image, float)
     ax_map.imshow(g, cmap="gray", interpolation="nearest")
     values = label_values(result)
-    colors = label_colors(result.classes)
+    colors = label_colors(result.classes, result.groups)
     rgba = np.zeros(values.shape + (4,))
     for v, c in colors.items():
         if v is not None and v > 0:
@@ -286,7 +286,7 @@ def map_figure(image: np.ndarray, result, title: str = "", pixel_nm: float = 0.0
     ax_map.set_xlim(-0.5, g.shape[1] - 0.5)
     ax_map.set_ylim(g.shape[0] - 0.5, -0.5)
     ax_map.set_axis_off()
-    names = label_names(result.classes)
+    names = label_names(result.classes, result.groups)
     shown = sorted(set(np.unique(values).tolist()) - {0})
     ax_map.legend(handles=[Patch(facecolor=colors[v], edgecolor="black", label=names[v])
                            for v in shown], fontsize=6, loc="upper left",

@@ -11,6 +11,10 @@ n + 1                       "none of these" (the rejection; neutral grey)
 n + 2                       "cannot tell at this resolution" (light grey)
 ==========================  =====================================================
 
+Classes the model cannot tell apart (``class_groups_``, e.g. "RF-2D or RF-3D") are one
+region: every member takes the value and colour of the group's first class, named as
+the group (the per-class logits stay in the results).
+
 ``labels.tif`` holds these values for every frame of the source stack, as (T, ny, nx)
 uint8, with a JSON description (read by :func:`read_labels` and the plugin's reader)
 giving the value -> class name and colour table, the stack's frame numbers that were
@@ -72,20 +76,38 @@ def label_placement(image_scale: Sequence[float], image_translate: Sequence[floa
     return scale, translate
 
 
-def label_names(classes: Sequence[str]) -> dict[int, str]:
-    """Label value -> meaning (see the module's table)."""
+def _leaders(classes: Sequence[str], groups: Sequence[Sequence[str]]) -> np.ndarray:
+    """Index of the class whose value each class takes: the first class of its group
+    (itself when it has no group)."""
+    index = {c: k for k, c in enumerate(classes)}
+    leader = np.arange(len(classes))
+    for g in groups:
+        members = [index[c] for c in g if c in index]
+        leader[members] = min(members, default=0)
+    return leader
+
+
+def label_names(classes: Sequence[str], groups: Sequence[Sequence[str]] = ()
+                ) -> dict[int, str]:
+    """Label value -> meaning (see the module's table; a group's members are named as
+    the group)."""
+    from ..classes import group_name
+
     names = {0: NOT_CLASSIFIED}
-    names.update({k + 1: c for k, c in enumerate(classes)})
+    names.update({k + 1: group_name(c, groups) for k, c in enumerate(classes)})
     names[len(classes) + 1] = NONE_NAME
     names[len(classes) + 2] = CANNOT_TELL_NAME
     return names
 
 
-def label_colors(classes: Sequence[str]) -> dict:
-    """Label value -> colour: the class colours, "none of these" neutral grey, 0 (not
-    classified) transparent; the ``None`` key is napari's default colour."""
+def label_colors(classes: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> dict:
+    """Label value -> colour: the class colours (a group's members that of its first
+    class), "none of these" neutral grey, 0 (not classified) transparent; the ``None``
+    key is napari's default colour."""
+    leader = _leaders(classes, groups)
     colors = {None: "transparent", 0: "transparent"}
-    colors.update({k + 1: class_color(c, k) for k, c in enumerate(classes)})
+    colors.update({k + 1: class_color(classes[leader[k]], int(leader[k]))
+                   for k in range(len(classes))})
     colors[len(classes) + 1] = NONE_COLOR
     colors[len(classes) + 2] = CANNOT_TELL_COLOR
     return colors
@@ -93,11 +115,13 @@ def label_colors(classes: Sequence[str]) -> dict:
 
 def label_values(result) -> np.ndarray:
     """Label values of a WindowResult, shape (ny, nx) uint8: class index + 1 where the
-    window is accepted, ``len(classes) + 1`` where it is none of the classes,
-    ``len(classes) + 2`` where the model's resolution cannot tell, 0 where the window
-    is not classified (outside the region of interest)."""
+    window is accepted (the index of its group's first class for a class the model
+    cannot tell from others, ``result.groups``), ``len(classes) + 1`` where it is none
+    of the classes, ``len(classes) + 2`` where the model's resolution cannot tell, 0
+    where the window is not classified (outside the region of interest)."""
     none = len(result.classes) + 1
-    values = np.where(result.confident, result.labels + 1,
+    labels = _leaders(result.classes, result.groups)[result.labels]
+    values = np.where(result.confident, labels + 1,
                       np.where(result.cannot_tell, none + 1, none)).astype(np.uint8)
     return np.where(result.inside, values, 0).astype(np.uint8)
 
@@ -138,8 +162,9 @@ def write_labels(path, results: dict, n_frames: int | None, image_scale=None,
             data[...] = label_values(results[t])
     layer_scale, layer_translate = label_placement(scale, translate, stack, first.stride,
                                                    first.window)
-    colors = label_colors(first.classes)
-    info = {"values": {str(k): v for k, v in label_names(first.classes).items()},
+    colors = label_colors(first.classes, first.groups)
+    info = {"values": {str(k): v for k, v in label_names(first.classes,
+                                                          first.groups).items()},
             "colors": {str(k): c for k, c in colors.items() if k is not None},
             "classes": list(first.classes), "frames": [int(t) for t in frames],
             "stride": int(first.stride), "window": int(first.window),

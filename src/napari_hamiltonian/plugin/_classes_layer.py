@@ -15,11 +15,12 @@ from ._layers import units_of
 OVERLAYS = ("classes (opaque)", "outlines", "image only")
 
 
-def _label_metadata(classes, stride: int, window: int) -> dict:
+def _label_metadata(classes, stride: int, window: int, groups=()) -> dict:
     """Metadata of a classes layer for a window grid (per-frame outputs are added as
     frames are drawn)."""
     return {"classes": list(classes), "logits": {}, "distance": {}, "scores": {},
-            "stride": stride, "window": window, "label_values": label_names(classes)}
+            "stride": stride, "window": window, "groups": [list(g) for g in groups],
+            "label_values": label_names(classes, groups)}
 
 
 def warm_labels_layer(classes) -> None:
@@ -34,28 +35,35 @@ def warm_labels_layer(classes) -> None:
            colormap=DirectLabelColormap(color_dict=label_colors(classes)))
 
 
-def classes_layer(viewer, layer, classes, stride: int, window: int):
+def classes_layer(viewer, layer, classes, stride: int, window: int, groups=()):
     """The classes Labels layer for ``layer`` (created on first use, reset for a new
-    window grid), with the values of :mod:`napari_hamiltonian.output.labelfile`."""
+    window grid or model groups), with the values and colours of
+    :mod:`napari_hamiltonian.output.labelfile` (a group the model cannot tell apart
+    drawn as one region)."""
     name = f"{layer.name} classes"
     stack = layer.ndim == 3
     grid = n_windows(layer.data.shape[-2:], window, stride)
     shape = ((layer.data.shape[0],) if stack else ()) + grid
     scale, translate = label_placement(tuple(layer.scale), tuple(layer.translate), stack,
                                        stride, window)
-    metadata = _label_metadata(classes, stride, window)
-    if name in viewer.layers:  # a new grid (stride): the same layer, redrawn
+    metadata = _label_metadata(classes, stride, window, groups)
+    from napari.utils.colormaps import DirectLabelColormap
+
+    if name in viewer.layers:  # a new grid (stride) or model: the same layer, redrawn
         labels = viewer.layers[name]
         if labels.data.shape != shape or tuple(labels.scale) != scale:
             labels.data = np.zeros(shape, np.uint8)
             labels.scale, labels.translate = scale, translate
             labels.metadata.update(metadata)
+        if labels.metadata.get("groups") != metadata["groups"]:
+            labels.metadata.update(metadata)
+            labels.colormap = DirectLabelColormap(color_dict=label_colors(classes, groups))
         return labels
-    from napari.utils.colormaps import DirectLabelColormap
 
     labels = viewer.add_labels(
         np.zeros(shape, np.uint8), name=name, scale=scale, translate=translate,
-        opacity=1.0, colormap=DirectLabelColormap(color_dict=label_colors(classes)),
+        opacity=1.0,
+        colormap=DirectLabelColormap(color_dict=label_colors(classes, groups)),
         metadata=metadata, **units_of(layer))
     # the new layer must not take the selection (and show its paint tools)
     viewer.layers.selection.active = layer
@@ -76,7 +84,8 @@ def apply_overlay(viewer, layer, mode: str) -> None:
 def draw_result(viewer, layer, t: int, result) -> None:
     """Frame ``t``'s result into the classes layer of ``layer`` (its labels, and its
     logits, distances and scores in the layer's metadata)."""
-    classes = classes_layer(viewer, layer, result.classes, result.stride, result.window)
+    classes = classes_layer(viewer, layer, result.classes, result.stride, result.window,
+                            result.groups)
     values = label_values(result)
     if layer.ndim == 3:
         classes.data[t] = values

@@ -356,7 +356,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
     def _on_yield(self, msg, s, clf) -> None:
         if msg[0] == "ready":  # the empty classes layer, in an event of its own
             if s.layer is self._run_layer and s.layer in self.viewer.layers:
-                self._layers(s.layer, standard_names(clf.classes_), s.stride, clf.window_)
+                self._layers(s.layer, standard_names(clf.classes_), s.stride, clf.window_,
+                             clf.class_groups_)
             return
         if msg[0] == "progress":
             _, t, done, total = msg
@@ -449,9 +450,9 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.status.value = f"{event.value.name} was closed; its results with it"
 
     # ------------------------------------------------------------------ output
-    def _layers(self, layer, classes, stride: int, window: int):
+    def _layers(self, layer, classes, stride: int, window: int, groups=()):
         """The classes layer of ``layer`` (:func:`._classes_layer.classes_layer`)."""
-        return classes_layer(self.viewer, layer, classes, stride, window)
+        return classes_layer(self.viewer, layer, classes, stride, window, groups)
 
     def _apply_overlay(self, _=None) -> None:
         """Draw the classes layer as :data:`OVERLAYS` says."""
