@@ -504,9 +504,38 @@ def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
     assert label_colors(names)[value] == (class_color(names[value - 1], value - 1)
                                           if value <= len(names) else "#9a9a9a")
     widget.overlay.value = "outlines"
-    assert classes.contour == 1 and classes.visible
+    # issue 29: outlines at the image's resolution, smooth, not the grid's stairs
+    outlines = widget.viewer.layers["RF-2D field sweep outlines"]
+    assert outlines.contour > 0 and outlines.visible and not classes.visible
+    assert tuple(outlines.scale) == tuple(widget.viewer.layers["RF-2D field sweep"].scale)[-2:]
+    fine = np.asarray(outlines.data)
+    assert fine.shape == tuple(STRIDE * n for n in classes.data.shape[-2:])
+    widget.viewer.dims.set_current_step(0, 2)  # the outlines follow the frame shown
+    wait_idle(qtbot, widget)
+    assert not np.array_equal(np.asarray(outlines.data), fine) or \
+        np.array_equal(np.asarray(classes.data[0]), np.asarray(classes.data[2]))
     widget.overlay.value = "image only"
-    assert not classes.visible
+    assert not classes.visible and "RF-2D field sweep outlines" not in widget.viewer.layers
+    assert not widget.viewer.layers["RF-2D field sweep window centres"].visible
+
+
+def test_smooth_outlines_follow_the_interpolated_boundary_not_the_grid():
+    """A diagonal boundary between two classes on the label grid is a staircase; drawn
+    finer it is a straight diagonal, and each region keeps its label pixels."""
+    from napari_hamiltonian.plugin._classes_layer import smooth_labels
+
+    values = np.where(np.add.outer(np.arange(8), np.arange(8)) < 8, 3, 5).astype(np.uint8)
+    fine = smooth_labels(values, 4)
+    assert fine.shape == (32, 32) and set(np.unique(fine)) == {3, 5}
+    # label pixel centres keep their values
+    np.testing.assert_array_equal(fine[1::4, 1::4], values)
+    # the boundary is the anti-diagonal line, not stairs of 4 px
+    first = [int(np.argmax(row == 5)) for row in fine if (row == 5).any()]
+    assert len(first) >= 28 and np.abs(np.diff(first)).max() <= 2
+    stairs = [int(np.argmax(row == 5)) for row in np.repeat(np.repeat(values, 4, 0), 4, 1)
+              if (row == 5).any()]
+    assert np.abs(np.diff(stairs)).max() == 4  # what the grid drawn bigger gives
+    np.testing.assert_array_equal(smooth_labels(values, 1), values)
 
 
 def test_both_docks_fit_a_1080p_screen(make_napari_viewer):
@@ -937,3 +966,45 @@ def test_the_dock_warns_of_a_binary_image_for_a_grey_model_and_a_chance_model(
     assert "cannot tell the classes apart" in w.status.value
     values = np.asarray(viewer.layers["binary classes"].data)
     assert (values > len(w.results[0].classes)).all()  # none of these / cannot tell only
+
+
+def test_the_labelled_area_is_framed_on_the_image(make_napari_viewer):
+    """Issue 29: the window centres, where labels are, are framed on the image (the
+    unlabelled margin was explained only in small print); a new stride moves the frame,
+    and closing the image takes it away."""
+    viewer = make_napari_viewer()
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    image = viewer.add_image(frame, name="frame", scale=(0.05, 0.05), units=("um", "um"))
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    for stride in (STRIDE, 20):
+        w.stride.value = stride
+        w.run()
+        reach = viewer.layers["frame window centres"]
+        ny, nx = w.results[0].labels.shape
+        half = (w.results[0].window - 1) / 2
+        corners = reach.data[0]
+        assert corners.min(0) == pytest.approx([half - stride / 2] * 2)
+        assert corners.max(0) == pytest.approx([half + (ny - 0.5) * stride,
+                                                half + (nx - 0.5) * stride])
+        assert tuple(reach.scale) == tuple(image.scale)
+    viewer.layers.remove(image)
+    assert "frame window centres" not in viewer.layers
+    # with a region only the windows inside it are labelled: the frame is around them
+    viewer2 = make_napari_viewer()
+    image2 = viewer2.add_image(frame, name="frame")
+    region = np.zeros(frame.shape, np.uint8)
+    region[:, 150:280] = 1
+    viewer2.add_labels(region, name="sample")
+    _, w2 = viewer2.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w2.layer_box.value = image2
+    w2.region_box.value = viewer2.layers["sample"]
+    w2.stride.value = 10
+    w2.run()
+    inside = w2.results[0].inside
+    cols = np.nonzero(inside.any(0))[0]
+    corners = viewer2.layers["frame window centres"].data[0]
+    half = (w2.results[0].window - 1) / 2
+    assert corners[:, 1].min() == pytest.approx(half + (cols[0] - 0.5) * 10)
+    assert corners[:, 1].max() == pytest.approx(half + (cols[-1] + 0.5) * 10)
+    np.testing.assert_allclose(viewer2.layers["frame window centres"].edge_color[0],
+                               [0.784, 1.0, 0.0, 1.0], atol=0.01)

@@ -190,4 +190,6 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         "status": status,
         "legend": legend,
     }
-    return Container(widgets=list(named.values())), named
+    # progress, status and legend sit below the frame's answer (the dock places them)
+    below = {"progress", "status", "legend"}
+    return Container(widgets=[w for k, w in named.items() if k not in below]), named

@@ -19,7 +19,8 @@ def legend_html() -> str:
     return (f"<small>{items}<br>grey: none of these (no class fits confidently); light "
             "grey: cannot tell at this resolution (a class, or a pattern none of the seven "
             "draws, seen through this point-spread function). Labels "
-            "sit at window centres; one label pixel = stride x stride image pixels."
+            "sit at window centres, inside the lime frame (a window reaches half its side "
+            "beyond its label); one label pixel = stride x stride image pixels."
             "</small>")
 
 

@@ -22,8 +22,8 @@ from ..imaging.reading import Reading
 from . import _status
 from ._controls import LEVELS, PROGRESS_STEPS, controls
 from ._charts import GeometryChart, ResultChart, _VerticalScroll
-from ._classes_layer import (apply_overlay, classes_layer, draw_result,
-                             warm_labels_layer)
+from ._classes_layer import (apply_overlay, classes_layer, draw_result, outlines_name,
+                             reach_name, warm_labels_layer)
 from ._inputs import InputActions
 from ._layers import units_of
 from ._outputs import OutputActions
@@ -58,12 +58,17 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         column = QVBoxLayout(inner)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.controls.native)
+        column.addWidget(self.progress.native)
         self.answer = QLabel()  # the displayed frame's answer in one sentence
         self.answer.setWordWrap(True)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.answer.setStyleSheet("font-weight: bold")
         self.answer.hide()
+        # the answer first, right under the buttons: seen without scrolling on 1080p
         column.addWidget(self.answer)
+        column.addWidget(self.status.native)
         column.addWidget(self.chart)
+        column.addWidget(self.legend.native)
         self.geometry_chart = GeometryChart(self, theme=str(self.viewer.theme))
         column.addWidget(self.geometry_chart)
         column.addStretch(1)
@@ -406,6 +411,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             return
         t = self.current_frame()
         self._redraw_deleted()
+        if self.overlay.value == "outlines":  # outlines are drawn for the frame shown
+            self._apply_overlay()
         self._refresh_chart()
         if self.session.follow and t not in self.results and self.worker is None:
             self.run(all_frames=False)
@@ -442,9 +449,10 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         if self.worker is not None:
             self.worker.quit()
         self.session.forget()
-        name = f"{event.value.name} classes"
-        if name in self.viewer.layers:
-            self.viewer.layers.remove(name)
+        for name in (f"{event.value.name} classes", reach_name(event.value),
+                     outlines_name(event.value)):
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
         self.chart.show_frame(0, None, None)
         self.answer.hide()
         self.status.value = f"{event.value.name} was closed; its results with it"
@@ -456,7 +464,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
 
     def _apply_overlay(self, _=None) -> None:
         """Draw the classes layer as :data:`OVERLAYS` says."""
-        apply_overlay(self.viewer, self._run_layer, self.overlay.value)
+        apply_overlay(self.viewer, self._run_layer, self.overlay.value, self.current_frame())
 
     def _show_result(self, layer, t, result, clf) -> None:
         draw_result(self.viewer, layer, t, result)
