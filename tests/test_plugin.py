@@ -509,7 +509,8 @@ def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
     assert outlines.contour > 0 and outlines.visible and not classes.visible
     assert tuple(outlines.scale) == tuple(widget.viewer.layers["RF-2D field sweep"].scale)[-2:]
     fine = np.asarray(outlines.data)
-    assert fine.shape == tuple(STRIDE * n for n in classes.data.shape[-2:])
+    assert fine.shape == tuple(STRIDE * n + 2 for n in classes.data.shape[-2:])
+    assert not fine[0].any() and not fine[:, -1].any()  # the classes' outer edge drawn
     widget.viewer.dims.set_current_step(0, 2)  # the outlines follow the frame shown
     wait_idle(qtbot, widget)
     assert not np.array_equal(np.asarray(outlines.data), fine) or \
@@ -547,6 +548,23 @@ def test_both_docks_fit_a_1080p_screen(make_napari_viewer):
     w.chart.show_frame(0, None, None, running=True)  # the chart in view, as after Run
     needed = w.minimumSizeHint().height() + tw.minimumSizeHint().height()
     assert needed < 1080 - 200  # menus, title bars and the status bar take the rest
+
+
+
+def test_a_long_message_wraps_and_does_not_widen_the_dock(make_napari_viewer, qtbot):
+    """A first-time user's drive: the frame-7 paragraph widened the dock from 290 to
+    550 px of a 1900 px window, shrinking the canvas; it wraps now."""
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1900, 1000)
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    qtbot.wait(50)
+    width = w.width()
+    w.status.value = "this image is unlike every training class; " * 12
+    w.answer.setText("frame 7: none of these (30% named, 8% cannot tell, 62% none of "
+                     "these); model: shipped lattice-scale model; stride 4 px")
+    w.answer.show()
+    qtbot.wait(50)
+    assert w.width() <= width
 
 
 def test_cluster_geometry_of_the_displayed_frame_beside_the_cnn(widget, qtbot):
@@ -1008,3 +1026,24 @@ def test_the_labelled_area_is_framed_on_the_image(make_napari_viewer):
     assert corners[:, 1].max() == pytest.approx(half + (cols[-1] + 0.5) * 10)
     np.testing.assert_allclose(viewer2.layers["frame window centres"].edge_color[0],
                                [0.784, 1.0, 0.0, 1.0], atol=0.01)
+
+
+def test_the_dock_says_which_model_stands_in_and_what_to_do(make_napari_viewer):
+    """A first-time user's drive: with phase levels at PSF 1 px the grey 2 px model was
+    used without a word (Python warned); the dock now says it, and that a binary 1 px
+    model is shipped."""
+    from napari_hamiltonian.imaging.optics import Instrument
+
+    truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    grey = Instrument(1.0, insulator=50, metal=200, noise=5).grey(
+        truth, np.random.default_rng(3))
+    viewer = make_napari_viewer()
+    viewer.add_image(grey, name="micrograph")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.psf_sigma.value = 1.0
+    w.threshold_mode.value = "phase levels"
+    w.insulator_level.value, w.metal_level.value = 50.0, 200.0
+    w.stride.value = 25
+    w.run()
+    assert "using the nearest, the grey model for 2 px" in w.status.value
+    assert "binary model for 1 px is shipped" in w.status.value

@@ -143,6 +143,15 @@ def test_suggested_levels_keep_the_metal_side():
     assert suggest_levels(frame, 0.0, dark=True) == pytest.approx((100.0, 0.0))
     with pytest.raises(ValueError, match="uniform"):
         suggest_levels(np.ones((20, 20)), 1.0)
+    # a first-time user's drive: NaN gave levels "nan", shown as 1e12 in the boxes
+    frame[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite.*region"):
+        suggest_levels(frame, 0.0)
+    region = np.ones(frame.shape, bool)
+    region[:10] = False
+    assert suggest_levels(frame, 0.0, mask=region) == pytest.approx((0.0, 100.0))
+    with pytest.raises(ValueError, match="RGB"):
+        suggest_levels(np.zeros((20, 20, 3)), 0.0)
 
 
 def test_one_otsu_threshold_for_a_stack_keeps_the_sweeps_metal_fractions():

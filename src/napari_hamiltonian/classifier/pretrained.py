@@ -81,12 +81,30 @@ def load_pretrained(psf_sigma: float | None = None, input_kind: str = "binary"
     key = nearest_shipped(psf_sigma, input_kind)
     if psf_sigma is not None and key != psf_sigma:
         kind = "grey " if input_kind == "grey" else ""
-        warnings.warn(f"no shipped {kind}model for a point-spread function of {psf_sigma:g} "
-                      f"px; using the nearest, the {kind}model for {key:g} px"
-                      + (" (lattice scale)" if key == 0 else "")
-                      + f" (shipped: {', '.join(f'{s:g}' for s in sorted(shipped(input_kind)))}"
-                      " px)", UserWarning, stacklevel=2)
+        warnings.warn(substitution_note(psf_sigma, key, input_kind), UserWarning,
+                      stacklevel=2)
     return copy.deepcopy(_load(key, input_kind))
+
+
+def substitution_note(psf_sigma: float, key: float, input_kind: str) -> str:
+    """What stands in for a model not shipped, in words, with what to do where the
+    stand-in is far off: bin an image blurred well beyond the largest shipped model,
+    or take the binary model shipped for this resolution."""
+    kind = "grey " if input_kind == "grey" else ""
+    note = (f"no shipped {kind}model for a point-spread function of {psf_sigma:g} px; "
+            f"using the nearest, the {kind}model for {key:g} px"
+            + (" (lattice scale)" if key == 0 else "")
+            + f" (shipped: {', '.join(f'{s:g}' for s in sorted(shipped(input_kind)))} px)")
+    if key > 0 and psf_sigma > 1.5 * key:
+        factor = max(2, round(psf_sigma / key))
+        note += (f". The image is blurred {psf_sigma / key:.1f} times more than that model "
+                 f"was trained for, and its answers there are not measured: bin the image "
+                 f"{factor} x {factor} (average blocks of pixels) to bring its blur near "
+                 f"{key:g} px")
+    if input_kind == "grey" and psf_sigma in shipped("binary"):
+        note += (f". A binary model for {psf_sigma:g} px is shipped: give a threshold "
+                 "instead of the phase levels to use it")
+    return note
 
 
 def shipped_hash(psf_sigma: float | None = None, input_kind: str = "binary") -> str:

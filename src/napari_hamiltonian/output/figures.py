@@ -37,11 +37,11 @@ def save_figure(fig, path, dpi: float | None = None) -> None:
 def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.0):
     """Bar chart of window shares per class, as in Figs. 7 and 9 of Basak et al.
 
-    Each bar is the share of windows predicted as that class; its bright part is the
-    share that is also confident (the rejection accepts it), the dark part the rest
-    ("not named"). A grey bar "none" beside the seven is the share of all windows that
-    are none of the classes, and a light grey bar "cannot tell" the share the model's
-    resolution cannot tell (the dark parts together are the two).
+    Each bar is the share of windows predicted as that class (the bars add up to 100 %);
+    its bright part is the share that is also confident (the rejection accepts it), the
+    dark part the rest ("not accepted"). Past a dashed line, the dark parts together are
+    split in two: a grey bar "none" (windows none of the classes drew) and a light grey
+    bar "cannot tell" (windows the model's resolution cannot tell).
 
     Parameters
     ----------
@@ -69,6 +69,7 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
     none = max(float((total - conf).sum()) - unsure, 0.0)
     extra = [("none", none, NONE_COLOR)] + ([("cannot\ntell", unsure, CANNOT_TELL_COLOR)]
                                             if unsure > 0 else [])
+    ax.axvline(len(names) - 0.5, color="0.5", linestyle="--", linewidth=0.8)
     for k, (_, v, color) in enumerate(extra):
         ax.bar([len(names) + k], [v], color=color, edgecolor="black", linewidth=0.6)
         ax.text(len(names) + k, v + 1.5, f"{v:.0f}%", ha="center", va="bottom", fontsize=7)
@@ -83,7 +84,7 @@ def bar_chart(fractions: dict, title: str = "", ax=None, cannot_tell: float = 0.
     ax.set_title(title or "classification of windows (confident share in brackets)",
                  fontsize=9)
     from matplotlib.patches import Patch
-    not_named = "not named" if unsure > 0 else "none of these"
+    not_named = "not accepted"
     k = int(np.argmax(total)) if len(total) else 0  # the legend in the tallest bar's colours
     bright, shade = (colors[k], dark[k]) if len(colors) else ("0.8", "0.3")
     ax.legend(handles=[Patch(facecolor=bright, edgecolor="black", label="confident"),
@@ -303,7 +304,9 @@ def map_figure(image: np.ndarray, result, title: str = "", pixel_nm: float = 0.0
         ax_map.text(x0 + px / 2, y0 - g.shape[0] * 0.01, text, color="white",
                     ha="center", va="bottom", fontsize=7,  # readable on any image
                     bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
-    ax_map.set_title(title, fontsize=8)
+    if title:  # the frame's sentence, wrapped across the figure above both panels
+        import textwrap
+        fig.suptitle("\n".join(textwrap.wrap(title, 120)), fontsize=7)
     bar_chart(result.fractions(), title="windows per class (confident share)", ax=ax_bar,
               cannot_tell=result.undecided())
     ax_bar.tick_params(axis="x", labelrotation=35, labelsize=6)

@@ -142,9 +142,10 @@ def draw_outlines(viewer, layer, classes, t: int) -> None:
     displayed frame."""
     values = np.asarray(classes.data[t] if classes.ndim == 3 else classes.data)
     stride, window = int(classes.metadata["stride"]), int(classes.metadata["window"])
-    fine = smooth_labels(values, stride)
+    # one empty fine pixel around, so that the outer edge of the classes is drawn too
+    fine = np.pad(smooth_labels(values, stride), 1)
     scale = tuple(float(v) for v in layer.scale[-2:])
-    offset = (window - 1) / 2 - stride / 2 + 0.5  # fine pixel 0's centre, image pixels
+    offset = (window - 1) / 2 - stride / 2 - 0.5  # fine pixel 0's centre, image pixels
     translate = tuple(float(layer.translate[-2 + k]) + offset * scale[k] for k in range(2))
     name = outlines_name(layer)
     if name in viewer.layers:

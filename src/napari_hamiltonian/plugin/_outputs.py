@@ -119,10 +119,12 @@ class OutputActions:
     def _figure_dialog(self) -> None:
         from qtpy.QtWidgets import QFileDialog
 
-        path, _ = QFileDialog.getSaveFileName(self, "Export the figure of this frame",
-                                              "frame.png", "PNG (*.png);;SVG (*.svg)")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export the figure of this frame",
+                                                   "frame.png", "PNG (*.png);;SVG (*.svg)")
         if not path:
             return
+        if not Path(path).suffix:  # a name typed without its type: the type chosen
+            path += ".svg" if chosen.startswith("SVG") else ".png"
         try:
             self.status.value = f"figure written to {self.export_figure(path)}"
         except ValueError as err:

@@ -15,7 +15,7 @@ import numpy as np
 from napari.layers import Image
 from napari.viewer import Viewer
 from qtpy.QtCore import QEvent, Qt, QTimer
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..classes import standard_names
 from ..imaging.reading import Reading
@@ -51,6 +51,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             setattr(self, name, widget)
         for label in (self.status, self.legend):  # long messages wrap, not widen the dock
             label.native.setWordWrap(True)
+            label.native.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                       QSizePolicy.Policy.Preferred)
         self.chart = ResultChart(self, theme=str(self.viewer.theme))
         # controls and chart scroll inside the dock: with the training dock beside it,
         # both fit a 1080p screen
@@ -63,6 +65,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.answer.setWordWrap(True)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.answer.setStyleSheet("font-weight: bold")
+        self.answer.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.answer.hide()
         # the answer first, right under the buttons: seen without scrolling on 1080p
         column.addWidget(self.answer)
@@ -291,6 +294,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         try:
             s = self._validate()
         except ValueError as err:
+            self.answer.hide()  # the last answer was of other settings than these
             self._error(str(err))
             return
         frames = self.session.start(s, self.current_frame(), all_frames)
@@ -332,6 +336,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
 
     def _on_run_error(self, err) -> None:
         self._failed = True
+        self.answer.hide()
         self._error(f"classification failed: {err}")
 
     def cancel(self) -> None:
@@ -349,8 +354,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         summary = self.session.summary(cancelled)
         self._cancelled = self._failed = False
         self.progress.visible = False
-        if not failed:  # an error stays in view, with its fix
-            self.status.value = summary
+        if not failed and self.session.key is not None:  # an error, or the image's
+            self.status.value = summary                     # closing, stays in view
         if self._pending is not None:
             s, frames = self._pending
             self._pending = None
@@ -437,7 +442,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         """Draw the classes layer again if the user deleted it (the results are kept)."""
         layer = self._run_layer
         if self.results and layer is not None and layer in self.viewer.layers \
-                and f"{layer.name} classes" not in self.viewer.layers:
+                and (f"{layer.name} classes" not in self.viewer.layers
+                     or reach_name(layer) not in self.viewer.layers):
             for k, r in sorted(self.results.items()):
                 self._show_result(layer, k, r, self._clf)
 

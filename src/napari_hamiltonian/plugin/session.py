@@ -244,7 +244,8 @@ class ClassifySession:
             return head
         otsu = self.settings is not None and self.settings.reading.per_frame_otsu \
             and self.follow
-        words = (self.clf.unreliable(), self.binary_for_grey(),
+        notes = self.model.notes if self.model is not None else ()
+        words = (*notes, self.clf.unreliable(), self.binary_for_grey(),
                  unlike_message(results, frames, self.clf),
                  groups_message(self.clf.class_groups_, results),
                  levels_message(self.clf, results), PER_FRAME_OTSU if otsu else "")
@@ -257,10 +258,22 @@ def suggest_levels(frame, psf_sigma: float, dark: bool = False, mask=None
     percentiles after smoothing over the PSF sigma (at least 1 px), metal the brighter
     unless ``dark``; with a region ``mask``, of the pixels inside it. A guess for images
     with both phases in domains larger than the blur; the instrument's values are
-    better. ValueError for a uniform frame."""
+    better. ValueError for a uniform frame, one that is not a 2D grey image, or one
+    with NaN or infinite values where it is read."""
     from scipy import ndimage
 
-    frame = fill_outside(np.asarray(frame), mask)
+    frame = np.asarray(frame)
+    if frame.ndim != 2 or frame.dtype.kind not in "biuf":
+        raise ValueError(f"phase levels are guessed from a grey image; this one has shape "
+                         f"{frame.shape} and {frame.dtype} values (an RGB image? convert "
+                         "it to grey first)")
+    read = frame if mask is None else frame[np.asarray(mask, bool)]
+    if frame.dtype.kind == "f" and not np.isfinite(read).all():
+        raise ValueError("the frame holds NaN or infinite values"
+                         + (" inside the region" if mask is not None else "")
+                         + ": give a region that leaves them out, or enter the levels by "
+                         "hand")
+    frame = fill_outside(frame, mask)
     smooth = ndimage.gaussian_filter(np.asarray(frame, np.float64), max(psf_sigma, 1.0))
     low, high = (float(v) for v in np.percentile(
         smooth if mask is None else smooth[mask], [1, 99]))
