@@ -80,7 +80,6 @@ def load_pretrained(psf_sigma: float | None = None, input_kind: str = "binary"
     """
     key = nearest_shipped(psf_sigma, input_kind)
     if psf_sigma is not None and key != psf_sigma:
-        kind = "grey " if input_kind == "grey" else ""
         warnings.warn(substitution_note(psf_sigma, key, input_kind), UserWarning,
                       stacklevel=2)
     return copy.deepcopy(_load(key, input_kind))
