@@ -1047,3 +1047,25 @@ def test_the_dock_says_which_model_stands_in_and_what_to_do(make_napari_viewer):
     w.run()
     assert "using the nearest, the grey model for 2 px" in w.status.value
     assert "binary model for 1 px is shipped" in w.status.value
+
+
+def test_phase_levels_that_do_not_fit_the_image_are_said_in_the_dock(make_napari_viewer):
+    """A first-time user's drive: levels most pixels lie far outside of gave an answer
+    with advice on everything but the levels; the dock now says the levels do not fit."""
+    from napari_hamiltonian.imaging.optics import Instrument
+
+    truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    grey = Instrument(2.0, insulator=50, metal=200, noise=5).grey(
+        truth, np.random.default_rng(3))
+    viewer = make_napari_viewer()
+    viewer.add_image(grey, name="micrograph")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.psf_sigma.value = 2.0
+    w.threshold_mode.value = "phase levels"
+    w.stride.value = 25
+    w.insulator_level.value, w.metal_level.value = 40.0, 90.0
+    w.run()
+    assert "the levels do not look like this image's two phases" in w.status.value
+    w.insulator_level.value, w.metal_level.value = 50.0, 200.0
+    w.run()
+    assert "do not look like" not in w.status.value

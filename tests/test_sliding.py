@@ -384,3 +384,21 @@ def test_a_model_trained_without_symmetry_reduction_reads_windows_as_they_are():
     z = as_result_order(raw, res, naive(raw, image, 7)).reshape(res.logits.shape)
     np.testing.assert_allclose(res.logits, z, atol=1e-4, rtol=0)
     np.testing.assert_array_equal(res.labels, z.argmax(-1))
+
+
+def test_phase_levels_most_pixels_lie_far_outside_of_are_said(grey32):
+    """A first-time user's drive: levels 48 / 60 on an image whose phases are 50 / 200
+    gave "none of these" without a word on the levels; true levels give no warning."""
+    import warnings
+
+    from napari_hamiltonian.imaging.optics import Instrument
+
+    config = nh.simulate.percolation(1, size=64, p=0.59, seed=4)[0]
+    image = Instrument(1.0, insulator=50, metal=200, noise=5).grey(
+        config, np.random.default_rng(0))
+    with pytest.warns(UserWarning, match=r"lie more than half the contrast.*\(40, 90\)"):
+        classify_image(image, grey32, stride=8, levels=(40, 90))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        classify_image(image, grey32, stride=8, levels=(50, 200))
+    assert not any("lie more than" in str(w.message) for w in caught)

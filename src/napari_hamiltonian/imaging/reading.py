@@ -36,6 +36,31 @@ BINARY_FOR_GREY = (
     "be confidently wrong. Use the binary model for the resolution "
     "(load_pretrained(psf_sigma), or drop levels= / --levels and give a threshold)")
 
+#: Share of pixels more than half the contrast beyond either phase level above which
+#: the levels are said not to fit the image (blur and noise keep true levels' images
+#: within it).
+LEVELS_FAR_SHARE = 0.05
+#: Warning for phase levels most pixels lie far outside of.
+LEVELS_MISFIT = (
+    "{share:.0%} of the pixels lie more than half the contrast below the insulator level "
+    "or above the metal level ({levels[0]:g}, {levels[1]:g}): the levels do not look like "
+    "this image's two phases (the answers rest on them), or something else is in the "
+    "field (electrodes, an aperture's surround: give a region of interest). Check the "
+    "levels, e.g. with the levels guessed from the image")
+
+def levels_misfit(grey: np.ndarray, levels) -> str:
+    """:data:`LEVELS_MISFIT` when more than :data:`LEVELS_FAR_SHARE` of an image in
+    phase units (``grey``; NaN outside a region ignored) lies more than half the
+    contrast beyond the two levels, else ""."""
+    if levels is None:
+        return ""
+    with np.errstate(invalid="ignore"):
+        far = (grey < -0.5) | (grey > 1.5)
+    share = float(far.sum() / max(np.isfinite(grey).sum(), 1))
+    return LEVELS_MISFIT.format(share=share, levels=levels) if share > LEVELS_FAR_SHARE \
+        else ""
+
+
 #: Warning for an automatic threshold that leaves the sample nearly all one phase.
 ONE_PHASE = ("after {what} {share:.0%} of the sample is one phase: the threshold probably "
              "split something else (an electrode, a dark surround, uneven light) from the "
@@ -215,6 +240,8 @@ class Reading:
                              "two phases as they are in this image")
         if two_valued(grey):
             warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
+        elif levels_misfit(grey, reading.levels):
+            warnings.warn(levels_misfit(grey, reading.levels), UserWarning, stacklevel=3)
         return grey, binarised(grey)
 
     def check(self, frame, clf, mask: np.ndarray | None = None) -> None:

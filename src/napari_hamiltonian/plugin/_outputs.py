@@ -1,6 +1,7 @@
-"""What the classify dock measures and writes beside the classification: the cluster
-geometry of the displayed frame against the references, and the results saved to a
-folder; each in the background (a mixin of :class:`._widget.ClassifyWidget`)."""
+"""What the classify dock shows, measures and writes of the classification: the results
+drawn (classes layer, answer, chart), the cluster geometry of the displayed frame
+against the references, and the results saved to a folder, the last two in the
+background (a mixin of :class:`._widget.ClassifyWidget`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,38 @@ from pathlib import Path
 
 from napari.utils.notifications import show_info
 
+from ._classes_layer import apply_overlay, classes_layer, draw_result
 from ._worker import GeneratorRun
 
 
 class OutputActions:
-    """Geometry and saving of :class:`~napari_hamiltonian.plugin._widget.ClassifyWidget`
-    (which provides the controls, the session and ``_validate``)."""
+    """Results on screen (the classes layer, the frame's answer, the chart), geometry
+    and saving of :class:`~napari_hamiltonian.plugin._widget.ClassifyWidget` (which
+    provides the controls, the session and ``_validate``)."""
+    def _layers(self, layer, classes, stride: int, window: int, groups=()):
+        """The classes layer of ``layer`` (:func:`._classes_layer.classes_layer`)."""
+        return classes_layer(self.viewer, layer, classes, stride, window, groups)
+
+    def _apply_overlay(self, _=None) -> None:
+        """Draw the classes layer as :data:`OVERLAYS` says."""
+        apply_overlay(self.viewer, self._run_layer, self.overlay.value, self.current_frame())
+
+    def _show_result(self, layer, t, result, clf) -> None:
+        draw_result(self.viewer, layer, t, result)
+        self._apply_overlay()
+        if t == self.current_frame() or self.session.follow:  # bars, or a curve point
+            self._refresh_chart()
+
+    def _refresh_chart(self) -> None:
+        t = self.current_frame()
+        sentence = self.session.frame_sentence(t, float(self.pixel_nm.value)) \
+            if self.layer_box.value is self._run_layer else ""
+        self.answer.setText(sentence)
+        self.answer.setVisible(bool(sentence))
+        self._refresh_table()
+        self.chart.show_frame(t, self.results.get(t), self.curve if self.session.follow else None,
+                              running=self.worker is not None,
+                              k=float(self.confidence_k.value), axis=self.session.axis())
 
     def measure_geometry(self) -> None:
         """The displayed frame's cluster geometry (:mod:`napari_hamiltonian.geometry`),

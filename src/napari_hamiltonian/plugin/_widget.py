@@ -3,7 +3,7 @@
 It maps its controls (:mod:`._controls`) to :class:`~.session.RunSettings`, runs the
 session's work in a ``thread_worker`` (progress, cancel at every unit of work) and turns
 the session's results into the classes layer (:mod:`._classes_layer`) and the charts
-(:mod:`._charts`). Frames are classified lazily: the displayed one first, each once
+(:mod:`._charts`), through :class:`._outputs.OutputActions`. Frames are classified lazily: the displayed one first, each once
 (kept by the session), and all of them only on *Run all frames*.
 """
 
@@ -22,8 +22,7 @@ from ..imaging.reading import Reading
 from . import _status
 from ._controls import LEVELS, PROGRESS_STEPS, controls
 from ._charts import GeometryChart, ResultChart, _VerticalScroll
-from ._classes_layer import (apply_overlay, classes_layer, draw_result, outlines_name,
-                             reach_name, warm_labels_layer)
+from ._classes_layer import outlines_name, reach_name, warm_labels_layer
 from ._inputs import InputActions
 from ._layers import units_of
 from ._outputs import OutputActions
@@ -462,32 +461,6 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.chart.show_frame(0, None, None)
         self.answer.hide()
         self.status.value = f"{event.value.name} was closed; its results with it"
-
-    # ------------------------------------------------------------------ output
-    def _layers(self, layer, classes, stride: int, window: int, groups=()):
-        """The classes layer of ``layer`` (:func:`._classes_layer.classes_layer`)."""
-        return classes_layer(self.viewer, layer, classes, stride, window, groups)
-
-    def _apply_overlay(self, _=None) -> None:
-        """Draw the classes layer as :data:`OVERLAYS` says."""
-        apply_overlay(self.viewer, self._run_layer, self.overlay.value, self.current_frame())
-
-    def _show_result(self, layer, t, result, clf) -> None:
-        draw_result(self.viewer, layer, t, result)
-        self._apply_overlay()
-        if t == self.current_frame() or self.session.follow:  # bars, or a curve point
-            self._refresh_chart()
-
-    def _refresh_chart(self) -> None:
-        t = self.current_frame()
-        sentence = self.session.frame_sentence(t, float(self.pixel_nm.value)) \
-            if self.layer_box.value is self._run_layer else ""
-        self.answer.setText(sentence)
-        self.answer.setVisible(bool(sentence))
-        self._refresh_table()
-        self.chart.show_frame(t, self.results.get(t), self.curve if self.session.follow else None,
-                              running=self.worker is not None,
-                              k=float(self.confidence_k.value), axis=self.session.axis())
 
 
 def classify_selected_layer(viewer: Viewer) -> None:

@@ -214,6 +214,24 @@ class ClassifySession:
         image = np.asarray(layer.data[frames[0]] if layer.ndim == 3 else layer.data)
         return BINARY_FOR_GREY if two_valued(image) else ""
 
+    def levels_misfit(self) -> str:
+        """The warning for phase levels most pixels of the first classified frame lie
+        far outside of ("" otherwise)."""
+        from ..imaging.reading import levels_misfit
+
+        layer, frames = self.layer, sorted(self.results)
+        levels = None if self.settings is None else self.settings.reading.levels
+        if levels is None or not frames or layer is None or self.clf is None \
+                or self.clf.input_kind != "grey":
+            return ""
+        image = np.asarray(layer.data[frames[0]] if layer.ndim == 3 else layer.data,
+                           np.float64)
+        region = self.settings.region
+        if region is not None:
+            image = np.where(frame_mask(np.asarray(region, bool), frames[0]), image, np.nan)
+        ins, met = levels
+        return levels_misfit((image - ins) / (met - ins), levels)
+
     def frame_sentence(self, t: int, pixel_nm: float = 0.0) -> str:
         """Frame ``t``'s answer in one sentence with what made it: "frame 3: RF-2D (88%
         named, ...); model: 2 px grey; phase levels 76 (insulator), 178 (metal); stride
@@ -245,7 +263,7 @@ class ClassifySession:
         otsu = self.settings is not None and self.settings.reading.per_frame_otsu \
             and self.follow
         notes = self.model.notes if self.model is not None else ()
-        words = (*notes, self.clf.unreliable(), self.binary_for_grey(),
+        words = (*notes, self.clf.unreliable(), self.binary_for_grey(), self.levels_misfit(),
                  unlike_message(results, frames, self.clf),
                  groups_message(self.clf.class_groups_, results),
                  levels_message(self.clf, results), PER_FRAME_OTSU if otsu else "")
