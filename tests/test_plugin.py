@@ -905,19 +905,27 @@ def test_cancel_in_the_training_dock_stops_cleanly_and_says_so(make_napari_viewe
     assert not (tmp_path / "never.safetensors").exists()
 
 
-def test_a_group_the_model_cannot_split_is_drawn_as_one_region(make_napari_viewer):
-    """Issue 29: the 2 px model cannot tell RF-2D from RF-3D: their windows take one
-    value and one colour on the map, named as the group, like the saved labels."""
+def micrograph_dock(make_napari_viewer, psf_sigma, insulator, metal, noise, seed):
+    """A viewer holding frame 3 of the sample sweep seen through a microscope (PSF
+    ``psf_sigma`` px) as the image "micrograph", and the Classify dock with that PSF."""
     from napari_hamiltonian.imaging.optics import Instrument
-    from napari_hamiltonian.output.labelfile import label_values
 
     truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
-    grey = Instrument(2.0, insulator=0.2, metal=1.0, noise=0.05).grey(
-        truth, np.random.default_rng(1))
+    grey = Instrument(psf_sigma, insulator=insulator, metal=metal, noise=noise).grey(
+        truth, np.random.default_rng(seed))
     viewer = make_napari_viewer()
     viewer.add_image(grey, name="micrograph")
     _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
-    w.psf_sigma.value = 2.0
+    w.psf_sigma.value = psf_sigma
+    return viewer, w
+
+
+def test_a_group_the_model_cannot_split_is_drawn_as_one_region(make_napari_viewer):
+    """Issue 29: the 2 px model cannot tell RF-2D from RF-3D: their windows take one
+    value and one colour on the map, named as the group, like the saved labels."""
+    from napari_hamiltonian.output.labelfile import label_values
+
+    viewer, w = micrograph_dock(make_napari_viewer, 2.0, 0.2, 1.0, 0.05, seed=1)
     w.threshold_mode.value = "otsu"
     w.stride.value = 20
     w.run()
@@ -1032,15 +1040,7 @@ def test_the_dock_says_which_model_stands_in_and_what_to_do(make_napari_viewer):
     """A first-time user's drive: with phase levels at PSF 1 px the grey 2 px model was
     used without a word (Python warned); the dock now says it, and that a binary 1 px
     model is shipped."""
-    from napari_hamiltonian.imaging.optics import Instrument
-
-    truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
-    grey = Instrument(1.0, insulator=50, metal=200, noise=5).grey(
-        truth, np.random.default_rng(3))
-    viewer = make_napari_viewer()
-    viewer.add_image(grey, name="micrograph")
-    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
-    w.psf_sigma.value = 1.0
+    _, w = micrograph_dock(make_napari_viewer, 1.0, 50, 200, 5, seed=3)
     w.threshold_mode.value = "phase levels"
     w.insulator_level.value, w.metal_level.value = 50.0, 200.0
     w.stride.value = 25
@@ -1052,15 +1052,7 @@ def test_the_dock_says_which_model_stands_in_and_what_to_do(make_napari_viewer):
 def test_phase_levels_that_do_not_fit_the_image_are_said_in_the_dock(make_napari_viewer):
     """A first-time user's drive: levels most pixels lie far outside of gave an answer
     with advice on everything but the levels; the dock now says the levels do not fit."""
-    from napari_hamiltonian.imaging.optics import Instrument
-
-    truth = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
-    grey = Instrument(2.0, insulator=50, metal=200, noise=5).grey(
-        truth, np.random.default_rng(3))
-    viewer = make_napari_viewer()
-    viewer.add_image(grey, name="micrograph")
-    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
-    w.psf_sigma.value = 2.0
+    _, w = micrograph_dock(make_napari_viewer, 2.0, 50, 200, 5, seed=3)
     w.threshold_mode.value = "phase levels"
     w.stride.value = 25
     w.insulator_level.value, w.metal_level.value = 40.0, 90.0
