@@ -168,7 +168,7 @@ def test_an_empty_geometry_panel_says_why():
     fig = geometry_plot([0], [g], References.load())
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     empty = [m for m in MEASURES if not np.isfinite(g.values[m])]
-    assert empty and sum("not measurable here" in t for t in texts) == len(empty)
+    assert empty and sum("not measurable:" in t for t in texts) == len(empty)
 
 
 def test_no_cluster_measured_confirms_nothing():

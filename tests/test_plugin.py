@@ -255,16 +255,16 @@ def test_changing_k_updates_the_papers_rule_without_recomputing(widget, qtbot):
     classes = widget.viewer.layers["RF-2D field sweep classes"]
     before = classes.data[0].copy()
     def said():
-        return [ax.get_title().split("; ")[1] for ax in widget.chart.figure.axes
+        return [ax.get_title().split("\n")[1] for ax in widget.chart.figure.axes
                 if "k-sigma" in ax.get_title()]
 
-    assert said() == [f"paper's k-sigma rule, k = 1: {res.share(res.paper_confident):.0%}"]
+    rule = "paper's k-sigma rule, k = {}: {:.0%}"
+    assert said() == [rule.format(1, res.share(res.paper_confident))]
     widget.confidence_k.value = 0.0
     np.testing.assert_array_equal(res.paper_confident, res.distance <= 0)
     np.testing.assert_array_equal(classes.data[0], before)  # the rejection has no k
     assert widget.results[0] is res
-    assert said() == [f"paper's k-sigma rule, k = 0: "
-                      f"{res.share(res.distance <= 0):.0%}"]  # issue 29, 9
+    assert said() == [rule.format(0, res.share(res.distance <= 0))]  # issue 29, 9
 
 
 def test_train_widget_writes_a_model_the_classifier_can_use(make_napari_viewer, qtbot,

@@ -197,6 +197,18 @@ def criticality_curve(x, distance, confident_fraction, classes=None, xlabel="fra
     return fig
 
 
+def _name_lines(ax, named, x: float) -> None:
+    """Each class's name at the right of its reference line, names closer than 5 % of
+    the axis height pushed apart (so that they do not print over each other)."""
+    low, high = ax.get_ylim()
+    gap, last = 0.05 * (high - low), -np.inf
+    for mu, c, k in sorted(named):
+        at = max(mu, last + gap)
+        ax.text(x, at, f" {c}", color=class_color(c, k), fontsize=6, va="center",
+                ha="left", clip_on=False)
+        last = at
+
+
 def geometry_plot(x, measures, references, xlabel: str = "frame", title: str = "",
                   fig=None):
     """Each cluster measure of each frame against the seven classes' reference ranges.
@@ -221,23 +233,25 @@ def geometry_plot(x, measures, references, xlabel: str = "frame", title: str = "
     pad = 0.5 if xlabel == "frame" or len(x) < 2 or np.ptp(x) == 0 else 0.05 * np.ptp(x)
     span = (x.min() - pad, x.max() + pad) if len(x) else (0, 1)
     for ax, m in zip(axes, MEASURES):
+        named = []
         for k, c in enumerate(references.mean):
             mu, sd = references.mean[c][m], references.spread[c][m]
             if np.isfinite(mu) and np.isfinite(sd):
                 ax.axhspan(mu - sd, mu + sd, color=class_color(c, k), alpha=0.25, lw=0)
                 ax.axhline(mu, color=class_color(c, k), lw=1)
-                ax.text(span[1], mu, f" {c}", color=class_color(c, k), fontsize=6,
-                        va="center", ha="left", clip_on=False)
+                named.append((mu, c, k))
         v = np.array([g.values[m] for g in measures])
         e = np.array([g.errors[m] for g in measures])
         # black dots ringed in white: visible on light and on napari's dark theme
         ax.errorbar(x, v, yerr=e, fmt="o", color="black", mec="white", mew=0.8, ms=5,
                     ecolor="0.5", capsize=2, zorder=3, label="measured")
         if not np.isfinite(v).any():  # say why the panel holds no dot
-            ax.text(0.5, 0.5, "not measurable here: too few clusters\nabove the "
-                    "smallest size for a fit", transform=ax.transAxes, ha="center",
-                    va="center", fontsize=7, color="#8a1c1c")
+            ax.text(0.5, 0.5, "not measurable:\ntoo few clusters\nabove the smallest\n"
+                    "size for a fit", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=6, color="#8a1c1c",  # readable on any band, in a small panel
+                    bbox={"facecolor": "white", "alpha": 0.85, "lw": 0, "pad": 2})
         ax.set_xlim(*span)
+        _name_lines(ax, named, span[1])
         ax.set_xlabel(xlabel)
         ax.set_title(MEASURE_NAMES[m], fontsize=9)
         if xlabel == "frame":

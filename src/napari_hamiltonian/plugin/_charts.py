@@ -100,7 +100,9 @@ class ResultChart(_Chart):
         self.setToolTip(
             "Bars: share of the frame's windows per class; the bright part is named "
             "confidently, the dark part is not (none of these, or cannot tell at this "
-            "resolution).\nCurve: distance (|sigma_c|) of the frame's majority class "
+            "resolution), split past the dashed line. The paper's k-sigma rule: the "
+            "share of windows whose last-layer values lie within k spreads of a "
+            "training point of their class (the k control).\nCurve: distance (|sigma_c|) of the frame's majority class "
             "from the centre of that class's training cluster in the network's last "
             "layer, in units of the cluster's spread (the paper's proximity to "
             "criticality: 0 = as critical as the training images, larger = further "
@@ -119,7 +121,7 @@ class ResultChart(_Chart):
             self.hide()
             return
         self.show()
-        self.figure.subplots_adjust(left=0.15, right=0.97, top=0.93,
+        self.figure.subplots_adjust(left=0.15, right=0.97, top=0.9,
                                     bottom=0.13 if curve else 0.16, hspace=0.8)
         ax1 = self.figure.add_subplot(2 if curve else 1, 1, 1)
         if result is None:
@@ -130,7 +132,7 @@ class ResultChart(_Chart):
         else:
             title = f"frame {t}: windows per class (confident share)"
             if k is not None and result.paper_confident is not None:
-                title += (f"; paper's k-sigma rule, k = {k:g}: "
+                title += (f"\npaper's k-sigma rule, k = {k:g}: "
                           f"{result.share(result.paper_confident):.0%}")
             bar_chart(result.fractions(), title=title, ax=ax1,
                       cannot_tell=result.undecided())
@@ -169,10 +171,9 @@ class GeometryChart(_Chart):
         self.figure.clear()
         self.frame = t
         self.show()
-        geometry_plot([t], [geometry], references, title=f"frame {t}: cluster "
-                      "geometry (dots) against the classes' references (bands)",
-                      fig=self.figure)
-        self.figure.subplots_adjust(left=0.1, right=0.86, top=0.9, bottom=0.09,
+        geometry_plot([t], [geometry], references, title=f"frame {t}: cluster geometry "
+                      "(dots)\nagainst the classes' references (bands)", fig=self.figure)
+        self.figure.subplots_adjust(left=0.1, right=0.86, top=0.86, bottom=0.09,
                                     hspace=0.55, wspace=0.45)
         self.figure.axes[0].get_legend().remove()  # the title says what the dot is
         for ax in self.figure.axes:
