@@ -225,6 +225,14 @@ def test_saved_labels_reopen_over_the_image_with_the_layers_values(widget, qtbot
         assert (tmp_path / "out" / name).is_file(), name
     with open(tmp_path / "out" / "fractions.csv") as f:
         assert [r["frame"] for r in csv.DictReader(f)] == ["2", "5"]
+    # issue 29: the folder records what made the results, as classify's settings do
+    import json
+
+    made = json.loads((tmp_path / "out" / "report.json").read_text())["made_with"]
+    assert made["stride"] == STRIDE and made["model"] == "shipped lattice-scale model"
+    assert made["model_sha256"] == nh.classifier.pretrained.shipped_hash(None)
+    assert (made["psf_sigma"], made["input"], made["window"]) == (0.0, "binary", 100)
+    assert made["threshold"] is None and made["confidence_k"] == 1.0
     classes = viewer.layers["RF-2D field sweep classes"]
     (opened,) = viewer.open(tmp_path / "out" / "labels.tif", plugin=PLUGIN)
     assert opened.data.shape == classes.data.shape

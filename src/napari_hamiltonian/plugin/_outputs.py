@@ -178,8 +178,16 @@ class OutputActions:
                   "translate": [float(v) for v in layer.translate],
                   "units": [str(u) for u in units] if units is not None else None,
                   "image": layer.name}
-        settings = self.session.settings
-        return (dict(self.results), self._clf, source,
+        settings, clf, model = self.session.settings, self._clf, self.session.model
+        if settings is not None and model is not None:  # what made them, as the CLI's
+            from .. import __version__                  # settings.json records it
+            source["made_with"] = {
+                "model": model.label, "model_sha256": model.sha256,
+                "psf_sigma": float(clf.psf_sigma), "input": clf.input_kind,
+                "window": int(clf.window_), "stride": int(settings.stride),
+                "confidence_k": float(clf.confidence_k), **settings.reading.settings(),
+                "package_version": __version__}
+        return (dict(self.results), clf, source,
                 None if settings is None else settings.region, self.session.axis())
 
     def _save_dialog(self) -> None:
