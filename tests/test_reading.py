@@ -166,3 +166,20 @@ def test_one_otsu_threshold_for_a_stack_keeps_the_sweeps_metal_fractions():
     direct = nh.classify_image(grey[0], stride=25, threshold=reading.threshold)
     np.testing.assert_array_equal(lazy.frame(0).labels, direct.labels)
     assert "whole stack" in Reading("otsu-stack").describe()
+
+
+def test_the_docks_words_name_the_docks_controls_not_python():
+    """A first-time user's drive: the dock said "mask=, --mask", "levels= / --levels",
+    "load_pretrained"; each shared message's hint has the dock's name for it."""
+    from napari_hamiltonian.imaging.reading import BINARY_FOR_GREY, ONE_PHASE
+    from napari_hamiltonian.output import messages
+
+    said = messages.for_dock(" ".join([
+        messages.LATTICE_ADVICE, messages.RESOLUTION_ADVICE, messages.REGION_ADVICE,
+        messages.GREY_ADVICE, BINARY_FOR_GREY, ONE_PHASE,
+        "replace them (e.g. np.nan_to_num), or give a region (mask=, True on the sample)",
+        "or use a shipped model (load_pretrained)"]))
+    for python in ("mask=", "--mask", "levels=", "--levels", "load_pretrained",
+                   "estimate_psf_sigma", "psf_sigma", "--psf-sigma", "np.nan_to_num"):
+        assert python not in said, python
+    assert "the dock's region" in said and "phase levels" in said

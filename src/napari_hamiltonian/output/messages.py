@@ -63,6 +63,34 @@ GREY_ADVICE = ("The grey model (the phase levels, levels= / --levels) or a sharp
                "may tell them apart")
 
 
+#: The Python and command-line hints of the shared messages, and what the dock calls
+#: the same thing (:func:`for_dock`).
+DOCK_WORDS = (
+    ("(psf_sigma, --psf-sigma or the widget's PSF sigma; estimate_psf_sigma estimates it "
+     "from the grey image)", "(the PSF sigma box; 'Estimate PSF sigma from the image' "
+     "measures it on the grey image)"),
+    ("(check it, e.g. with estimate_psf_sigma on the grey image before any denoising)",
+     "(check it with 'Estimate PSF sigma from the image' on the grey image before any "
+     "denoising)"),
+    ("(mask=, --mask, or a Shapes or Labels layer in the dock)",
+     "(a Shapes or Labels layer chosen as the dock's region)"),
+    ("(mask=, --mask)", "(the dock's region)"),
+    ("(mask=, True on the sample)", "(the dock's region)"),
+    ("(the phase levels, levels= / --levels)", "(threshold: phase levels)"),
+    ("(load_pretrained(psf_sigma), or drop levels= / --levels and give a threshold)",
+     "(choose a threshold instead of phase levels)"),
+    ("(load_pretrained)", "(model: shipped)"),
+    (" (e.g. np.nan_to_num)", ""),
+)
+
+
+def for_dock(text: str) -> str:
+    """A message of the shared core in the dock's terms (:data:`DOCK_WORDS`)."""
+    for python, dock in DOCK_WORDS:
+        text = text.replace(python, dock)
+    return text
+
+
 def split_words(result) -> str:
     """The shares of one result's windows in each state, in words."""
     return (f"{result.accepted():.0%} named, "

@@ -25,6 +25,7 @@ from ._charts import GeometryChart, ResultChart, _VerticalScroll
 from ._classes_layer import outlines_name, reach_name, warm_labels_layer
 from ._inputs import InputActions
 from ._layers import units_of
+from ..output.messages import for_dock
 from ._outputs import OutputActions
 from ._prepare import PrepareActions
 from ._worker import GeneratorRun
@@ -165,7 +166,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             self.geometry_chart._drawn()
 
     def _error(self, message: str) -> None:
-        _status.show_problem(self.status, message)
+        _status.show_problem(self.status, for_dock(message))
 
     # ------------------------------------------------------------------ inputs
     def _image_layers(self, _=None):

@@ -17,8 +17,8 @@ from ..classifier.choice import ChosenModel, choose_model
 from ..imaging.reading import BINARY_FOR_GREY, Reading, two_valued
 from ..imaging.region import check_mask, fill_outside, frame_mask, region_digest
 from ..inference.sliding import iter_classify
-from ..output.messages import (answer_line, groups_message, levels_message, split_words,
-                                unlike_message)
+from ..output.messages import (answer_line, for_dock, groups_message, levels_message,
+                               split_words, unlike_message)
 from ..output.summary import criticality_distance, frame_row, frame_summary
 
 #: Said after a run of a stack thresholded frame by frame by Otsu.
@@ -267,7 +267,7 @@ class ClassifySession:
                  unlike_message(results, frames, self.clf),
                  groups_message(self.clf.class_groups_, results),
                  levels_message(self.clf, results), PER_FRAME_OTSU if otsu else "")
-        return head + "".join(f". {m[0].upper()}{m[1:]}" for m in words if m)
+        return for_dock(head + "".join(f". {m[0].upper()}{m[1:]}" for m in words if m))
 
 
 def suggest_levels(frame, psf_sigma: float, dark: bool = False, mask=None
