@@ -204,6 +204,13 @@ def test_python_takes_the_resolution_in_nm_and_the_files_pixel_size(tmp_path):
                           psf_sigma=2.0)
     with pytest.raises(ValueError, match="pixel size must be a length"):
         nh.classify_image(grey, threshold="otsu", resolution_nm=fwhm, pixel_size_nm=-1.0)
+    # a stack: the same, from an array with the pixel size or from the file's record
+    for source, size in ((grey[None], 50.0), (tmp_path / "g.ome.tif", None)):
+        lazy = nh.classify_stack(source, threshold="otsu", stride=30, resolution_nm=fwhm,
+                                 pixel_size_nm=size)
+        np.testing.assert_array_equal(lazy.frame(0).labels, direct.labels)
+    with pytest.raises(ValueError, match="no pixel size is known"):
+        nh.classify_stack(grey[None], threshold="otsu", resolution_nm=fwhm)
 
 
 def test_the_command_line_reads_a_region(tmp_path, aperture, capsys):

@@ -331,9 +331,9 @@ def check_stride(stride) -> int:
     return int(stride)
 
 
-def _psf_of(image, psf_sigma, resolution_nm, pixel_size_nm) -> float:
-    """``classify_image``'s PSF sigma from the resolution and the pixel size (given, or
-    recorded in the file ``image``)."""
+def psf_of(image, psf_sigma, resolution_nm, pixel_size_nm) -> float:
+    """The PSF sigma (px) of :func:`classify_image` and ``classify_stack`` from the
+    resolution and the pixel size (given, or recorded in the file ``image``)."""
     from ..imaging.optics import psf_sigma_from_resolution
 
     if psf_sigma is not None:
@@ -382,7 +382,7 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
     """
     reading = Reading.of(reading, threshold, metal, levels)
     if resolution_nm is not None or pixel_size_nm is not None:
-        psf_sigma = _psf_of(image, psf_sigma, resolution_nm, pixel_size_nm)
+        psf_sigma = psf_of(image, psf_sigma, resolution_nm, pixel_size_nm)
     if isinstance(image, (str, os.PathLike)):  # a file: TIFF, PNG, JPEG, .npy, zarr
         from ..imaging.files import read_stack
         image = np.asarray(read_stack(image))

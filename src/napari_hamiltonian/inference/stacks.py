@@ -28,6 +28,7 @@ from .sliding import (
     exhaust,
     iter_classify,
     n_windows,
+    psf_of,
 )
 
 
@@ -176,7 +177,9 @@ def _overlap_chunks(chunks: tuple[int, ...], window: int) -> tuple[int, ...]:
 
 def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
                    client=None, psf_sigma: float | None = None, levels=None,
-                   reading: Reading | None = None, mask=None) -> StackResult:
+                   reading: Reading | None = None, mask=None,
+                   resolution_nm: float | None = None,
+                   pixel_size_nm: float | None = None) -> StackResult:
     """Classify every window of every frame of a stack, lazily with Dask.
 
     Parameters
@@ -199,6 +202,11 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
         The region of interest, True on the sample (:func:`classify_image`): windows
         not wholly inside it are not classified (NaN logits), thresholds come from the
         pixels inside it.
+    resolution_nm, pixel_size_nm : float, optional
+        The microscope's resolution (FWHM of its PSF, nm) and the pixel size (nm; read
+        from the file's OME or ImageJ metadata when ``stack`` is one): they give
+        ``psf_sigma``, and with it the shipped model for that resolution, as in
+        :func:`classify_image`.
     client : dask.distributed.Client or str, optional
         A client or scheduler address. ``StackResult.compute`` and ``frame`` then run on
         that cluster (so does ``dask.compute`` while it is the default client). The model
@@ -214,6 +222,8 @@ def classify_stack(stack, clf=None, stride: int = 1, threshold=None, metal: str 
 
     reading = Reading.of(reading, threshold, metal, levels)
     check_stride(stride)
+    if resolution_nm is not None or pixel_size_nm is not None:
+        psf_sigma = psf_of(stack, psf_sigma, resolution_nm, pixel_size_nm)
     if isinstance(stack, (str, os.PathLike)):  # a file: read lazily, frame by frame
         from ..imaging.files import read_stack
         stack = read_stack(stack)
