@@ -303,6 +303,18 @@ def test_the_resolution_in_nm_and_the_files_pixel_size_pick_the_model(tmp_path, 
     assert main(["classify", str(tmp_path / "plain.tif"), "--threshold", "otsu",
                  "--resolution", "471", "--out", str(tmp_path / "p")]) == 2
     assert "no pixel size recorded in" in capsys.readouterr().err
+    # issue 28: inputs at two magnifications, one call: each its own PSF and model
+    tifffile.imwrite(tmp_path / "ij3.tif", grey.astype(np.uint8), imagej=True,
+                     resolution=(1 / 0.0667, 1 / 0.0667), metadata={"unit": "um"})
+    assert main(["classify", str(tmp_path / "ij.tif"), str(tmp_path / "ij3.tif"),
+                 "--threshold", "otsu", "--stride", "30", "--resolution", "471",
+                 "--out", str(tmp_path / "two")]) == 0
+    said = capsys.readouterr().out
+    assert "ij.tif: PSF sigma 2.00 px" in said and "ij3.tif: PSF sigma 3.00 px" in said
+    for name, sigma in (("ij", 2.0), ("ij3", 3.0)):
+        settings = json.loads((tmp_path / "two" / name / "settings.json").read_text())
+        assert settings["model_sha256"] == SHIPPED[sigma][1]
+        assert settings["model"]["psf_sigma"] == sigma
 
 
 def test_phase_levels_from_reference_frames_of_a_sweep(tmp_path, capsys):

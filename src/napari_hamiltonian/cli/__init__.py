@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--resolution", type=float, metavar="NM",
                     help="the microscope's optical resolution (FWHM of its point-spread "
                     "function, nm) instead of --psf-sigma: with the pixel size it gives "
-                    "the PSF sigma in pixels")
+                    "the PSF sigma in pixels (inputs recording different pixel sizes get "
+                    "each the model of its own resolution)")
     cl.add_argument("--pixel-size", type=float, metavar="NM",
                     help="pixel size in nm (default: what the TIFF records, OME or ImageJ)")
     cl.add_argument("--levels", type=float, nargs=2, metavar=("INSULATOR", "METAL"),

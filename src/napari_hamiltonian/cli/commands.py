@@ -175,7 +175,9 @@ def _model(args: argparse.Namespace, reading):
 
 def _psf_from_resolution(args: argparse.Namespace) -> None:
     """Set ``args.psf_sigma`` from --resolution (nm) and the pixel size (--pixel-size, or
-    what each input records, which must agree), printing how it was found."""
+    what each input records), printing how it was found; where the inputs record
+    different pixel sizes, ``args.psf_per_input`` {input: PSF sigma} instead (each
+    input then gets the model of its own resolution, :func:`_models`)."""
     import math
 
     from ..imaging.files import pixel_size_nm
@@ -198,12 +200,16 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
     if any(not (math.isfinite(v) and v > 0) for v in sizes.values()):
         raise ValueError("--pixel-size must be a length in nm > 0")
     values = sorted(set(sizes.values()))
-    if values[-1] > 1.01 * values[0]:
-        raise ValueError(f"the inputs have different pixel sizes ({values[0]:g}-"
-                         f"{values[-1]:g} nm): one model per call, so classify them in "
-                         "separate calls")
-    args.psf_sigma = psf_sigma_from_resolution(args.resolution, values[0])
     source = "given" if args.pixel_size else "recorded in the file"
+    if values[-1] > 1.01 * values[0]:  # each input its own PSF, and model (per_input)
+        args.psf_per_input = {p: psf_sigma_from_resolution(args.resolution, v)
+                              for p, v in sizes.items()}
+        for p, v in sizes.items():
+            print(f"note: {p}: PSF sigma {args.psf_per_input[p]:.2f} px from the "
+                  f"resolution {args.resolution:g} nm and its pixel size {v:g} nm "
+                  "(recorded in the file)")
+        return
+    args.psf_sigma = psf_sigma_from_resolution(args.resolution, values[0])
     print(f"note: PSF sigma {args.psf_sigma:.2f} px from the resolution "
           f"{args.resolution:g} nm and the pixel size {values[0]:g} nm ({source})")
 
@@ -220,11 +226,11 @@ def classify(args: argparse.Namespace) -> int:
         raise ValueError("give --levels-from-frames, --levels or --threshold, one of them")
     if frames is not None:  # levels per input, below; the model reads levels
         reading = Reading(levels=(0.0, 1.0))
+    args.psf_per_input = None
     _psf_from_resolution(args)
-    chosen = _model(args, reading)
-    clf = chosen.clf
-    why = clf.unreliable()
-    if why is not None:  # before any work; the frames' own warning is then not repeated
+    chosen = _models(args, reading)
+    for why in {c.clf.unreliable() for c in chosen.values()} - {None}:
+        # before any work; the frames' own warning is then not repeated
         warnings.warn(why, UserWarning, stacklevel=1)
     temps = _temperatures(args.temperatures)
     out = Path(args.out)
@@ -234,6 +240,22 @@ def classify(args: argparse.Namespace) -> int:
     _refuse_inside_input(out, args.inputs)
     with claimed(out):  # no other run writes into --out meanwhile
         return _classify_into(args, out, names, reading, frames, chosen, temps)
+
+
+def _models(args: argparse.Namespace, reading) -> dict:
+    """{input: ChosenModel}: one model for every input, or, where the inputs' pixel
+    sizes gave each its own PSF (``args.psf_per_input``), the shipped model of each
+    one's resolution (loaded once per resolution)."""
+    if args.psf_per_input is None:
+        chosen = _model(args, reading)
+        return {path: chosen for path in args.inputs}
+    by_sigma = {}
+    for path, sigma in args.psf_per_input.items():
+        if sigma not in by_sigma:
+            args.psf_sigma = sigma
+            by_sigma[sigma] = _model(args, reading)
+    args.psf_sigma = None
+    return {path: by_sigma[args.psf_per_input[path]] for path in args.inputs}
 
 
 def _refuse_inside_input(out, inputs) -> None:
@@ -263,19 +285,21 @@ def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
 
     from ..imaging.preparation import Preparation
 
-    clf = chosen.clf
     # every input checked before anything is written
     mask = _mask(args.mask)
     preparation = Preparation(args.register, args.flat_field)
-    jobs = [plan(path, out / names[Path(path)], clf, chosen.sha256, args.stride,
+    jobs = [plan(path, out / names[Path(path)], chosen[path].clf, chosen[path].sha256,
+                 args.stride,
                  reading if frames is None else _frame_levels(path, frames, mask), temps,
-                 args.overwrite, mask, preparation, chosen.label) for path in args.inputs]
+                 args.overwrite, mask, preparation, chosen[path].label)
+            for path in args.inputs]
     client = None
     if args.scheduler:
         from distributed import Client
         client = Client(args.scheduler)
     try:
-        for job in jobs:
+        for path, job in zip(args.inputs, jobs):
+            clf = chosen[path].clf
             for note in job.notes:
                 print(note)
             args.kept.append(job.folder)
@@ -285,10 +309,12 @@ def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
             levels = levels_message(clf, list(job.frames.values()))
             if levels:
                 print(f"{job.path}: note: {levels}")
-        groups = groups_message(clf.class_groups_,
-                                [r for job in jobs for r in job.frames.values()])
-        if groups:
-            print(f"note: {groups}")
+        for model in {id(c): c for c in chosen.values()}.values():
+            groups = groups_message(model.clf.class_groups_,
+                                    [r for path, job in zip(args.inputs, jobs)
+                                     if chosen[path] is model for r in job.frames.values()])
+            if groups:
+                print(f"note: {groups}")
     finally:
         if client is not None:
             client.close()
