@@ -67,10 +67,11 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         self.answer.setStyleSheet("font-weight: bold")
         self.answer.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.answer.hide()
-        # the answer first, right under the buttons: seen without scrolling on 1080p
+        # the answer first, right under the buttons, then its chart: seen without
+        # scrolling on 1080p; the status's longer words and the legend below them
         column.addWidget(self.answer)
-        column.addWidget(self.status.native)
         column.addWidget(self.chart)
+        column.addWidget(self.status.native)
         column.addWidget(self.legend.native)
         self.geometry_chart = GeometryChart(self, theme=str(self.viewer.theme))
         column.addWidget(self.geometry_chart)
