@@ -122,7 +122,7 @@ def test_chart_follows_the_frame_slider_and_computes_lazily(widget, qtbot):
         f"binary frames as they are; stride {STRIDE} px, windows 100 px")
     widget.pixel_nm.value = 20.0  # a pixel size known: lengths in nm too
     assert widget.session.frame_sentence(5, 20.0).endswith(
-        f"stride {STRIDE} px ({STRIDE * 20} nm), windows 100 px (2000 nm)")
+        f"stride {STRIDE} px ({STRIDE * 20} nm), windows 100 px (2 µm)")
     texts = [t.get_text() for ax in widget.chart.figure.axes for t in ax.texts]
     assert any("%" in t for t in texts)  # the bars of frame 5 are drawn
 
@@ -782,6 +782,7 @@ def test_run_after_the_classes_layer_was_deleted_draws_it_again(make_napari_view
     assert "frame classes" in viewer.layers
     np.testing.assert_array_equal(np.asarray(viewer.layers["frame classes"].data), first)
     assert w.status.value.startswith("1 frame(s) classified: ")
+    assert w.answer.text().startswith("frame: ")  # one image by its name, not "frame 0"
 
 
 def test_phase_levels_belong_to_their_image(make_napari_viewer):

@@ -235,16 +235,21 @@ class ClassifySession:
     def frame_sentence(self, t: int, pixel_nm: float = 0.0) -> str:
         """Frame ``t``'s answer in one sentence with what made it: "frame 3: RF-2D (88%
         named, ...); model: 2 px grey; phase levels 76 (insulator), 178 (metal); stride
-        4 px (80 nm)" ("" before it is classified); lengths also in nm when the pixel
-        size ``pixel_nm`` is known (> 0)."""
+        4 px (80 nm)" ("" before it is classified; one image is named, not "frame 0");
+        lengths also in nm or µm when the pixel size ``pixel_nm`` is known (> 0)."""
         r = self.results.get(t)
         if r is None or self.model is None or self.settings is None:
             return ""
 
         def length(px: float) -> str:
-            return f"{px:g} px" + (f" ({px * pixel_nm:.4g} nm)" if pixel_nm > 0 else "")
+            nm = px * pixel_nm
+            return f"{px:g} px" + ("" if pixel_nm <= 0 else f" ({nm:.4g} nm)" if nm < 1000
+                                   else f" ({nm / 1000:.3g} µm)")
 
-        return (f"frame {t}: {r.answer()} ({split_words(r)}); model: {self.model.label}; "
+        # a stack's frame by its number, one image by its name
+        what = f"frame {t}" if self.layer is None or self.layer.ndim == 3 \
+            else self.layer.name
+        return (f"{what}: {r.answer()} ({split_words(r)}); model: {self.model.label}; "
                 f"{self.settings.reading.describe()}; stride {length(r.stride)}, windows "
                 f"{length(r.window)}")
 
