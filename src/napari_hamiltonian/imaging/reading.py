@@ -48,6 +48,7 @@ LEVELS_MISFIT = (
     "field (electrodes, an aperture's surround: give a region of interest). Check the "
     "levels, e.g. with the levels guessed from the image")
 
+
 def levels_misfit(grey: np.ndarray, levels) -> str:
     """:data:`LEVELS_MISFIT` when more than :data:`LEVELS_FAR_SHARE` of an image in
     phase units (``grey``; NaN outside a region ignored) lies more than half the
@@ -240,8 +241,8 @@ class Reading:
                              "two phases as they are in this image")
         if two_valued(grey):
             warnings.warn(BINARY_FOR_GREY, UserWarning, stacklevel=3)
-        elif levels_misfit(grey, reading.levels):
-            warnings.warn(levels_misfit(grey, reading.levels), UserWarning, stacklevel=3)
+        elif misfit := levels_misfit(grey, reading.levels):
+            warnings.warn(misfit, UserWarning, stacklevel=3)
         return grey, binarised(grey)
 
     def check(self, frame, clf, mask: np.ndarray | None = None) -> None:

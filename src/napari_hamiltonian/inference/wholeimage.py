@@ -225,16 +225,16 @@ def variant_logits(net: WholeImageCNN, binary: np.ndarray, op: int, y0: np.ndarr
         code = (pos[sel, 0] // per_block) * 65536 + pos[sel, 1] // per_block
         ucode, inv = np.unique(code, return_inverse=True)
         inv = inv.ravel()
-        by_fft = np.bincount(inv)[inv] >= DIRECT_BELOW  # windows of well-used blocks
+        kept = np.bincount(inv) >= DIRECT_BELOW  # blocks enough windows need
+        by_fft = kept[inv]
         if not by_fft.all():
             few = sel[~by_fft]
             direct.append((fmap, pos[few, 0], pos[few, 1]))
             direct_rows.append(few)
         if not by_fft.any():
             continue
-        sel, inv = sel[by_fft], inv[by_fft]
-        ucode, inv = np.unique(ucode[inv], return_inverse=True)
-        inv = inv.ravel()
+        # the kept blocks, numbered 0.. in their order
+        sel, inv, ucode = sel[by_fft], (np.cumsum(kept) - 1)[inv[by_fft]], ucode[kept]
         hm, wm = fmap.shape[1:]
         if hm < FFT_SIDE or wm < FFT_SIDE:
             fmap = F.pad(fmap, (0, max(FFT_SIDE - wm, 0), 0, max(FFT_SIDE - hm, 0)))
