@@ -161,23 +161,24 @@ def _reading(args: argparse.Namespace):
                    smooth_frames=getattr(args, "smooth_frames", 0.0))
 
 
-def _model(args: argparse.Namespace, reading):
-    """The model of --model or --psf-sigma for frames read by ``reading``
-    (:func:`~napari_hamiltonian.classifier.choice.choose_model`); which shipped model
-    stands in for a --psf-sigma without its own is printed, not warned."""
+def _model(args: argparse.Namespace, reading, psf_sigma: float | None = None):
+    """The model of --model or --psf-sigma (or of ``psf_sigma``, one input's own) for
+    frames read by ``reading`` (:func:`~napari_hamiltonian.classifier.choice.choose_model`);
+    which shipped model stands in for a sigma without its own is printed, not warned."""
     from ..classifier.choice import choose_model
 
-    chosen = choose_model(args.model, reading, args.psf_sigma)
+    chosen = choose_model(args.model, reading,
+                          args.psf_sigma if psf_sigma is None else psf_sigma)
     for note in chosen.notes:
         print(f"note: {note}")
     return chosen
 
 
-def _psf_from_resolution(args: argparse.Namespace) -> None:
+def _psf_from_resolution(args: argparse.Namespace) -> dict | None:
     """Set ``args.psf_sigma`` from --resolution (nm) and the pixel size (--pixel-size, or
     what each input records), printing how it was found; where the inputs record
-    different pixel sizes, ``args.psf_per_input`` {input: PSF sigma} instead (each
-    input then gets the model of its own resolution, :func:`_models`)."""
+    different pixel sizes, return {input: PSF sigma} instead (each input then gets the
+    model of its own resolution, :func:`_models`), else None."""
     import math
 
     from ..imaging.files import pixel_size_nm
@@ -187,7 +188,7 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
         if getattr(args, "pixel_size", None) is not None:
             raise ValueError("--pixel-size is used with --resolution (the optical "
                              "resolution in nm); give both, or --psf-sigma in pixels")
-        return
+        return None
     if args.psf_sigma is not None:
         raise ValueError("give --resolution (nm) or --psf-sigma (px), not both")
     if not (math.isfinite(args.resolution) and args.resolution > 0):
@@ -201,17 +202,18 @@ def _psf_from_resolution(args: argparse.Namespace) -> None:
         raise ValueError("--pixel-size must be a length in nm > 0")
     values = sorted(set(sizes.values()))
     source = "given" if args.pixel_size else "recorded in the file"
-    if values[-1] > 1.01 * values[0]:  # each input its own PSF, and model (per_input)
-        args.psf_per_input = {p: psf_sigma_from_resolution(args.resolution, v)
-                              for p, v in sizes.items()}
+    if values[-1] > 1.01 * values[0]:  # each input its own PSF, and model
+        per_input = {p: psf_sigma_from_resolution(args.resolution, v)
+                     for p, v in sizes.items()}
         for p, v in sizes.items():
-            print(f"note: {p}: PSF sigma {args.psf_per_input[p]:.2f} px from the "
-                  f"resolution {args.resolution:g} nm and its pixel size {v:g} nm "
-                  "(recorded in the file)")
-        return
+            print(f"note: {p}: PSF sigma {per_input[p]:.2f} px from the resolution "
+                  f"{args.resolution:g} nm and its pixel size {v:g} nm (recorded in the "
+                  "file)")
+        return per_input
     args.psf_sigma = psf_sigma_from_resolution(args.resolution, values[0])
     print(f"note: PSF sigma {args.psf_sigma:.2f} px from the resolution "
           f"{args.resolution:g} nm and the pixel size {values[0]:g} nm ({source})")
+    return None
 
 
 def classify(args: argparse.Namespace) -> int:
@@ -226,9 +228,7 @@ def classify(args: argparse.Namespace) -> int:
         raise ValueError("give --levels-from-frames, --levels or --threshold, one of them")
     if frames is not None:  # levels per input, below; the model reads levels
         reading = Reading(levels=(0.0, 1.0))
-    args.psf_per_input = None
-    _psf_from_resolution(args)
-    chosen = _models(args, reading)
+    chosen = _models(args, reading, _psf_from_resolution(args))
     for why in {c.clf.unreliable() for c in chosen.values()} - {None}:
         # before any work; the frames' own warning is then not repeated
         warnings.warn(why, UserWarning, stacklevel=1)
@@ -242,20 +242,18 @@ def classify(args: argparse.Namespace) -> int:
         return _classify_into(args, out, names, reading, frames, chosen, temps)
 
 
-def _models(args: argparse.Namespace, reading) -> dict:
+def _models(args: argparse.Namespace, reading, per_input: dict | None) -> dict:
     """{input: ChosenModel}: one model for every input, or, where the inputs' pixel
-    sizes gave each its own PSF (``args.psf_per_input``), the shipped model of each
-    one's resolution (loaded once per resolution)."""
-    if args.psf_per_input is None:
+    sizes gave each its own PSF (``per_input``, {input: sigma}), the shipped model of
+    each one's resolution (loaded once per resolution)."""
+    if per_input is None:
         chosen = _model(args, reading)
         return {path: chosen for path in args.inputs}
     by_sigma = {}
-    for path, sigma in args.psf_per_input.items():
+    for sigma in per_input.values():
         if sigma not in by_sigma:
-            args.psf_sigma = sigma
-            by_sigma[sigma] = _model(args, reading)
-    args.psf_sigma = None
-    return {path: by_sigma[args.psf_per_input[path]] for path in args.inputs}
+            by_sigma[sigma] = _model(args, reading, sigma)
+    return {path: by_sigma[per_input[path]] for path in args.inputs}
 
 
 def _refuse_inside_input(out, inputs) -> None:
@@ -389,6 +387,7 @@ def geometry(args: argparse.Namespace) -> int:
     from ..imaging.files import read_stack
     from ..imaging.region import check_mask, frame_mask
     from ..geometry import MEASURES, References, measure, table_row, verdict
+    from ..geometry.verdict import NO_CLUSTER
 
     from ..output.files import check_writable
     from ..output.folder import output_names
@@ -419,8 +418,7 @@ def geometry(args: argparse.Namespace) -> int:
             cells = "  ".join(f"{m} {g.values[m]:.3f}+-{g.errors[m]:.3f}" for m in MEASURES)
             print(f"{path} frame {t}: {cells}  ({g.n_clusters} clusters, {g.n_edge} at the "
                   f"edge left out); consistent with: "
-                  + (f"nothing can be said: no cluster of at least {min_size} pixels "
-                     "lies away from the edge (a smaller --min-size counts smaller ones)"
+                  + ("nothing can be said: " + NO_CLUSTER.format(min_size=min_size)
                      if g.n_clusters == 0 else ', '.join(v.consistent) or 'none'))
             rows.append({"frame": t, **table_row(g, v)})
         if args.out:

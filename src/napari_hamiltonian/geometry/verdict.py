@@ -17,6 +17,10 @@ MISSING_SIGMA = 5.0
 
 RARE_COVERAGE = 0.1
 
+#: Why nothing is said of a frame none of whose clusters was measured ({min_size}: px).
+NO_CLUSTER = ("no cluster of at least {min_size} pixels lies away from the edge (a "
+              "smaller --min-size counts smaller ones)")
+
 
 @dataclass
 class Verdict:
@@ -125,9 +129,8 @@ def agreement_message(cnn_class: str, v: Verdict) -> str:
     if v.n_measures == 0:
         return "the cluster geometry could not be measured (too few clusters)"
     if v.clusters == 0:  # the pair connectivity alone confirms nothing
-        return (f"the cluster geometry could not be measured: no cluster of at least "
-                f"{v.min_size} pixels lies away from the edge (a smaller --min-size "
-                "counts smaller ones)")
+        return ("the cluster geometry could not be measured: "
+                + NO_CLUSTER.format(min_size=v.min_size))
     fits = ", ".join(v.consistent) or "none of the seven"
     if cnn_class == CANNOT_TELL_NAME:
         return (f"the CNN cannot tell at this resolution; the cluster exponents fit "

@@ -102,11 +102,11 @@ class ResultChart(_Chart):
             "confidently, the dark part is not (none of these, or cannot tell at this "
             "resolution), split past the dashed line. The paper's k-sigma rule: the "
             "share of windows whose last-layer values lie within k spreads of a "
-            "training point of their class (the k control).\nCurve: distance (|sigma_c|) of the frame's majority class "
-            "from the centre of that class's training cluster in the network's last "
-            "layer, in units of the cluster's spread (the paper's proximity to "
-            "criticality: 0 = as critical as the training images, larger = further "
-            "from criticality).")
+            "training point of their class (the k control).\nCurve: distance "
+            "(|sigma_c|) of the frame's majority class from the centre of that class's "
+            "training cluster in the network's last layer, in units of the cluster's "
+            "spread (the paper's proximity to criticality: 0 = as critical as the "
+            "training images, larger = further from criticality).")
 
     def show_frame(self, t, result, curve: dict | None, running: bool = False,
                    k: float | None = None, axis=(None, "frame")) -> None:

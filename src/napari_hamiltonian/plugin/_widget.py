@@ -3,8 +3,9 @@
 It maps its controls (:mod:`._controls`) to :class:`~.session.RunSettings`, runs the
 session's work in a ``thread_worker`` (progress, cancel at every unit of work) and turns
 the session's results into the classes layer (:mod:`._classes_layer`) and the charts
-(:mod:`._charts`), through :class:`._outputs.OutputActions`. Frames are classified lazily: the displayed one first, each once
-(kept by the session), and all of them only on *Run all frames*.
+(:mod:`._charts`), through :class:`._outputs.OutputActions`. Frames are classified
+lazily: the displayed one first, each once (kept by the session), and all of them only
+on *Run all frames*.
 """
 
 from __future__ import annotations
