@@ -7,10 +7,14 @@ a 2 px Gaussian PSF, 8-bit, 30 % vignetting, a random drift of up to 20 px, two 
 electrode strips covering 20 % of the field, and noise. Measured:
 
 1. registration: the largest and the RMS error of the recovered shifts (px);
-2. flat field: the variation of each phase's level across the field (8 x 8 blocks of
-   frame 0, median of the pixels at least 6 px = 3 PSF sigma from a domain wall or an
-   electrode), before and after, in units of the contrast; the same measure on the
-   clean frame gives its floor (blur, noise, 8-bit steps, few domains per block);
+2. flat field: the variation of each phase's level across the field, in units of the
+   contrast: exactly, from the illumination the stack was rendered with (each phase's
+   level after the correction is its level at the centre times the true light over the
+   estimated one; largest minus smallest over the region), and as measured on the
+   image (8 x 8 blocks of frame 0, median of the pixels at least 6 px = 3 PSF sigma
+   from a domain wall or an electrode), before and after; the same block measure on
+   the clean frame gives that measure's floor (blur, noise, 8-bit steps, few domains
+   per block);
 3. the full path (drift measured on the raw frames -> region: every frame covers it,
    no electrode -> flat field of the raw frames, each with the region where the sample
    is in it -> aligned -> switching binarisation -> the 2 px model) against the clean
@@ -33,7 +37,8 @@ import numpy as np
 from scipy import ndimage
 
 import napari_hamiltonian as nh
-from napari_hamiltonian.imaging.preparation import flat_field_drifting
+from napari_hamiltonian.imaging.illumination import illumination
+from napari_hamiltonian.imaging.preparation import flat_field_drifting, regions_in_frames
 from napari_hamiltonian.output.messages import unlike_message
 from napari_hamiltonian.samples import field_sweep_stack, raw_microscope_stack
 
@@ -55,6 +60,16 @@ def level_spread(frame, phase, strips) -> float:
     return max(np.ptp(v) for v in means.values()) / contrast
 
 
+def level_error(true_light, region, raw, shifts) -> float:
+    """Largest minus smallest level of either phase across frame 0's region after the
+    flat field, from the illumination the stack was rendered with, in units of the
+    contrast (insulator 60, metal 150 at the centre)."""
+    light_mask = regions_in_frames(region, shifts)
+    ratio = true_light / illumination(raw, mask=light_mask)
+    ratio = ratio[light_mask[0]] / ratio[light_mask[0]].mean()
+    return max(level * np.ptp(ratio) for level in (60, 150)) / 90
+
+
 def transition_results(stack, mask, frames, stride):
     reading = nh.Reading("switching")
     lazy = nh.classify_stack(stack, reading=reading, psf_sigma=2, stride=stride, mask=mask)
@@ -74,6 +89,7 @@ def path(seed: int, stride: int) -> dict:
     # where the sample is in it, then align them as the raw frames were
     flat = flat_field_drifting(d["raw"], shifts, region)
     out["levels after"] = level_spread(flat[0], phase0, d["electrodes"])
+    out["levels exact"] = level_error(d["illumination"], region, d["raw"], shifts)
     out["levels clean"] = level_spread(d["clean"][0].astype(float), phase0, d["electrodes"])
     frames = [t for t, f in enumerate(d["fractions"]) if 0.35 <= f <= 0.65]
     raw = transition_results(flat, region, frames, stride)
@@ -129,9 +145,10 @@ def main() -> None:
     for seed in args.seeds:
         r = path(seed, args.stride)
         print(f"seed {seed}: shifts max {r['shift max']:.3f} px, rms {r['shift rms']:.3f} px;"
-              f" phase levels across the field {r['levels before']:.1%} of the contrast "
-              f"raw, {r['levels after']:.1%} after flat field ({r['levels clean']:.1%} "
-              "in the clean frame)")
+              f" phase levels across the field {r['levels exact']:.1%} of the contrast "
+              f"after flat field (from the rendered light); on the image "
+              f"{r['levels before']:.1%} raw, {r['levels after']:.1%} after flat field "
+              f"({r['levels clean']:.1%} in the clean frame)")
         for a, c, m, e in zip(r["accepted raw"], r["accepted clean"], r["majority"],
                               r["windows on electrodes"]):
             print(f"  accepted {a:.1%} (clean {c:.1%}), answer {m[0]} (clean {m[1]}), "

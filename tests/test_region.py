@@ -135,6 +135,26 @@ def test_flat_field_evens_the_phase_levels():
         nh.flat_field(image - 200)
 
 
+def test_flat_field_of_a_blurred_noisy_frame_beside_an_electrode():
+    """Through a 2 px PSF, with noise and a bright electrode just outside the region, the
+    light of one frame is found to within 7 % of the contrast per phase (5.2 %): walls
+    and the region's edge leak light, so fitted pixels keep away from both (before:
+    19 %)."""
+    from napari_hamiltonian.imaging.illumination import illumination
+
+    binary = field_sweep_stack(size=300, fractions=(0.5,), seed=6)[0][0].astype(float)
+    scene = np.where(np.arange(300) < 60, 2.2, binary)  # gold: the left 60 columns
+    yy, xx = np.mgrid[:300, :300] - 149.5
+    light = 1 - 0.3 * (yy ** 2 + xx ** 2) / (2 * 149.5 ** 2)
+    image = (60 + 90 * ndimage.gaussian_filter(scene, 2.0)) * light \
+        + np.random.default_rng(6).normal(0, 5, scene.shape)
+    region = np.ones(image.shape, bool)
+    region[:, :62] = False
+    ratio = (light / illumination(image, mask=region))[region]
+    ratio /= ratio.mean()
+    assert 150 * np.ptp(ratio) / 90 < 0.07
+
+
 def test_registration_recovers_pure_translations():
     pattern = ndimage.gaussian_filter(
         field_sweep_stack(size=300, fractions=(0.5,), seed=7)[0][0].astype(float), 1.5)
@@ -331,6 +351,46 @@ def test_phase_levels_from_reference_frames_of_a_sweep(tmp_path, capsys):
     assert "phase levels" in capsys.readouterr().out
     settings = json.loads((tmp_path / "o" / "s" / "settings.json").read_text())
     assert settings["levels"] == pytest.approx([ins, met])
+
+
+def test_psf_and_levels_per_input_in_one_call(tmp_path, capsys):
+    """Two cameras, one call: each input read with its own PSF and phase levels, as two
+    calls would read them; a count that matches neither one nor the inputs is refused."""
+    from napari_hamiltonian.classifier.pretrained import SHIPPED, SHIPPED_GREY
+
+    binary, _ = field_sweep_stack(size=160, fractions=(0.5,), seed=11)
+    a = microscope_view(binary, seed=11)  # levels 50 / 200
+    tifffile.imwrite(tmp_path / "a.tif", a, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "b.tif", (a.astype(np.float64) * 2 + 100).astype(np.uint16),
+                     photometric="minisblack")
+    inputs = [str(tmp_path / "a.tif"), str(tmp_path / "b.tif")]
+    common = ["--stride", "20", "--psf-sigma", "2", "3"]
+    assert main(["classify", *inputs, *common, "--levels", "50", "200", "--levels",
+                 "200", "500", "--out", str(tmp_path / "o")]) == 0
+    for name, sigma, levels in (("a", 2.0, [50, 200]), ("b", 3.0, [200, 500])):
+        settings = json.loads((tmp_path / "o" / name / "settings.json").read_text())
+        assert settings["model_sha256"] == SHIPPED_GREY[sigma][1]
+        assert settings["levels"] == pytest.approx(levels)
+    # the same as a call for b alone
+    assert main(["classify", inputs[1], "--stride", "20", "--psf-sigma", "3", "--levels",
+                 "200", "500", "--out", str(tmp_path / "alone")]) == 0
+    both = tifffile.imread(tmp_path / "o" / "b" / "labels.tif")
+    assert np.array_equal(both, tifffile.imread(tmp_path / "alone" / "b" / "labels.tif"))
+    # one --psf-sigma for both, binary by Otsu
+    assert main(["classify", *inputs, "--stride", "20", "--psf-sigma", "2", "--threshold",
+                 "otsu", "--out", str(tmp_path / "one")]) == 0
+    for name in ("a", "b"):
+        settings = json.loads((tmp_path / "one" / name / "settings.json").read_text())
+        assert settings["model_sha256"] == SHIPPED[2.0][1]
+    capsys.readouterr()
+    for extra, match in ((["--psf-sigma", "1", "2", "3"], "--psf-sigma was given 3 times "
+                          "for 2 inputs"),
+                         (["--levels", "1", "2", "--levels", "3", "4", "--levels", "5", "6"],
+                          "--levels was given 3 times for 2 inputs"),
+                         (["--psf-sigma", "1", "2", "--resolution", "400"], "not both")):
+        assert main(["classify", *inputs, *extra, "--out", str(tmp_path / "x")]) == 2
+        assert match in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_an_automatic_threshold_that_splits_off_something_else_is_said(aperture):

@@ -163,10 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--out", required=True, help="results folder")
     window_options(cl, 1)
     cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
-    cl.add_argument("--psf-sigma", type=float, metavar="S",
+    cl.add_argument("--psf-sigma", type=float, nargs="+", metavar="S",
                     help="point-spread function of the images (Gaussian sigma, pixels): "
                     "use the shipped model nearest to it (default: the lattice-scale "
-                    "model)")
+                    "model); one value for every input, or one per input in their order")
     cl.add_argument("--levels-from-frames", type=int, nargs=2, metavar=("INSULATOR", "METAL"),
                     help="the phase levels of each stack from two of its frames, one fully "
                     "insulating and one fully metallic (frame numbers; inside --mask)")
@@ -177,11 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "each the model of its own resolution)")
     cl.add_argument("--pixel-size", type=float, metavar="NM",
                     help="pixel size in nm (default: what the TIFF records, OME or ImageJ)")
-    cl.add_argument("--levels", type=float, nargs=2, metavar=("INSULATOR", "METAL"),
+    cl.add_argument("--levels", type=float, nargs=2, action="append",
+                    metavar=("INSULATOR", "METAL"),
                     help="the two phases' intensities (e.g. from fully insulating and "
                     "fully metallic frames): with --psf-sigma the shipped grey model reads "
                     "the frames in these units; otherwise the threshold is halfway "
-                    "between them, metal on the METAL side")
+                    "between them, metal on the METAL side. Once for every input, or "
+                    "once per input in their order")
     cl.add_argument("--register", action="store_true",
                     help="measure the drift of the stack's frames and align them first; "
                     "the region every frame covers becomes the region (within --mask)")

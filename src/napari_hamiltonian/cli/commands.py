@@ -216,19 +216,48 @@ def _psf_from_resolution(args: argparse.Namespace) -> dict | None:
     return None
 
 
+def _per_input(values: list | None, option: str, inputs: list) -> tuple:
+    """(the value for every input, or None; {input: value}, or None) from an option
+    given once for every input or once per input, in their order."""
+    if values is None or len(values) == 1:
+        return (None if values is None else values[0]), None
+    if len(values) != len(inputs):
+        raise ValueError(f"{option} was given {len(values)} times for {len(inputs)} "
+                         f"inputs: give it once for every input, or once per input in "
+                         "their order")
+    return None, dict(zip(inputs, values))
+
+
+def _readings(args: argparse.Namespace) -> tuple:
+    """(the Reading that picks the model, {input: its Reading}) from --threshold,
+    --levels (once, or once per input) and --levels-from-frames."""
+    frames = args.levels_from_frames
+    if frames is not None and (args.levels is not None or args.threshold is not None):
+        raise ValueError("give --levels-from-frames, --levels or --threshold, one of them")
+    args.levels, per_input = _per_input(args.levels, "--levels", args.inputs)
+    if frames is not None or per_input is not None:
+        if per_input is not None and args.threshold is not None:
+            raise ValueError("give --levels or --threshold, not both")
+        mask = _mask(args.mask)
+        readings = {path: _frame_levels(path, frames, mask) if frames is not None else
+                    Reading(levels=tuple(per_input[path])) for path in args.inputs}
+        return Reading(levels=(0.0, 1.0)), readings  # the model reads levels
+    reading = _reading(args)
+    return reading, {path: reading for path in args.inputs}
+
+
 def classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..output.files import claimed
     from ..output.folder import output_names
 
-    reading = _reading(args)
-    frames = args.levels_from_frames
-    if frames is not None and (args.levels is not None or args.threshold is not None):
-        raise ValueError("give --levels-from-frames, --levels or --threshold, one of them")
-    if frames is not None:  # levels per input, below; the model reads levels
-        reading = Reading(levels=(0.0, 1.0))
-    chosen = _models(args, reading, _psf_from_resolution(args))
+    args.psf_sigma, psf_per_input = _per_input(args.psf_sigma, "--psf-sigma", args.inputs)
+    if psf_per_input is not None and args.resolution is not None:
+        raise ValueError("give --resolution (nm) or --psf-sigma (px), not both")
+    reading, readings = _readings(args)
+    from_resolution = _psf_from_resolution(args)
+    chosen = _models(args, reading, psf_per_input or from_resolution)
     for why in {c.clf.unreliable() for c in chosen.values()} - {None}:
         # before any work; the frames' own warning is then not repeated
         warnings.warn(why, UserWarning, stacklevel=1)
@@ -239,13 +268,13 @@ def classify(args: argparse.Namespace) -> int:
     names = output_names(args.inputs)
     _refuse_inside_input(out, args.inputs)
     with claimed(out):  # no other run writes into --out meanwhile
-        return _classify_into(args, out, names, reading, frames, chosen, temps)
+        return _classify_into(args, out, names, readings, chosen, temps)
 
 
 def _models(args: argparse.Namespace, reading, per_input: dict | None) -> dict:
-    """{input: ChosenModel}: one model for every input, or, where the inputs' pixel
-    sizes gave each its own PSF (``per_input``, {input: sigma}), the shipped model of
-    each one's resolution (loaded once per resolution)."""
+    """{input: ChosenModel}: one model for every input, or, where each input has its
+    own PSF (``per_input``, {input: sigma}: --psf-sigma per input, or pixel sizes that
+    differ), the shipped model of each one's resolution (loaded once per resolution)."""
     if per_input is None:
         chosen = _model(args, reading)
         return {path: chosen for path in args.inputs}
@@ -273,7 +302,7 @@ def _refuse_inside_input(out, inputs) -> None:
                              "be written into your data; choose a folder outside it")
 
 
-def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
+def _classify_into(args, out, names, readings, chosen, temps) -> int:
     """``classify``'s work once --out is held: every input planned (checked) before
     anything is written, then run."""
     from pathlib import Path
@@ -287,8 +316,7 @@ def _classify_into(args, out, names, reading, frames, chosen, temps) -> int:
     mask = _mask(args.mask)
     preparation = Preparation(args.register, args.flat_field)
     jobs = [plan(path, out / names[Path(path)], chosen[path].clf, chosen[path].sha256,
-                 args.stride,
-                 reading if frames is None else _frame_levels(path, frames, mask), temps,
+                 args.stride, readings[path], temps,
                  args.overwrite, mask, preparation, chosen[path].label)
             for path in args.inputs]
     client = None

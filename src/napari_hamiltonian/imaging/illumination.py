@@ -26,12 +26,51 @@ def _design(y, x, shape, degree: int) -> np.ndarray:
                      for j in range(degree + 1 - i)], -1)
 
 
+#: Pixels fitted at most (spread over the frames): the surface's error at the field's
+#: corners, where a polynomial is least constrained, falls with their number (20,000:
+#: up to 10 % of the contrast on ``samples.raw_microscope_stack``; 200,000: 2.5 %).
+FIT_PIXELS = 200_000
+#: Distance (px) of a fitted pixel from a domain wall and from the region's edge: a
+#: blurred wall or a bright electrode just outside the region leaks light this far
+#: (2 sigma of a 2 px point-spread function).
+WALL_MARGIN = 4
+#: Residuals beyond this many robust standard deviations are left out of the refit
+#: (specks, dust, a domain too small to erode away).
+OUTLIER_SIGMAS = 3.0
+
+
+def _robust_lstsq(design: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least squares, refitted twice without residuals beyond ``OUTLIER_SIGMAS``
+    (scaled median absolute deviation)."""
+    keep = np.ones(len(values), bool)
+    for _ in range(3):
+        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = values - design @ coef
+        spread = 1.4826 * np.median(np.abs(residual[keep] - np.median(residual[keep])))
+        keep = np.abs(residual) <= OUTLIER_SIGMAS * max(spread, 1e-12)
+    return coef
+
+
+def _away_from_walls(metal: np.ndarray, insulator: np.ndarray) -> np.ndarray:
+    """Pixels ``WALL_MARGIN`` px inside a phase's domain; closer to the walls where the
+    domains are too fine to keep a tenth of the pixels that far (a labyrinth of 6 px
+    period)."""
+    both = metal | insulator
+    for margin in range(WALL_MARGIN, 0, -1):
+        core = ndimage.binary_erosion(metal, iterations=margin) | \
+            ndimage.binary_erosion(insulator, iterations=margin)
+        if core.sum() >= 0.1 * both.sum():
+            return core
+    return both
+
+
 def _log_surface(frames: list, regions: list, degree: int, two_phases: bool
                  ) -> np.ndarray:
-    """log of the illumination: a polynomial of ``degree`` fitted by least squares to
-    the log intensities of pixels inside the region, with one offset per phase (each
-    frame's pixels split by Otsu's threshold after the current correction, 2 px from a
-    domain wall), iterated three times; one phase only without ``two_phases``."""
+    """log of the illumination: a polynomial of ``degree`` fitted by robust least
+    squares to the log intensities of pixels inside the region, with one offset per
+    phase (each frame's pixels split by Otsu's threshold after the current correction,
+    ``WALL_MARGIN`` px from a domain wall and from the region's edge), iterated three
+    times; one phase only without ``two_phases``."""
     shape = frames[0].shape
     gy, gx = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
     grid = _design(gy, gx, shape, degree)
@@ -41,23 +80,23 @@ def _log_surface(frames: list, regions: list, degree: int, two_phases: bool
         rows, phases, values = [], [], []
         for f, inside in zip(frames, regions):
             ok = inside & (np.nan_to_num(f) > 0)
+            metal = np.zeros(shape, bool)
             if two_phases:
                 corrected = f / np.exp(log_light)
                 with np.errstate(invalid="ignore"):
-                    metal = corrected > otsu_threshold(corrected[ok])
-                ok &= ndimage.binary_erosion(metal, iterations=2) | \
-                    ndimage.binary_erosion(~metal, iterations=2)
+                    metal = ok & (corrected > otsu_threshold(corrected[ok]))
+                ok = _away_from_walls(metal, ok & ~metal)
             ys, xs = np.nonzero(ok)
-            pick = rng.choice(len(ys), min(len(ys), 20_000 // len(frames) + 1), replace=False)
+            pick = rng.choice(len(ys), min(len(ys), FIT_PIXELS // len(frames) + 1),
+                              replace=False)
             ys, xs = ys[pick], xs[pick]
             rows.append(_design(ys.astype(float), xs.astype(float), shape, degree))
-            phases.append(metal[ys, xs] if two_phases else np.zeros(len(ys), bool))
+            phases.append(metal[ys, xs])
             values.append(np.log(f[ys, xs]))
         design = np.concatenate(rows)
-        phase = np.concatenate(phases)
         if two_phases:
-            design = np.column_stack([design, phase])
-        coef = np.linalg.lstsq(design, np.concatenate(values), rcond=None)[0]
+            design = np.column_stack([design, np.concatenate(phases)])
+        coef = _robust_lstsq(design, np.concatenate(values))
         log_light = grid @ coef[:grid.shape[-1]]
     return log_light
 
