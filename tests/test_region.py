@@ -251,6 +251,10 @@ def test_the_command_line_reads_a_region(tmp_path, aperture, capsys):
     assert "mask has shape" in capsys.readouterr().err
 
 
+def region_of(folder):
+    return tifffile.imread(folder / "region.tif") > 0
+
+
 def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path):
     """classify --register --flat-field --mask: the drift recorded, the region every
     frame covers within the user's, and the answer of the clean sweep."""
@@ -262,9 +266,15 @@ def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path):
     tifffile.imwrite(tmp_path / "sample.tif", sample.astype(np.uint8))
     common = ["--threshold", "switching", "--psf-sigma", "2", "--stride", "20"]
     assert main(["classify", str(tmp_path / "raw.tif"), *common, "--register",
-                 "--flat-field", "--mask", str(tmp_path / "sample.tif"), "--out",
-                 str(tmp_path / "o")]) == 0
+                 "--flat-field", "--mask", str(tmp_path / "sample.tif"), "--keep-steps",
+                 "--out", str(tmp_path / "o")]) == 0
     folder = tmp_path / "o" / "raw"
+    # each step kept to check: the aligned, flat-fielded frames and their binarisation
+    prepared, binary = (tifffile.imread(folder / f) for f in ("prepared.tif", "binary.tif"))
+    assert prepared.shape == binary.shape == d["raw"].shape and prepared.dtype == np.float32
+    assert set(np.unique(binary)) <= {0, 1}
+    fractions = binary[:, region_of(folder)].mean(1)
+    assert fractions[0] < 0.3 and fractions[-1] > 0.7  # the sweep, insulator to metal
     settings = json.loads((folder / "settings.json").read_text())
     assert settings["register"] and settings["flat_field"]
     shifts = np.loadtxt(folder / "shifts.csv", delimiter=",", skiprows=1)[:, 1:]

@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--register", action="store_true",
                     help="measure the drift of the stack's frames and align them first; "
                     "the region every frame covers becomes the region (within --mask)")
+    cl.add_argument("--keep-steps", action="store_true",
+                    help="keep each step's frames to check them: prepared.tif (after "
+                    "--register and --flat-field) and binary.tif (the binarised frames)")
     cl.add_argument("--flat-field", action="store_true",
                     help="divide the camera's uneven light out of the frames first "
                     "(fitted inside the region; with --register, to the raw frames)")

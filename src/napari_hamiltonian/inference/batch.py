@@ -191,12 +191,17 @@ def _check_finite(path, stack, mask) -> None:
 
 
 def run(job: Job, clf, client=None, progress: bool = True,
-        xlabel: str = "temperature", min_size: int | None = None) -> Path:
+        xlabel: str = "temperature", min_size: int | None = None,
+        keep_steps: bool = False) -> Path:
     """Classify the frames of a planned job that are not done yet, measure their cluster
     geometry (clusters of at least ``min_size`` pixels; default that of the geometry
     references for the model's resolution), then write the report.
 
-    A frame file that does not load (damaged, cut short) is computed again.
+    A frame file that does not load (damaged, cut short) is computed again. With
+    ``keep_steps``, each step's frames are kept to check: ``prepared.tif`` (aligned and
+    flat-fielded, float32, NaN where a frame does not reach; with a preparation) and
+    ``binary.tif`` (uint8, 1 = metal: the binarisation the geometry reads, and a binary
+    model).
     """
     from tqdm.auto import tqdm
 
@@ -232,8 +237,20 @@ def run(job: Job, clf, client=None, progress: bool = True,
     if min_size is None:
         min_size = references_for(clf).min_size
     _measure_geometry(job, min_size)
+    if keep_steps and (todo or job.recompute or not (folder / "binary.tif").exists()):
+        _write_steps(job)
     job.frames = write_report(folder, clf)
     return folder
+
+
+def _write_steps(job: Job) -> None:
+    """``prepared.tif`` (with a preparation) and ``binary.tif`` of a job (:func:`run`)."""
+    stack, reading, region = job.source()
+    if job.preparation.register or job.preparation.flat_field:
+        write_tiff(job.folder / "prepared.tif", np.asarray(stack, np.float32))
+    binary = np.stack([reading.binary(np.asarray(stack[t]), frame_mask(region, t))
+                       for t in range(job.stack.shape[0])])
+    write_tiff(job.folder / "binary.tif", binary.astype(np.uint8))
 
 
 def _record_preparation(job: Job, region) -> None:
