@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 #: Public name -> module that defines it (relative to this package).
 _LAZY = {
     "HamiltonianClassifier": ".classifier.estimator",
+    "HamiltonianRegressor": ".parameters.regressor",
     "Instrument": ".imaging.optics",
     "Reading": ".imaging.reading",
     "binarize_stack": ".imaging.switching",
@@ -31,16 +32,17 @@ _LAZY = {
     "flat_field": ".imaging.illumination",
     "register_stack": ".imaging.drift",
     "load_pretrained": ".classifier.pretrained",
+    "load_pretrained_regressor": ".parameters.pretrained",
     "symmetry_reduce": ".classifier.symmetry",
 }
 
 #: Public submodules, loaded on first use: the simulators and the cluster geometry.
 _MODULES = ("simulate", "geometry")
 
-__all__ = ["CLASSES", "HamiltonianClassifier", "Instrument", "Reading", "__version__",
-           "binarize_stack", "classify_image", "classify_stack", "estimate_psf_sigma",
-           "flat_field", "geometry", "load_pretrained", "register_stack", "simulate",
-           "symmetry_reduce"]
+__all__ = ["CLASSES", "HamiltonianClassifier", "HamiltonianRegressor", "Instrument",
+           "Reading", "__version__", "binarize_stack", "classify_image", "classify_stack",
+           "estimate_psf_sigma", "flat_field", "geometry", "load_pretrained",
+           "load_pretrained_regressor", "register_stack", "simulate", "symmetry_reduce"]
 
 
 def __getattr__(name: str):

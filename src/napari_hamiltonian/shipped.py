@@ -68,6 +68,21 @@ RESOLUTIONS: tuple[Resolution, ...] = (
                ("hamiltonian-cnn-psf3-grey.safetensors",
                 "5a15e8c4e1ca9a57498b129d967c45d2404f3b6dc9fded439ebb90429302bb80")),
 )
+#: Shipped parameter regressors (lattice scale): family -> (file name inside
+#: ``models/``, SHA-256).
+REGRESSORS: dict[str, tuple[str, str]] = {
+    "P": ("regressor-p.safetensors",
+            "d707001b74fb11791ebce7c5beeaa74e940ad47233b6878c38484aa0edcc1a78"),
+    "C-2D": ("regressor-c-2d.safetensors",
+            "653e3536531703f323a3cf841ec7f0c80d39ccb722e049337342705291bb78df"),
+    "RF-2D": ("regressor-rf-2d.safetensors",
+            "6eaaa25ca936319f048eff1ebf32e2a2baa9bedd3b555518b15580c298246bad"),
+    "C-3D": ("regressor-c-3d.safetensors",
+            "702ae062cde8d5159005e6e9e98a20add9727c694c6007708ac44f606836e2a9"),
+    "RF-3D": ("regressor-rf-3d.safetensors",
+            "964fdf638000995909246c2e82c782d5e41a6187a7af6c13faeefd9d7d246388"),
+}
+
 #: What the network reads: binary images, or grey images in phase units.
 INPUT_KINDS = ("binary", "grey")
 

@@ -133,6 +133,9 @@ def load_model(cls, path, device: str = "auto", verify: bool = True):
                          "`napari-hamiltonian train` or HamiltonianClassifier.save")
     blob = path.read_bytes()
     meta, tensors = parse_model_file(blob, path)
+    if meta.get("kind") == "regressor":
+        raise ValueError(f"{path} is a parameter regressor, not a classifier: load it "
+                         "with HamiltonianRegressor.load or nh.load_pretrained_regressor")
     check_model_metadata(meta, tensors, path, verify)
     check_finite(tensors, str(path))
     arch = meta["architecture"]

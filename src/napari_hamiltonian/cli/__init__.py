@@ -1,5 +1,5 @@
 """Command line: ``napari-hamiltonian generate|train|classify|geometry|geometry-references|
-report|demo``."""
+report|demo|train-regressor``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import warnings
 
 from ..classes import CLASSES
-from . import commands
+from . import commands, regression
 
 
 def _threshold(text: str | None):
@@ -269,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: hamiltonian-demo)")
     window_options(dm, 4)
     dm.set_defaults(func=commands.demo)
+    regression.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,113 @@
+"""The families whose parameters are estimated, and their training data.
+
+A family is one Hamiltonian with its parameters free: the clean Ising model (temperature
+T, units of J), the zero-temperature random-field Ising model (disorder R, units of J,
+and the metal fraction of the snapshot, which says where it sits on the field sweep) and
+site percolation (occupation p). The ranges reach well beyond Table I, so that an image
+the classifier rejects as out of range still gets its parameters read: the paper's
+"beyond criticality".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..simulate.ising import TC_2D, TC_3D, sample_ising
+from ..simulate.percolation import PC_2D, sample_percolation
+from ..simulate.rfim import sample_rfim
+
+#: Critical disorder of the 3D RFIM field sweep (Perkovic, Dahmen & Sethna 1999).
+RC_3D = 2.16
+#: Up fractions of the sweep at which random-field snapshots are drawn for the families
+#: (wider than the classifier's window around the coercive field).
+SWEEP_WINDOW = (0.1, 0.9)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One Hamiltonian with free parameters.
+
+    Attributes
+    ----------
+    name : str
+        The family's name (``"C-2D"``, ``"C-3D"``, ``"RF-2D"``, ``"RF-3D"``, ``"P"``).
+    parameters : tuple of str
+        Names of the estimated parameters, the columns of the regressor's output.
+    ranges : tuple of (float, float)
+        Training range of each parameter (drawn uniformly where the generator draws it).
+    critical : float or None
+        The critical value of the first parameter (Tc, Rc or pc), for T/Tc-like reports;
+        None where the 2D field sweep has none.
+    statistics : {"bond", "pattern"}
+        What its regressor reads beside the convolutions (the disorder of a field sweep
+        shows in the correlations at several distances, not in the bond alone).
+    """
+
+    name: str
+    parameters: tuple[str, ...]
+    ranges: tuple[tuple[float, float], ...]
+    critical: float | None
+    statistics: str = "bond"
+
+
+#: The families, by name.
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("C-2D", ("temperature",), ((1.8, 3.5),), TC_2D),
+    Family("C-3D", ("temperature",), ((4.0, 5.5),), TC_3D),
+    Family("RF-2D", ("disorder", "metal_fraction"), ((0.5, 3.0), SWEEP_WINDOW), None,
+           "pattern"),
+    Family("RF-3D", ("disorder", "metal_fraction"), ((1.5, 4.0), SWEEP_WINDOW), RC_3D,
+           "pattern"),
+    Family("P", ("p",), ((0.0, 1.0),), PC_2D),
+)}
+
+
+def family(name: str) -> Family:
+    """The :class:`Family` called ``name``; ValueError naming the families otherwise."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown family {name!r}: choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def simulate_family(name: str, n: int, size: int = 100, seed=0,
+                    ranges=None) -> tuple[np.ndarray, np.ndarray]:
+    """Images of a family with their true parameters.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`FAMILIES`.
+    n : int
+        Number of images.
+    size : int
+        Lattice side (pixels).
+    seed : int
+        Seed; the same seed gives the same images.
+    ranges : sequence of (float, float), optional
+        The range of the first parameter (and, for random-field families, of the metal
+        fraction) instead of the family's.
+
+    Returns
+    -------
+    images : ndarray, uint8, shape (n, size, size)
+        1 = up (metal).
+    targets : ndarray, float64, shape (n, k)
+        The parameters of each image, in the order of ``Family.parameters``.
+    """
+    fam = family(name)
+    ranges = fam.ranges if ranges is None else tuple(ranges)
+    if fam.name in ("C-2D", "C-3D"):
+        dim = 2 if fam.name == "C-2D" else 3
+        # few configurations per chain: many temperatures
+        images, temps, _ = sample_ising(n, size, ranges[0], dim, seed, per_chain=2)
+        return images, temps[:, None]
+    if fam.name in ("RF-2D", "RF-3D"):
+        dim = 2 if fam.name == "RF-2D" else 3
+        window = ranges[1] if len(ranges) > 1 else SWEEP_WINDOW
+        images, disorder, _, fractions, _ = sample_rfim(n, size, ranges[0], dim, seed,
+                                                        up_fraction=window)
+        return images, np.column_stack([disorder, fractions])
+    images, p = sample_percolation(n, size, ranges[0], seed)
+    return images, p[:, None]
