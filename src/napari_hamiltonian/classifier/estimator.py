@@ -8,7 +8,6 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
@@ -16,7 +15,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
-    validate_data,
 )
 
 from ..classes import confusion_groups
@@ -24,6 +22,7 @@ from ..imaging.binary import as_binary, as_grey, binarised
 from ..shipped import INPUT_KINDS
 from . import cnn
 from .cnn import train_validation_split
+from .images import square_images
 from .confidence import TrainingClusters
 from .confident import ConfidenceMixin, set_cannot_tell
 from .correlations import pattern_statistics
@@ -209,30 +208,7 @@ class HamiltonianClassifier(ConfidenceMixin, ClassifierMixin, BaseEstimator):
     def _images(self, X, reset: bool) -> np.ndarray:
         """Validate X into images of shape (N, w, w): uint8 0/1, or float32 phase units
         for ``input_kind="grey"``."""
-        if sp.issparse(X):
-            raise ValueError("X is a sparse matrix; pass a dense array of images "
-                             "(N, h, w) or (N, h*w), e.g. X.toarray()")
-        arr = np.asarray(X)
-        if arr.ndim == 3:
-            n, h, w = arr.shape
-            if h != w:
-                raise ValueError(f"images must be square, got {h}x{w}; crop them first "
-                                 "(classify_image handles large images window by window)")
-            arr = arr.reshape(n, h * w)
-        elif arr.ndim == 2 and not reset and hasattr(self, "window_") \
-                and arr.shape == (self.window_, self.window_):
-            raise ValueError(f"X has shape {arr.shape}: one image; pass a stack of images "
-                             "(N, h, w), e.g. image[np.newaxis]")
-        elif arr.ndim != 2:
-            raise ValueError(f"X must be a stack of square images (N, h, w) or flattened "
-                             f"images (N, h*w); got shape {arr.shape}. For one image pass "
-                             "image[np.newaxis]")
-        arr = validate_data(self, arr, reset=reset, dtype=None, ensure_all_finite=False)
-        side = math.isqrt(arr.shape[1])
-        if side * side != arr.shape[1]:
-            raise ValueError(f"X has {arr.shape[1]} feature(s) (pixels) per image, which is "
-                             "not a square number; pass images (N, h, w) or flattened square "
-                             "images")
+        arr, side = square_images(self, X, reset)
         if reset:
             try:
                 cnn.feature_side(side)

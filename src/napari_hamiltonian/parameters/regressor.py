@@ -18,11 +18,10 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ..classifier.modelfile import (
     MODEL_FORMAT_VERSION,
@@ -31,6 +30,7 @@ from ..classifier.modelfile import (
     package_version,
     parse_model_file,
 )
+from ..classifier.images import square_images
 from ..classifier.symmetry import symmetry_reduce
 from ..imaging.binary import as_binary
 from ..output.files import atomic_write
@@ -139,29 +139,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
 
     def _images(self, X, reset: bool) -> np.ndarray:
         """Validate X into uint8 0/1 images (N, w, w)."""
-        if sp.issparse(X):
-            raise ValueError("X is a sparse matrix; pass a dense array of images "
-                             "(N, h, w) or (N, h*w), e.g. X.toarray()")
-        arr = np.asarray(X)
-        if arr.ndim == 3:
-            n, h, w = arr.shape
-            if h != w:
-                raise ValueError(f"images must be square, got {h}x{w}; crop them first")
-            arr = arr.reshape(n, h * w)
-        elif arr.ndim == 2 and not reset and hasattr(self, "window_") \
-                and arr.shape == (self.window_, self.window_):
-            raise ValueError(f"X has shape {arr.shape}: one image; pass a stack of images "
-                             "(N, h, w), e.g. image[np.newaxis]")
-        elif arr.ndim != 2:
-            raise ValueError(f"X must be a stack of square images (N, h, w) or flattened "
-                             f"images (N, h*w); got shape {arr.shape}. For one image pass "
-                             "image[np.newaxis]")
-        arr = validate_data(self, arr, reset=reset, dtype=None, ensure_all_finite=False)
-        side = math.isqrt(arr.shape[1])
-        if side * side != arr.shape[1]:
-            raise ValueError(f"X has {arr.shape[1]} feature(s) (pixels) per image, which is "
-                             "not a square number; pass images (N, h, w) or flattened square "
-                             "images")
+        arr, side = square_images(self, X, reset)
         if reset and not _window_ok(side):
             raise ValueError(f"X has {arr.shape[1]} feature(s) (pixels) per image: the "
                              "regressor needs square images of at least 32 x 32 pixels")
