@@ -22,7 +22,7 @@ from ..imaging.binary import as_binary, as_grey, binarised
 from ..shipped import INPUT_KINDS
 from . import cnn
 from .cnn import train_validation_split
-from .images import square_images
+from .images import check_numbers, square_images
 from .confidence import TrainingClusters
 from .confident import ConfidenceMixin, set_cannot_tell
 from .correlations import pattern_statistics
@@ -191,9 +191,7 @@ class HamiltonianClassifier(ConfidenceMixin, ClassifierMixin, BaseEstimator):
             ("psf_sigma", self.psf_sigma, Real, lambda v: 0 <= v < math.inf,
              ">= 0 and finite"),
         ]
-        for name, value, kind, ok, text in checks:
-            if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
-                raise ValueError(f"{name} must be a number {text}, got {value!r}")
+        check_numbers(checks)
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got "
                              f"{self.input_kind!r}")

@@ -1,4 +1,5 @@
-"""The estimators' ``X``: a stack of square images, as scikit-learn validates it."""
+"""The estimators' inputs: ``X`` a stack of square images, as scikit-learn validates
+it, and their numeric hyperparameters."""
 
 from __future__ import annotations
 
@@ -39,3 +40,12 @@ def square_images(estimator, X, reset: bool) -> tuple[np.ndarray, int]:
                          "not a square number; pass images (N, h, w) or flattened square "
                          "images")
     return arr, side
+
+
+def check_numbers(checks) -> None:
+    """ValueError for the first ``(name, value, kind, ok, text)`` whose value is a bool,
+    not of ``kind`` (e.g. ``numbers.Real``) or fails ``ok``: "NAME must be a number
+    TEXT, got VALUE"."""
+    for name, value, kind, ok, text in checks:
+        if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+            raise ValueError(f"{name} must be a number {text}, got {value!r}")

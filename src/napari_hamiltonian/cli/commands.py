@@ -175,7 +175,8 @@ def classify(args: argparse.Namespace) -> int:
                                                      args.inputs)
     if psf_per_input is not None and args.resolution is not None:
         raise ValueError("give --resolution (nm) or --psf-sigma (px), not both")
-    reading, readings = readings_of(args)
+    mask = mask_file(args.mask)
+    reading, readings = readings_of(args, mask)
     from_resolution = psf_from_resolution(args)
     chosen = models_of(args, reading, psf_per_input or from_resolution)
     for why in {c.clf.unreliable() for c in chosen.values()} - {None}:
@@ -188,7 +189,7 @@ def classify(args: argparse.Namespace) -> int:
     names = output_names(args.inputs)
     _refuse_inside_input(out, args.inputs)
     with claimed(out):  # no other run writes into --out meanwhile
-        return _classify_into(args, out, names, readings, chosen, temps)
+        return _classify_into(args, out, names, readings, chosen, temps, mask)
 
 
 
@@ -209,7 +210,7 @@ def _refuse_inside_input(out, inputs) -> None:
                              "be written into your data; choose a folder outside it")
 
 
-def _classify_into(args, out, names, readings, chosen, temps) -> int:
+def _classify_into(args, out, names, readings, chosen, temps, mask) -> int:
     """``classify``'s work once --out is held: every input planned (checked) before
     anything is written, then run."""
     from pathlib import Path
@@ -220,7 +221,6 @@ def _classify_into(args, out, names, readings, chosen, temps) -> int:
     from ..imaging.preparation import Preparation
 
     # every input checked before anything is written
-    mask = mask_file(args.mask)
     preparation = Preparation(args.register, args.flat_field)
     jobs = [plan(path, out / names[Path(path)], chosen[path].clf, chosen[path].sha256,
                  args.stride, readings[path], temps,

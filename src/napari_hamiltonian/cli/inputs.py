@@ -84,9 +84,10 @@ def one_or_per_input(values: list | None, option: str, inputs: list) -> tuple:
     return None, dict(zip(inputs, values))
 
 
-def readings_of(args: argparse.Namespace) -> tuple:
+def readings_of(args: argparse.Namespace, mask) -> tuple:
     """(the Reading that picks the model, {input: its Reading}) from --threshold,
-    --levels (once, or once per input) and --levels-from-frames."""
+    --levels (once, or once per input) and --levels-from-frames (read inside ``mask``,
+    the region of :func:`mask_file`)."""
     frames = args.levels_from_frames
     if frames is not None and (args.levels is not None or args.threshold is not None):
         raise ValueError("give --levels-from-frames, --levels or --threshold, one of them")
@@ -94,7 +95,6 @@ def readings_of(args: argparse.Namespace) -> tuple:
     if frames is not None or per_input is not None:
         if per_input is not None and args.threshold is not None:
             raise ValueError("give --levels or --threshold, not both")
-        mask = mask_file(args.mask)
         readings = {path: frame_levels(path, frames, mask) if frames is not None else
                     Reading(levels=tuple(per_input[path])) for path in args.inputs}
         return Reading(levels=(0.0, 1.0)), readings  # the model reads levels

@@ -30,7 +30,7 @@ from ..classifier.modelfile import (
     package_version,
     parse_model_file,
 )
-from ..classifier.images import square_images
+from ..classifier.images import check_numbers, square_images
 from ..classifier.symmetry import symmetry_reduce
 from ..imaging.binary import as_binary
 from ..output.files import atomic_write
@@ -130,9 +130,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
             ("calibration_fraction", self.calibration_fraction, Real,
              lambda v: 0 < v < 1, "in (0, 1)"),
         ]
-        for name, value, kind, ok, text in checks:
-            if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
-                raise ValueError(f"{name} must be a number {text}, got {value!r}")
+        check_numbers(checks)
         if self.statistics not in network.STATISTICS:
             raise ValueError(f"statistics must be one of {network.STATISTICS}, got "
                              f"{self.statistics!r}")
