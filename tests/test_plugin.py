@@ -1070,3 +1070,40 @@ def test_phase_levels_that_do_not_fit_the_image_are_said_in_the_dock(make_napari
     w.insulator_level.value, w.metal_level.value = 50.0, 200.0
     w.run()
     assert "do not look like" not in w.status.value
+
+
+def test_parameters_show_as_a_map_layer_a_curve_and_words(widget, qtbot, errors):
+    """The parameters control reads RF-2D's disorder: a map layer over the image (equal
+    to classify_image's), the frames' estimates with intervals in the chart, the words
+    under the buttons; off again, the layer goes; a blurred model refuses before a run."""
+    from napari_hamiltonian.plugin._parameters import PARAMETER_CHOICES
+    from napari_hamiltonian.parameters.families import FAMILIES
+
+    assert set(PARAMETER_CHOICES) == {"off", "auto", *FAMILIES}
+    viewer = widget.viewer
+    widget.parameters.value = "RF-2D"
+    widget.run(all_frames=True)
+    wait_idle(qtbot, widget)
+    name = "RF-2D field sweep parameters"
+    layer = viewer.layers[name]
+    assert layer.data.shape == (8, 9, 9)  # frames, parameter windows at stride 25
+    frame = viewer.layers["RF-2D field sweep"].data[4]
+    direct = nh.classify_image(frame, stride=STRIDE, parameters="RF-2D").parameters
+    np.testing.assert_allclose(layer.data[4], direct.estimate[..., 0], rtol=1e-6)
+    # placed like the classes layer: window centres, one pixel per 25 image pixels
+    assert tuple(layer.scale[-2:]) == (25.0, 25.0)
+    assert tuple(layer.translate[-2:]) == pytest.approx((49.5, 49.5))
+    assert widget.parameter_chart.isVisible() or not widget.isVisible()
+    assert len(widget.parameter_chart.figure.axes) == 1
+    viewer.dims.set_current_step(0, 4)
+    widget._refresh_chart()
+    assert "RF-2D: disorder" in widget.answer.text()
+    widget.parameters.value = "off"
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert name not in viewer.layers
+    assert "disorder" not in widget.answer.text()
+    widget.parameters.value = "RF-2D"
+    widget.psf_sigma.value = 2.0
+    widget.run()
+    assert any("frames are read at 2 px" in e for e in errors)

@@ -72,15 +72,15 @@ RESOLUTIONS: tuple[Resolution, ...] = (
 #: ``models/``, SHA-256).
 REGRESSORS: dict[str, tuple[str, str]] = {
     "P": ("regressor-p.safetensors",
-            "d707001b74fb11791ebce7c5beeaa74e940ad47233b6878c38484aa0edcc1a78"),
+            "2779d473a5f80b5de5b9f6b599e1a76cff907b65a3d839851bfa70959d27ad32"),
     "C-2D": ("regressor-c-2d.safetensors",
-            "653e3536531703f323a3cf841ec7f0c80d39ccb722e049337342705291bb78df"),
+            "39cd00c03777805f649440bdde541393bb4f01ba2a06ade8ab86bad7644df2ea"),
     "RF-2D": ("regressor-rf-2d.safetensors",
-            "6eaaa25ca936319f048eff1ebf32e2a2baa9bedd3b555518b15580c298246bad"),
+            "b8618c4aed53354825e63d1fa68610171dbea505aa6853a7b1b859d222f03bb2"),
     "C-3D": ("regressor-c-3d.safetensors",
-            "702ae062cde8d5159005e6e9e98a20add9727c694c6007708ac44f606836e2a9"),
+            "a1d9c3a7a69bb5ffad87f8f037f6784b7bc387953f7aaf7e700d5ef340e9566e"),
     "RF-3D": ("regressor-rf-3d.safetensors",
-            "964fdf638000995909246c2e82c782d5e41a6187a7af6c13faeefd9d7d246388"),
+            "eba3c3ce325f79b2e2df19d850f48211c22c779f13ae9421e160d686a3f446f3"),
 }
 
 #: What the network reads: binary images, or grey images in phase units.

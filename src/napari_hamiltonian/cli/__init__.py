@@ -209,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="smallest cluster (pixels) in the cluster-geometry measures "
                     "(default: that of the references for the model's resolution, 10 "
                     "for sharp images)")
+    cl.add_argument("--parameters", metavar="FAMILY",
+                    help="also estimate the Hamiltonian's parameters: FAMILY is C-2D, "
+                    "C-3D (temperature), RF-2D, RF-3D (disorder R, metal fraction) or P "
+                    "(occupation p), or 'auto' for the family of the class each frame "
+                    "is named; writes parameters.csv (each frame's estimate with its 90 "
+                    "%% interval) and parameters-FAMILY.tif (maps). Lattice-scale "
+                    "frames only")
+    cl.add_argument("--parameter-stride", type=_positive, default=25, metavar="PX",
+                    help="step of the windows the parameters are read in (default 25)")
     cl.set_defaults(func=commands.classify)
 
     ge = sub.add_parser(

@@ -179,6 +179,10 @@ def classify(args: argparse.Namespace) -> int:
     reading, readings = readings_of(args, mask)
     from_resolution = psf_from_resolution(args)
     chosen = models_of(args, reading, psf_per_input or from_resolution)
+    if args.parameters is not None:  # a family that is not, or blurred frames: now
+        from ..parameters.pretrained import regressor_for
+        for c in chosen.values():
+            regressor_for(args.parameters, c.clf.psf_sigma)
     for why in {c.clf.unreliable() for c in chosen.values()} - {None}:
         # before any work; the frames' own warning is then not repeated
         warnings.warn(why, UserWarning, stacklevel=1)
@@ -216,7 +220,7 @@ def _classify_into(args, out, names, readings, chosen, temps, mask) -> int:
     from pathlib import Path
 
     from ..inference.batch import plan, run
-    from ..output.messages import groups_message, levels_message
+    from ..output.messages import groups_message, levels_message, parameters_message
 
     from ..imaging.preparation import Preparation
 
@@ -237,9 +241,12 @@ def _classify_into(args, out, names, readings, chosen, temps, mask) -> int:
                 print(note)
             args.kept.append(job.folder)
             folder = run(job, clf, client, xlabel=args.sweep, min_size=args.min_size,
-                         keep_steps=args.keep_steps)
+                         keep_steps=args.keep_steps, parameters=args.parameters,
+                         parameter_stride=args.parameter_stride)
             print(f"{job.path}: results in {folder}")
             _say_answer(job, clf)
+            if args.parameters is not None:
+                print(parameters_message(job.path, job.parameters))
             levels = levels_message(clf, list(job.frames.values()))
             if levels:
                 print(f"{job.path}: note: {levels}")

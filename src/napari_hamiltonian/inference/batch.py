@@ -53,6 +53,7 @@ class Job:
     shifts: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     frames: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
     _source: tuple | None = field(default=None, repr=False)
 
     def source(self) -> tuple:
@@ -192,7 +193,7 @@ def _check_finite(path, stack, mask) -> None:
 
 def run(job: Job, clf, client=None, progress: bool = True,
         xlabel: str = "temperature", min_size: int | None = None,
-        keep_steps: bool = False) -> Path:
+        keep_steps: bool = False, parameters=None, parameter_stride: int = 25) -> Path:
     """Classify the frames of a planned job that are not done yet, measure their cluster
     geometry (clusters of at least ``min_size`` pixels; default that of the geometry
     references for the model's resolution), then write the report.
@@ -202,6 +203,12 @@ def run(job: Job, clf, client=None, progress: bool = True,
     flat-fielded, float32, NaN where a frame does not reach; with a preparation) and
     ``binary.tif`` (uint8, 1 = metal: the binarisation the geometry reads, and a binary
     model).
+
+    With ``parameters`` (a family's name, ``"auto"`` or a regressor: see
+    :func:`~napari_hamiltonian.parameters.pretrained.regressor_for`), each frame's
+    parameters are read in windows of step ``parameter_stride`` of its binary image and
+    written (:mod:`napari_hamiltonian.output.parameterfiles`); ``job.parameters`` holds
+    them.
     """
     from tqdm.auto import tqdm
 
@@ -240,7 +247,31 @@ def run(job: Job, clf, client=None, progress: bool = True,
     if keep_steps and (todo or job.recompute or not (folder / "binary.tif").exists()):
         _write_steps(job)
     job.frames = write_report(folder, clf)
+    if parameters is not None:
+        _read_parameters(job, clf, parameters, parameter_stride, xlabel)
     return folder
+
+
+def _read_parameters(job: Job, clf, parameters, stride: int, xlabel: str) -> None:
+    """Each frame's parameters (:func:`~napari_hamiltonian.parameters.maps.read_parameters`
+    of its binary image), written beside the report."""
+    from ..output.parameterfiles import write_parameters
+    from ..parameters.maps import read_parameters
+    from ..parameters.pretrained import regressor_for
+
+    stack, reading, region = job.source()
+    maps = {}
+    for t, result in job.frames.items():
+        chosen = regressor_for(parameters, clf.psf_sigma, result.answer())
+        if chosen is None:
+            maps[t] = None
+            continue
+        mask = frame_mask(region, t)
+        binary = reading.binary(np.asarray(stack[t]), mask)
+        maps[t] = read_parameters(binary, chosen[0], chosen[1], stride, mask)
+    x = report_info(job.folder).get("x")
+    write_parameters(job.folder, maps, x, report_info(job.folder).get("xlabel") or xlabel)
+    job.parameters = maps
 
 
 def _write_steps(job: Job) -> None:

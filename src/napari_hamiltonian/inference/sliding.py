@@ -39,6 +39,8 @@ from ..imaging.region import (
     frame_mask,
     windows_inside,
 )
+from ..parameters.maps import PARAMETER_STRIDE, check_parameter_stride, read_parameters
+from ..parameters.pretrained import AUTO, regressor_for
 from .wholeimage import variant_logits, whole_image_cnn
 
 #: An image is unlike every class when more than this share of its windows are.
@@ -93,6 +95,10 @@ class WindowResult:
         Windows wholly inside the region of interest, the ones classified (all, without
         a region); the others have NaN logits, are neither confident nor "cannot tell",
         and no share counts them.
+    parameters : ParameterMap or None
+        The family's parameters read across the image
+        (:class:`~napari_hamiltonian.parameters.maps.ParameterMap`, on its own window
+        grid), when asked for; None otherwise.
     """
 
     labels: np.ndarray
@@ -107,6 +113,7 @@ class WindowResult:
     groups: tuple = ()
     cannot_tell: np.ndarray | None = None
     inside: np.ndarray | None = None
+    parameters: object = None
 
     def __post_init__(self):
         if self.cannot_tell is None:
@@ -186,7 +193,8 @@ class WindowResult:
 
 def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str = "bright",
                   tile: int | None = None, psf_sigma: float | None = None, levels=None,
-                  reading: Reading | None = None, mask=None
+                  reading: Reading | None = None, mask=None, parameters=None,
+                  parameter_stride: int = PARAMETER_STRIDE, coverage: float = 0.9
                   ) -> Generator[tuple, None, WindowResult]:
     """Classify every window of an image, yielding progress; returns a WindowResult.
 
@@ -239,6 +247,8 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     chosen = choose_model(clf, reading, psf_sigma)
     chosen.warn(stacklevel=3)
     clf = chosen.clf
+    check_parameter_stride(parameter_stride)
+    asked = regressor_for(parameters, clf.psf_sigma)  # bad arguments fail before the work
     why = clf.unreliable()
     if why is not None:
         warnings.warn(why, UserWarning, stacklevel=3)
@@ -288,11 +298,17 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
     dist[inside.ravel()] = clf.distance_of_logits(flat[inside.ravel()])
     dist = dist.reshape(ny, nx)
     order = standard_order(classes)
-    return WindowResult.of(clf, labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
-                           .astype(np.int16),
-                           logits=np.ascontiguousarray(logits[..., order]), distance=dist,
-                           classes=standard_names(classes), stride=stride,
-                           window=n, scores=scores)
+    result = WindowResult.of(clf, labels=np.argsort(order)[flat.argmax(1)].reshape(ny, nx)
+                             .astype(np.int16),
+                             logits=np.ascontiguousarray(logits[..., order]), distance=dist,
+                             classes=standard_names(classes), stride=stride,
+                             window=n, scores=scores)
+    if parameters == AUTO:
+        asked = regressor_for(parameters, clf.psf_sigma, result.answer())
+    if asked is not None:
+        result.parameters = read_parameters(b, asked[0], asked[1], parameter_stride, mask,
+                                            coverage)
+    return result
 
 
 def memory_needed(shape, stride: int = 1, itemsize: int = 4, window: int = 100) -> int:
@@ -356,7 +372,9 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
                    metal: str = "bright", psf_sigma: float | None = None,
                    levels=None, reading: Reading | None = None,
                    frame: int | None = None, mask=None, resolution_nm: float | None = None,
-                   pixel_size_nm: float | None = None) -> WindowResult:
+                   pixel_size_nm: float | None = None, parameters=None,
+                   parameter_stride: int = PARAMETER_STRIDE,
+                   coverage: float = 0.9) -> WindowResult:
     """Classify every window of one image (see :func:`iter_classify` for parameters).
 
     Parameters
@@ -374,11 +392,15 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
         from a file's OME or ImageJ metadata when ``image`` is one): they give
         ``psf_sigma`` (:func:`~napari_hamiltonian.imaging.optics.psf_sigma_from_resolution`),
         and with it the shipped model for that resolution.
+    parameters, parameter_stride, coverage
+        Read a family's parameters too (``WindowResult.parameters``; see
+        :func:`iter_classify`).
 
     Returns
     -------
     WindowResult
-        ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``.
+        ``labels``, ``confident``, ``logits`` (columns in CLASSES order), ``fractions()``,
+        ``parameters``.
     """
     reading = Reading.of(reading, threshold, metal, levels)
     if resolution_nm is not None or pixel_size_nm is not None:
@@ -402,7 +424,9 @@ def classify_image(image, clf=None, stride: int = 1, threshold=None,
     chosen = choose_model(clf, reading, psf_sigma)  # its window decides what fits
     chosen.warn(stacklevel=2)
     check_windows_inside(check_mask(mask, np.shape(image)), chosen.clf.window_)
-    return exhaust(iter_classify(image, chosen.clf, stride, reading=reading, mask=mask))
+    return exhaust(iter_classify(image, chosen.clf, stride, reading=reading, mask=mask,
+                                 parameters=parameters, parameter_stride=parameter_stride,
+                                 coverage=coverage))
 
 
 def exhaust(gen):

@@ -201,3 +201,33 @@ def levels_message(clf, results) -> str:
     return ("P-2D against P* rests on the phase levels: the grey model reads them apart "
             "by density, which levels off by 5 % of the contrast move as much as separates "
             "them; trust it with levels known to about 3 %, or compare the binary model")
+
+
+def parameter_words(pmap) -> str:
+    """A frame's parameters in words: ``"RF-2D: disorder 1.08 [0.98, 1.19], metal_fraction
+    0.45 [0.44, 0.46] (90 % intervals)"``, with T/Tc (R/Rc, p/pc) where the family has a
+    critical value."""
+    parts = [f"{name} {pmap.frame_estimate[j]:.3g} [{pmap.frame_interval[j, 0]:.3g}, "
+             f"{pmap.frame_interval[j, 1]:.3g}]" for j, name in enumerate(pmap.names)]
+    ratio = pmap.relative_to_critical()
+    if ratio is not None:
+        symbol = {"temperature": "T/Tc", "disorder": "R/Rc", "p": "p/pc"}.get(
+            pmap.names[0], f"{pmap.names[0]}/critical")
+        parts.append(f"{symbol} {ratio[0]:.3g} [{ratio[1]:.3g}, {ratio[2]:.3g}]")
+    return f"{pmap.family}: " + ", ".join(parts) + f" ({pmap.coverage:.0%} intervals)"
+
+
+def parameters_message(path, maps: dict, most: int = 8) -> str:
+    """What ``classify --parameters`` read, frame by frame (at most ``most`` lines), and
+    which frames name no family."""
+    read = [t for t in sorted(maps) if maps[t] is not None]
+    lines = [f"{path}: frame {t}: {parameter_words(maps[t])}" for t in read[:most]]
+    if len(read) > most:
+        lines.append(f"{path}: ... {len(read) - most} more frames in parameters.csv")
+    skipped = [t for t in sorted(maps) if maps[t] is None]
+    if skipped:
+        lines.append(f"{path}: no parameters for frame(s) {_ranges(skipped)}: the "
+                     "classifier names no family there ('none of these', a group of "
+                     "classes it cannot tell apart, or P-3D); give --parameters FAMILY "
+                     "to read one anyway")
+    return "\n".join(lines)

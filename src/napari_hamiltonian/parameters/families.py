@@ -111,3 +111,15 @@ def simulate_family(name: str, n: int, size: int = 100, seed=0,
         return images, np.column_stack([disorder, fractions])
     images, p = sample_percolation(n, size, ranges[0], seed)
     return images, p[:, None]
+
+
+#: Side (px) of the frames a family's regressor is calibrated on
+#: (:meth:`~napari_hamiltonian.HamiltonianRegressor.calibrate_frames`): nine windows of a
+#: 2D lattice, four of a slice of a 3D one (whose 13 slices come from one lattice).
+FRAME_SIDE = {"C-2D": 300, "RF-2D": 300, "P": 300, "C-3D": 200, "RF-3D": 200}
+
+
+def calibration_frames(name: str, n: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` frames of side :data:`FRAME_SIDE` of a family with their parameters
+    (:func:`simulate_family`), for calibrating frame estimates."""
+    return simulate_family(name, n, FRAME_SIDE[family(name).name], seed)

@@ -50,3 +50,61 @@ def load_pretrained_regressor(name: str) -> HamiltonianRegressor:
                          f"{', '.join(REGRESSORS)}); train one with `napari-hamiltonian "
                          f"train-regressor {name}`")
     return copy.deepcopy(_load(name))
+
+
+#: ``parameters="auto"``: the family of the class the classifier names, where it names one.
+AUTO = "auto"
+
+
+def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None):
+    """The regressor that reads parameters, and its family's name.
+
+    Parameters
+    ----------
+    parameters : None, str or HamiltonianRegressor
+        None: no parameters; a family's name: its shipped regressor; ``"auto"``: the
+        family of ``answer`` (the class the classifier names of the frame,
+        :data:`~napari_hamiltonian.parameters.maps.FAMILY_OF_CLASS`); a fitted regressor.
+    psf_sigma : float
+        The PSF (px) of the classifier that reads the frames: a lattice-scale regressor
+        does not read blurred frames.
+    answer : str, optional
+        With ``"auto"``: what the classifier says of the frame; None to check the
+        argument before the frame is classified.
+
+    Returns
+    -------
+    (HamiltonianRegressor, str or None) or None
+        None for no parameters, for ``"auto"`` before the answer is known, and for an
+        answer that names no family ("none of these", a group such as "RF-2D or RF-3D",
+        P-3D).
+    """
+    from .maps import FAMILY_OF_CLASS
+
+    if parameters is None:
+        return None
+    if isinstance(parameters, str):
+        if parameters == AUTO:
+            if answer is None or answer not in FAMILY_OF_CLASS:
+                _check_resolution(0.0, psf_sigma)  # the shipped ones: lattice scale
+                return None
+            parameters = FAMILY_OF_CLASS[answer]
+        reg, name = load_pretrained_regressor(parameters), parameters
+    elif isinstance(parameters, HamiltonianRegressor):
+        reg, name = parameters, parameters.training_info_.get("family")
+    else:
+        raise ValueError(f"parameters must be a family's name, 'auto' or a "
+                         f"HamiltonianRegressor, got {parameters!r}")
+    _check_resolution(float(reg.training_info_.get("psf_sigma", 0.0)), psf_sigma)
+    return reg, name
+
+
+def _check_resolution(trained: float, psf_sigma) -> None:
+    """ValueError unless a regressor of images of PSF ``trained`` (px) reads frames of
+    PSF ``psf_sigma``."""
+    if abs(trained - float(psf_sigma or 0.0)) > 0.5:
+        raise ValueError(
+            f"the parameter regressor reads images of PSF sigma {trained:g} px and the "
+            f"frames are read at {psf_sigma:g} px: blur changes what the windows say of "
+            "T, R or p. Read parameters of lattice-scale images (psf_sigma 0), or give a "
+            "regressor trained at this resolution")

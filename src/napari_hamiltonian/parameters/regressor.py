@@ -7,6 +7,15 @@ mean plus or minus the held-out images' ``coverage`` quantile of ``|error| / sig
 times its own sigma, so a nominal 90 % interval covers 90 % of images drawn like the
 training set, whether or not the network's sigma is right, and is wider where the
 network is less sure.
+
+An estimate averaged over many windows of one frame loses the windows' own noise but not
+the error its windows share: the network's bias at that parameter value, and what the
+frame as a whole holds (a surface slice of a 3D lattice, a sample whose pattern is
+unusual everywhere). :meth:`HamiltonianRegressor.calibrate_frames` measures that shared
+error on frames of known parameters larger than a window, as the mean squared error of
+a frame's mean less the part its windows' own spread explains (variance components), and
+:meth:`HamiltonianRegressor.shared_error` gives it near a frame's estimate: the part of
+a frame's interval no averaging removes (:mod:`napari_hamiltonian.parameters.maps`).
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from . import network
 
 #: What a regressor's model file says it holds (a classifier's says nothing).
 KIND = "regressor"
+#: Fewest calibration frames :meth:`HamiltonianRegressor.calibrate_frames` takes.
+MIN_FRAMES = 20
 
 
 def _window_ok(side: int) -> bool:
@@ -93,6 +104,10 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         ``statistics="pattern"``; 0 and 1 with "bond", whose statistics are of order 1).
     calibration_scores_ : ndarray, shape (n_calibration, k)
         ``|error| / sigma`` of the held-out images, sorted per parameter.
+    frame_targets_, frame_errors_, frame_noise_ : ndarray, shape (n_frames, k)
+        Of each calibration frame (:meth:`calibrate_frames`; standardised units): its
+        true parameters, the error of its windows' mean estimate and that mean's
+        variance from the windows' spread. Absent until frames are calibrated.
     loss_curve_ : list of float
         Mean loss per epoch.
     training_info_ : dict
@@ -214,7 +229,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         finally:
             if progress is not None:
                 progress.close()
-        if not all(np.isfinite(v).all() for v in model.state_dict().values()):
+        if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values()):
             raise ValueError("the training diverged (weights not finite); train again "
                              "with a smaller learning_rate")
         self.model_ = model
@@ -279,12 +294,83 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         ndarray, shape (N, k, 2)
             Lower and upper bounds ((N, 2) when fitted with a 1D ``y``).
         """
-        if isinstance(coverage, bool) or not isinstance(coverage, Real) \
-                or not 0 < coverage < 1:
-            raise ValueError(f"coverage must be a number in (0, 1), got {coverage!r}")
+        _check_coverage(coverage)
         mu, sigma = self._outputs(X)
         half = sigma * self._quantile(coverage)
         return self._shaped(np.stack([mu - half, mu + half], -1))
+
+    def calibrate_frames(self, frames, y) -> HamiltonianRegressor:
+        """Measure the error a frame's windows share (:meth:`shared_error`) on frames of
+        known parameters that the network never trained on; the windows' intervals do
+        not change.
+
+        Parameters
+        ----------
+        frames : array_like, shape (N, H, W)
+            Binary frames of at least two windows (``H, W >= window_``, ``H * W >= 2
+            window_**2``), read in their disjoint windows; at least :data:`MIN_FRAMES`.
+        y : array_like, shape (N,) or (N, k)
+            The parameters of each frame.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        w = self.window_
+        frames = np.asarray(frames)
+        if frames.ndim != 3 or frames.shape[1] < w or frames.shape[2] < w \
+                or (frames.shape[1] // w) * (frames.shape[2] // w) < 2 \
+                or len(frames) < MIN_FRAMES:
+            raise ValueError(f"give at least {MIN_FRAMES} frames (N, H, W) of at least two "
+                             f"{w} x {w} windows each, got shape {frames.shape}")
+        ny, nx = frames.shape[1] // w, frames.shape[2] // w
+        windows = frames[:, :ny * w, :nx * w].reshape(len(frames), ny, w, nx, w) \
+            .transpose(0, 1, 3, 2, 4).reshape(-1, w, w)
+        targets = self._targets(y, frames)
+        if targets.shape[1] != len(self.parameter_names_):
+            raise ValueError(f"y must give the {len(self.parameter_names_)} parameter(s) "
+                             f"of each frame, got shape {np.shape(y)}")
+        mu, _ = self._outputs(windows)
+        mu = ((mu - self.target_mean_) / self.target_scale_).reshape(len(frames), ny * nx, -1)
+        truth = (targets - self.target_mean_) / self.target_scale_
+        self.frame_targets_ = truth
+        self.frame_errors_ = mu.mean(1) - truth
+        self.frame_noise_ = mu.var(1, ddof=1) / (ny * nx)
+        return self
+
+    def shared_error(self, near=None, within=None) -> np.ndarray:
+        """Standard deviation of the error the windows of one frame share (no average
+        over them removes it): over the calibration frames whose first parameter lies
+        within ``within`` of ``near``'s (all of them without ``near``, or where none is
+        that near), the root of the mean squared error of a frame's mean estimate less
+        the mean variance its windows' spread explains.
+
+        Parameters
+        ----------
+        near : array_like, shape (k,), optional
+            Parameter values (a frame's estimate).
+        within : float, optional
+            Distance in the first parameter (its units; default 0).
+
+        Returns
+        -------
+        ndarray, shape (k,)
+            In the parameters' units.
+        """
+        check_is_fitted(self)
+        if getattr(self, "frame_errors_", None) is None:
+            raise ValueError("this regressor does not know the error a frame's windows "
+                             "share: measure it with calibrate_frames(frames, y) on frames "
+                             "of known parameters (then save), or read single windows")
+        errors, noise = self.frame_errors_, self.frame_noise_
+        if near is not None:
+            first = self.frame_targets_[:, 0] * self.target_scale_[0] + self.target_mean_[0]
+            close = np.abs(first - float(np.ravel(near)[0])) <= float(within or 0.0)
+            if close.sum() >= 2:
+                errors, noise = errors[close], noise[close]
+        shared = np.maximum((errors ** 2).mean(0) - noise.mean(0), 0.0)
+        return np.sqrt(shared) * self.target_scale_
 
     # ------------------------------------------------------------------ files
     def _tensors(self) -> dict:
@@ -296,6 +382,10 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         tensors["statistics.scale"] = np.asarray(self.statistics_scale_, np.float32)
         tensors["calibration.scores"] = np.ascontiguousarray(self.calibration_scores_,
                                                              np.float64)
+        if getattr(self, "frame_errors_", None) is not None:
+            for name in ("targets", "errors", "noise"):
+                tensors[f"frames.{name}"] = np.ascontiguousarray(
+                    getattr(self, f"frame_{name}_"), np.float64)
         return tensors
 
     def save(self, path, overwrite: bool = True) -> Path:
@@ -363,7 +453,16 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         reg.statistics_mean_ = tensors["statistics.mean"]
         reg.statistics_scale_ = tensors["statistics.scale"]
         reg.calibration_scores_ = tensors["calibration.scores"].astype(np.float64)
+        if "frames.errors" in tensors:  # frames calibrated (calibrate_frames)
+            for name in ("targets", "errors", "noise"):
+                setattr(reg, f"frame_{name}_", tensors[f"frames.{name}"])
         reg._y_1d = arch["one_dimensional_y"]
         reg.loss_curve_ = meta.get("loss_curve", [])
         reg.training_info_ = meta.get("training", {})
         return reg
+
+
+def _check_coverage(coverage) -> None:
+    if isinstance(coverage, bool) or not isinstance(coverage, Real) \
+            or not 0 < coverage < 1:
+        raise ValueError(f"coverage must be a number in (0, 1), got {coverage!r}")

@@ -4,7 +4,7 @@ keeps the dock's width."""
 
 from __future__ import annotations
 
-
+import numpy as np
 from qtpy.QtCore import QEvent, QSize, Qt, QTimer
 from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
@@ -20,6 +20,10 @@ RENDER_DELAY_MS = 40
 
 #: Height of the results chart in the dock (px).
 CHART_HEIGHT = 400
+
+
+#: Height of the parameters chart (px).
+PARAMETER_HEIGHT = 220
 
 
 #: Height of the cluster-geometry chart (px).
@@ -158,6 +162,57 @@ class ResultChart(_Chart):
             ax2.legend(fontsize=7, frameon=False)
             if len(ts) == 1:  # one point: no meaningless tick range around it
                 ax2.set_xticks(xs)
+        self._drawn()
+
+
+class ParameterChart(_Chart):
+    """Each frame's parameter estimate with its interval across the sweep (over the
+    critical value where the family has one: T/Tc, R/Rc, p/pc)."""
+
+    height_px = PARAMETER_HEIGHT
+
+    def __init__(self, parent=None, theme: str = "dark"):
+        super().__init__(parent, theme)
+        self.setToolTip(
+            "Each classified frame's estimate of the Hamiltonian's first parameter (the "
+            "mean over its windows) with its interval, which counts the windows' overlap "
+            "and the network's systematic error; over the critical value where the "
+            "family has one (1 = critical).")
+        self.hide()
+
+    def show_curve(self, maps: dict, t: int | None, axis=(None, "frame")) -> None:
+        """Redraw from ``maps`` ({frame: ParameterMap}); hidden when empty."""
+        self.figure.clear()
+        if not maps:
+            self.hide()
+            return
+        self.show()
+        ts = sorted(maps)
+        family = maps[ts[-1]].family
+        ts = [k for k in ts if maps[k].family == family]
+        x, name = axis
+        xs = np.array(ts if x is None else [float(x[k]) for k in ts], float)
+        first = maps[ts[-1]]
+        ratio = first.critical is not None
+        values = np.array([[maps[k].frame_estimate[0], *maps[k].frame_interval[0]]
+                           for k in ts]) / (first.critical if ratio else 1.0)
+        ax = self.figure.add_subplot(1, 1, 1)
+        self.figure.subplots_adjust(left=0.17, right=0.97, top=0.86, bottom=0.2)
+        ax.errorbar(xs, values[:, 0], yerr=[values[:, 0] - values[:, 1],
+                                            values[:, 2] - values[:, 0]],
+                    fmt="o", ms=4, capsize=2, color="#D55E00")
+        if ratio:
+            ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
+        if t is not None and t in maps:
+            ax.axvline(t if x is None else float(x[t]), color="red", lw=1)
+        symbol = {"temperature": "T/Tc", "disorder": "R/Rc", "p": "p/pc"}
+        pname = first.names[0]
+        ax.set_ylabel(symbol.get(pname, pname) if ratio else pname)
+        ax.set_xlabel(name)
+        ax.set_title(f"{family}: {pname} per frame ({first.coverage:.0%} intervals)",
+                     fontsize=9)
+        if len(ts) == 1:
+            ax.set_xticks(xs)
         self._drawn()
 
 

@@ -16,6 +16,7 @@ from magicgui.widgets import (
 
 from ._classes_layer import OVERLAYS
 from ._layers import legend_html
+from ._parameters import PARAMETER_CHOICES
 from ..output.messages import STRIDE_HELP
 from .session import DEFAULT_STRIDE
 
@@ -138,6 +139,15 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         choices=OVERLAYS,
         tooltip="opaque classes keep the legend's colours; outlines leave the image visible",
     )
+    parameters = ComboBox(
+        label="parameters",
+        choices=PARAMETER_CHOICES,
+        tooltip="also estimate the Hamiltonian's parameters in windows of the binary "
+        "image (lattice-scale images): temperature (C-2D, C-3D), disorder R and metal "
+        "fraction (RF-2D, RF-3D), occupation p (P); auto: the family of the class the "
+        "frame is named. Adds a map layer and each frame's estimate with its 90% "
+        "interval",
+    )
     run_button = PushButton(text="Run (displayed frame)")
     run_all_button = PushButton(text="Run all frames")
     cancel_button = PushButton(text="Cancel", enabled=False)
@@ -178,6 +188,7 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         "stride": stride,
         "confidence_k": confidence_k,
         "overlay": overlay,
+        "parameters": parameters,
         "run_button": run_button,
         "run_all_button": run_all_button,
         "cancel_button": cancel_button,

@@ -28,6 +28,7 @@ class OutputActions:
     def _show_result(self, layer, t, result, clf) -> None:
         draw_result(self.viewer, layer, t, result)
         self._apply_overlay()
+        self._show_parameters(layer)
         if t == self.current_frame() or self.session.follow:  # bars, or a curve point
             self._refresh_chart()
 
@@ -41,6 +42,7 @@ class OutputActions:
         self.chart.show_frame(t, self.results.get(t), self.curve if self.session.follow else None,
                               running=self.worker is not None,
                               k=float(self.confidence_k.value), axis=self.session.axis())
+        self._refresh_parameter_chart()
 
     def measure_geometry(self) -> None:
         """The displayed frame's cluster geometry (:mod:`napari_hamiltonian.geometry`),

@@ -22,12 +22,13 @@ from ..classes import standard_names
 from ..imaging.reading import Reading
 from . import _status
 from ._controls import LEVELS, PROGRESS_STEPS, controls
-from ._charts import GeometryChart, ResultChart, _VerticalScroll
+from ._charts import GeometryChart, ParameterChart, ResultChart, _VerticalScroll
 from ._classes_layer import outlines_name, reach_name, warm_labels_layer
 from ._inputs import InputActions
 from ._layers import units_of
 from ..output.messages import for_dock
 from ._outputs import OutputActions
+from ._parameters import ParameterActions, parameters_name
 from ._prepare import PrepareActions
 from ._worker import GeneratorRun
 from .session import PER_FRAME_OTSU, ClassifySession, RunSettings
@@ -41,7 +42,7 @@ from .session import PER_FRAME_OTSU, ClassifySession, RunSettings
 
 
 
-class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
+class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActions, QWidget):
     """Classify an image or a stack window by window with a HamiltonianClassifier."""
 
     def __init__(self, napari_viewer):
@@ -72,6 +73,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         # scrolling on 1080p; the status's longer words and the legend below them
         column.addWidget(self.answer)
         column.addWidget(self.chart)
+        self.parameter_chart = ParameterChart(self, theme=str(self.viewer.theme))
+        column.addWidget(self.parameter_chart)
         column.addWidget(self.status.native)
         column.addWidget(self.legend.native)
         self.geometry_chart = GeometryChart(self, theme=str(self.viewer.theme))
@@ -162,7 +165,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         return self.session.clf
 
     def _on_theme(self, event=None) -> None:
-        self.chart.theme = self.geometry_chart.theme = str(self.viewer.theme)
+        self.chart.theme = self.geometry_chart.theme = self.parameter_chart.theme = \
+            str(self.viewer.theme)
         self._refresh_chart()
         if not self.geometry_chart.isHidden():
             self.geometry_chart._drawn()
@@ -205,7 +209,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
         return RunSettings(self.layer_box.value, self.reading(), int(self.stride.value),
                            None if shipped else str(self.model_file.value),
                            float(self.psf_sigma.value), float(self.confidence_k.value),
-                           self.region())
+                           self.region(), self._parameters_setting())
 
     def _frame_getter(self, layer):
         data = layer.data
@@ -243,6 +247,9 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
 
         check_windows_inside(s.region, clf.window_)
         s.reading.check(frame, clf, self._frame_region())
+        from ..parameters.pretrained import regressor_for
+
+        regressor_for(s.parameters, clf.psf_sigma)  # a blurred image: said before the run
         return s
 
     def _on_confidence_k(self, confidence_k) -> None:
@@ -436,6 +443,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             return
         self.chart.show_frame(self.current_frame(), None, None)
         self.geometry_chart.hide()
+        self.parameter_chart.hide()
         self.answer.hide()
         if self.worker is None and self._run_layer is not None:
             self.status.value = f"{layer.name}: not classified yet (press Run)"
@@ -458,10 +466,11 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, QWidget):
             self.worker.quit()
         self.session.forget()
         for name in (f"{event.value.name} classes", reach_name(event.value),
-                     outlines_name(event.value)):
+                     outlines_name(event.value), parameters_name(event.value)):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         self.chart.show_frame(0, None, None)
+        self.parameter_chart.hide()
         self.answer.hide()
         self.status.value = f"{event.value.name} was closed; its results with it"
 

@@ -51,6 +51,9 @@ class RunSettings:
         The paper's k of the k-sigma rule.
     region : ndarray of bool, shape (Y, X) or (T, Y, X), optional
         The region of interest, True on the sample (:func:`region_mask`).
+    parameters : str, optional
+        Also read a family's parameters ("auto" or a family's name,
+        :func:`~napari_hamiltonian.inference.sliding.iter_classify`).
     """
 
     layer: object
@@ -60,6 +63,7 @@ class RunSettings:
     psf_sigma: float = 0.0
     confidence_k: float = 1.0
     region: np.ndarray | None = field(default=None, compare=False)
+    parameters: str | None = None
 
 
 class ClassifySession:
@@ -103,10 +107,10 @@ class ClassifySession:
     @staticmethod
     def run_key(settings: RunSettings, model: ChosenModel) -> tuple:
         """What results depend on: the image (its object and data), the reading, the
-        stride and the model."""
+        stride, the model and the parameters read."""
         layer, region = settings.layer, settings.region
         return (id(layer), id(layer.data), settings.reading, settings.stride, model.key,
-                region_digest(region))
+                region_digest(region), settings.parameters)
 
     def start(self, settings: RunSettings, current: int, all_frames: bool = False
               ) -> list[int]:
@@ -154,7 +158,8 @@ class ClassifySession:
         clf = self.clf
         for t in frames:
             gen = iter_classify(get_frame(t), clf, settings.stride, reading=reading,
-                                mask=frame_mask(settings.region, t))
+                                mask=frame_mask(settings.region, t),
+                                parameters=settings.parameters)
             while True:
                 try:
                     _, done, total = next(gen)
@@ -249,9 +254,15 @@ class ClassifySession:
         # a stack's frame by its number, one image by its name
         what = f"frame {t}" if self.layer is None or self.layer.ndim == 3 \
             else self.layer.name
-        return (f"{what}: {r.answer()} ({split_words(r)}); model: {self.model.label}; "
+        said = (f"{what}: {r.answer()} ({split_words(r)}); model: {self.model.label}; "
                 f"{self.settings.reading.describe()}; stride {length(r.stride)}, windows "
                 f"{length(r.window)}")
+        if r.parameters is not None:
+            from ..output.messages import parameter_words
+            said += f"; {parameter_words(r.parameters)}"
+        elif self.settings.parameters is not None:
+            said += "; parameters: none (the classifier names no family here)"
+        return said
 
     def summary(self, cancelled: bool = False) -> str:
         """The status line after a run: frames done, then in words whatever the user

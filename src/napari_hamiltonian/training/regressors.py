@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from ..parameters.baselines import baseline
-from ..parameters.families import family, simulate_family
-from ..parameters.regressor import HamiltonianRegressor
+from ..parameters.families import FRAME_SIDE, calibration_frames, family, simulate_family
+from ..parameters.regressor import MIN_FRAMES, HamiltonianRegressor
 
 #: Nominal coverage of the intervals the evaluation checks.
 COVERAGE = 0.9
@@ -19,7 +19,10 @@ N_SUBRANGES = 4
 
 def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
                epochs: int = 8, verbose: int = 0) -> tuple:
-    """Simulate ``n_images`` of family ``name`` (seed ``seed``) and fit a regressor.
+    """Simulate ``n_images`` of family ``name`` (seed ``seed``), fit a regressor and
+    calibrate its frame estimates on ``n_images / 25`` frames (at least 20) of
+    :data:`~napari_hamiltonian.parameters.families.FRAME_SIDE` pixels (seed ``seed +
+    500``).
 
     Returns
     -------
@@ -32,9 +35,15 @@ def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
     reg = HamiltonianRegressor(parameter_names=fam.parameters, epochs=epochs,
                                statistics=fam.statistics, random_state=seed,
                                verbose=verbose).fit(images, targets)
+    n_frames = max(MIN_FRAMES, n_images // 25)
+    frames, truth = calibration_frames(name, n_frames, seed + 500)
+    reg.calibrate_frames(frames, truth)
     reg.training_info_.update(family=name, seed=seed, size=size,
                               simulation_seconds=round(simulated, 1),
-                              ranges=[list(r) for r in fam.ranges])
+                              ranges=[list(r) for r in fam.ranges],
+                              frame_calibration={"n_frames": n_frames,
+                                                 "side": FRAME_SIDE[name],
+                                                 "seed": seed + 500})
     return reg, images, targets, simulated
 
 

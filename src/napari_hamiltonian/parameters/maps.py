@@ -1,0 +1,235 @@
+"""Parameter maps: a family's parameters read window by window across a frame, and one
+estimate per frame with an interval that counts the windows' overlap.
+
+Windows of the regressor's side ``w`` (100 px) are read on a grid of step ``stride``
+(default :data:`PARAMETER_STRIDE`, a quarter window), only those wholly inside the region
+of interest. A frame's estimate is the mean of its windows' estimates. Its error has two
+parts:
+
+- the windows' own noise, averaged: overlapping windows are not independent, so the
+  frame holds only ``n_independent`` independent windows, the pixels' worth its
+  windows' mean averages over w**2 (the pixels covered where the windows do not
+  overlap; fewer where the pixels near the frame's edge are in fewer windows than the
+  others); this part is the two-sided Student-t quantile (``n_independent - 1`` degrees
+  of freedom) of the windows' spread divided by ``sqrt(n_independent)``, measured on the
+  frame itself, so a frame whose parameter changes across it (a disorder gradient) gets
+  the wider interval its mean deserves;
+- the error the frame's windows share, which no average removes: the network's bias at
+  that parameter value and what the frame as a whole holds, measured on calibration
+  frames whose parameter lies within the windows' own mean half-width of the estimate
+  (:meth:`HamiltonianRegressor.shared_error`, a standard deviation, times the normal
+  quantile of the coverage).
+
+The half-width is the root of the sum of their squares; a frame with fewer than two
+independent windows keeps its windows' own (calibrated) half-width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..imaging.region import windows_inside
+from .families import family
+from .regressor import _check_coverage
+
+#: Default step (pixels) of the windows a parameter map reads: a quarter window.
+PARAMETER_STRIDE = 25
+#: Windows read by the network at once (bounds memory: 256 windows of 100 x 100).
+BATCH = 256
+#: The family whose parameters each class's windows carry (P-3D: none; its slices are
+#: not site percolation of the plane).
+FAMILY_OF_CLASS = {"C-2D": "C-2D", "C-3D": "C-3D", "RF-2D": "RF-2D", "RF-3D": "RF-3D",
+                   "P-2D": "P", "P*": "P"}
+
+
+@dataclass
+class ParameterMap:
+    """A family's parameters read across one frame.
+
+    Window (i, j) covers ``frame[i*stride : i*stride + window, j*stride : j*stride +
+    window]``.
+
+    Attributes
+    ----------
+    family : str
+        The family read (:data:`~napari_hamiltonian.parameters.families.FAMILIES`).
+    names : tuple of str
+        The parameters, in the order of the last axis (``"temperature"``, ``"disorder"``,
+        ``"metal_fraction"``, ``"p"``; units of J for T and R).
+    estimate : ndarray, float, shape (ny, nx, k)
+        Each window's estimate; NaN for windows not read (outside the region).
+    interval : ndarray, float, shape (ny, nx, k, 2)
+        Each window's ``coverage`` interval (lower, upper).
+    frame_estimate : ndarray, float, shape (k,)
+        The mean of the windows' estimates.
+    frame_interval : ndarray, float, shape (k, 2)
+        Its ``coverage`` interval (module docstring); NaN when no window is read.
+    coverage : float
+        Nominal coverage of the intervals.
+    stride, window : int
+        Step and side of the windows (pixels).
+    n_independent : float
+        Independent windows the frame's mean is worth (module docstring).
+    critical : float or None
+        The critical value of the first parameter (Tc, Rc, pc), None where the family
+        has none.
+    """
+
+    family: str
+    names: tuple
+    estimate: np.ndarray
+    interval: np.ndarray
+    frame_estimate: np.ndarray
+    frame_interval: np.ndarray
+    coverage: float
+    stride: int
+    window: int
+    n_independent: float
+    critical: float | None
+
+    @property
+    def inside(self) -> np.ndarray:
+        """(ny, nx) bool: the windows read."""
+        return np.isfinite(self.estimate).all(-1)
+
+    def relative_to_critical(self) -> np.ndarray | None:
+        """The frame's first parameter over its critical value (T/Tc, R/Rc, p/pc) with
+        its interval, ``(estimate, lower, upper)``; None where the family has no
+        critical value."""
+        if self.critical is None:
+            return None
+        first = np.array([self.frame_estimate[0], *self.frame_interval[0]])
+        return first / self.critical
+
+    def rows(self) -> list[dict]:
+        """One dict per parameter: family, parameter, estimate, lower, upper, coverage,
+        independent windows and the first parameter's ratio to the critical value (None
+        for the others and where the family has none): the command line's CSV rows."""
+        ratio = self.relative_to_critical()
+        return [{"family": self.family, "parameter": name,
+                 "estimate": float(self.frame_estimate[j]),
+                 "lower": float(self.frame_interval[j, 0]),
+                 "upper": float(self.frame_interval[j, 1]),
+                 "coverage": self.coverage, "n_independent": round(self.n_independent, 2),
+                 "over_critical": float(ratio[0]) if ratio is not None and j == 0
+                 else None}
+                for j, name in enumerate(self.names)]
+
+
+def check_parameter_stride(stride) -> int:
+    """``stride`` as an int; ValueError unless it is a positive integer."""
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"parameter stride must be a positive integer (pixels), got "
+                         f"{stride!r}")
+    return int(stride)
+
+
+def read_parameters(binary, regressor, family_name: str | None = None,
+                    stride: int = PARAMETER_STRIDE, mask=None,
+                    coverage: float = 0.9) -> ParameterMap:
+    """Read a family's parameters in every window of a binary frame.
+
+    Parameters
+    ----------
+    binary : array_like, shape (H, W)
+        0/1 frame at the lattice scale (1 = up, metal), as the classifier reads it.
+    regressor : HamiltonianRegressor
+        Fitted for the family (:func:`~napari_hamiltonian.load_pretrained_regressor`).
+    family_name : str, optional
+        The family's name, for the critical value and the record (default: the one the
+        regressor's training recorded).
+    stride : int
+        Step of the windows (pixels).
+    mask : ndarray of bool, shape (H, W), optional
+        The region of interest; only windows wholly inside it are read.
+    coverage : float
+        Nominal coverage of the intervals.
+
+    Returns
+    -------
+    ParameterMap
+    """
+    stride = check_parameter_stride(stride)
+    _check_coverage(coverage)
+    frame = np.asarray(binary)
+    w = int(regressor.window_)
+    if frame.ndim != 2 or min(frame.shape) < w:
+        raise ValueError(f"the parameters are read in {w} x {w} windows: give a 2D frame "
+                         f"at least that large, got shape {frame.shape}")
+    name = family_name or regressor.training_info_.get("family")
+    fam = family(name) if name is not None else None
+    inside = windows_inside(mask, frame.shape, w, stride)
+    ny, nx = inside.shape
+    k = len(regressor.parameter_names_)
+    estimate = np.full((ny, nx, k), np.nan)
+    interval = np.full((ny, nx, k, 2), np.nan)
+    iy, ix = np.nonzero(inside)
+    for start in range(0, len(iy), BATCH):
+        part = slice(start, start + BATCH)
+        windows = np.stack([frame[y * stride:y * stride + w, x * stride:x * stride + w]
+                            for y, x in zip(iy[part], ix[part])])
+        mean, sigma = regressor._outputs(windows)  # the network once for both
+        half = sigma * regressor._quantile(coverage)
+        estimate[iy[part], ix[part]] = mean
+        interval[iy[part], ix[part]] = np.stack([mean - half, mean + half], -1)
+    n_ind = _independent_windows(inside, frame.shape, w, stride)
+    mean, half = combine_windows(estimate[inside], interval[inside], n_ind, regressor,
+                                 coverage)
+    return ParameterMap(family=name, names=tuple(str(v) for v in regressor.parameter_names_),
+                        estimate=estimate, interval=interval, frame_estimate=mean,
+                        frame_interval=np.stack([mean - half, mean + half], -1),
+                        coverage=float(coverage), stride=stride, window=w,
+                        n_independent=n_ind, critical=None if fam is None else fam.critical)
+
+
+def _independent_windows(inside: np.ndarray, shape, window: int, stride: int) -> float:
+    """Independent windows the windows read are worth: their mean weighs pixel x by the
+    number c(x) of windows over it, so it averages ``(sum c)**2 / sum c**2`` pixels'
+    worth of noise (all the pixels covered where the windows do not overlap), over
+    ``window**2``."""
+    counts = np.zeros(shape, np.int64)
+    for y, x in zip(*np.nonzero(inside)):
+        counts[y * stride:y * stride + window, x * stride:x * stride + window] += 1
+    total = float(counts.sum())
+    return total ** 2 / float((counts ** 2).sum()) / window ** 2 if total else 0.0
+
+
+def combine_windows(estimates: np.ndarray, intervals: np.ndarray, n_independent: float,
+                    regressor, coverage: float) -> tuple[np.ndarray, np.ndarray]:
+    """A frame's estimate and the half-width of its interval (module docstring).
+
+    Parameters
+    ----------
+    estimates : ndarray, shape (n, k)
+        The windows' estimates.
+    intervals : ndarray, shape (n, k, 2)
+        Their intervals.
+    n_independent : float
+        Independent windows among them.
+    regressor : HamiltonianRegressor
+        Its shared error near the frame's estimate (within the windows' mean
+        half-width) is the part no average removes.
+    coverage : float
+
+    Returns
+    -------
+    mean, half : ndarray, shape (k,)
+        NaN when ``n`` is 0.
+    """
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
+    k = estimates.shape[1]
+    if len(estimates) == 0:
+        return np.full(k, np.nan), np.full(k, np.nan)
+    mean = estimates.mean(0)
+    own = (intervals[..., 1] - intervals[..., 0]).mean(0) / 2
+    if n_independent < 2 or len(estimates) < 2:
+        return mean, own
+    spread = estimates.std(0, ddof=1)
+    noise = student.ppf((1 + coverage) / 2, n_independent - 1) * spread \
+        / np.sqrt(n_independent)
+    shared = norm.ppf((1 + coverage) / 2) * regressor.shared_error(mean, own[0])
+    return mean, np.sqrt(noise ** 2 + shared ** 2)

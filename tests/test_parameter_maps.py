@@ -1,0 +1,185 @@
+"""Parameter maps and frame estimates (issue 30): windows across a frame, a frame's
+estimate whose interval counts the windows' overlap, a disorder gradient seen as a map,
+the bundled RF-2D sweep, and the Python, command-line and file front ends."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+import napari_hamiltonian as nh
+from napari_hamiltonian.parameters.families import simulate_family
+from napari_hamiltonian.parameters.maps import read_parameters
+from napari_hamiltonian.samples import sample_path
+
+
+@pytest.fixture(scope="module")
+def percolation_frame():
+    images, p = simulate_family("P", 1, 300, seed=77, ranges=[(0.55, 0.55)])
+    return images[0], float(p[0, 0])
+
+
+def test_a_frame_estimate_is_narrower_than_a_window_and_covers(percolation_frame):
+    frame, p = percolation_frame
+    reg = nh.load_pretrained_regressor("P")
+    m = read_parameters(frame, reg, "P", stride=25)
+    assert m.estimate.shape == (9, 9, 1) and m.interval.shape == (9, 9, 1, 2)
+    # nine disjoint windows' worth at most; the edge pixels are in fewer windows
+    assert 6.0 < m.n_independent < 9.0
+    assert read_parameters(frame, reg, "P", stride=100).n_independent == pytest.approx(9.0)
+    low, high = m.frame_interval[0]
+    assert low <= p <= high
+    window_width = np.mean(m.interval[..., 0, 1] - m.interval[..., 0, 0])
+    assert high - low < 0.7 * window_width
+    # the windows' own estimates are those of the regressor on each window alone
+    np.testing.assert_allclose(m.estimate[2, 3], reg.predict(frame[None, 50:150, 75:175])[0])
+    ratio = m.relative_to_critical()
+    assert ratio[0] == pytest.approx(m.frame_estimate[0] / 0.592746, rel=1e-4)
+
+
+def test_overlapping_windows_do_not_narrow_the_frame_interval(percolation_frame):
+    """Eighteen times the windows at stride 10 as at stride 50: the same pixels, nearly
+    the same independent windows, so an interval of the same size (windows counted as
+    independent would make it four times narrower)."""
+    frame, _ = percolation_frame
+    reg = nh.load_pretrained_regressor("P")
+    dense, sparse = (read_parameters(frame, reg, "P", stride=s) for s in (10, 50))
+    assert dense.inside.sum() > 16 * sparse.inside.sum()
+    assert 6.0 < dense.n_independent < sparse.n_independent <= 9.0
+    w_dense, w_sparse = (np.ptp(m.frame_interval[0]) for m in (dense, sparse))
+    assert 0.6 < w_dense / w_sparse < 2.0
+
+
+def test_a_region_keeps_the_windows_outside_unread(percolation_frame):
+    frame, _ = percolation_frame
+    mask = np.zeros(frame.shape, bool)
+    mask[:, :200] = True
+    m = read_parameters(frame, nh.load_pretrained_regressor("P"), "P", stride=25, mask=mask)
+    assert m.inside[:, :5].all() and not m.inside[:, 5:].any()
+    assert np.isnan(m.estimate[:, 5:]).all()
+    disjoint = read_parameters(frame, nh.load_pretrained_regressor("P"), "P", stride=100,
+                               mask=mask)
+    assert disjoint.n_independent == pytest.approx(6.0)  # 300 x 200 px of the region
+    assert m.n_independent < 6.0
+
+
+def gradient_frame(size, r0, r1, seed):
+    from napari_hamiltonian.simulate.rfim import field_sweep, snapshot
+
+    r_of_x = np.linspace(r0, r1, size)
+    h = np.random.default_rng(seed).normal(0.0, 1.0, (size, size)) * r_of_x[None, :]
+    order, ends, _ = field_sweep(h.ravel(), 1, size, size)
+    return snapshot(order, ends, size * size // 2, size * size).reshape(size, size), r_of_x
+
+
+def test_a_disorder_gradient_shows_as_a_map_with_its_slope():
+    frame, r_of_x = gradient_frame(400, 0.8, 2.0, seed=5)
+    m = read_parameters(frame, nh.load_pretrained_regressor("RF-2D"), "RF-2D", stride=50)
+    ny, nx = m.inside.shape
+    true = np.array([r_of_x[j * 50:j * 50 + 100].mean() for j in range(nx)])
+    slope = np.polyfit(np.tile(true, ny), m.estimate[..., 0].ravel(), 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.2)
+
+
+def test_the_bundled_sweep_reads_its_disorder_on_the_transition_frames():
+    """The bundled RF-2D stack was drawn at R = 1.1: the frames of the transition (metal
+    fraction 0.35-0.65) give intervals that hold it."""
+    stack = tifffile.imread(sample_path("rf2d_stack.tif"))
+    fractions = json.loads(sample_path("rf2d_stack_fields.json").read_text())["metal_fraction"]
+    reg = nh.load_pretrained_regressor("RF-2D")
+    for frame, fraction in zip(stack, fractions):
+        if 0.3 < fraction < 0.7:
+            m = read_parameters(frame, reg, "RF-2D")
+            low, high = m.frame_interval[0]
+            assert low <= 1.1 <= high, (fraction, m.frame_estimate, m.frame_interval)
+            assert m.frame_interval[1, 0] <= frame.mean() + 0.01
+            assert m.frame_interval[1, 1] >= frame.mean() - 0.01
+
+
+def test_classify_image_carries_the_parameters_and_auto_takes_the_named_family():
+    stack = tifffile.imread(sample_path("rf2d_stack.tif"))
+    res = nh.classify_image(stack[3], stride=25, parameters="RF-2D", parameter_stride=50)
+    assert res.parameters.family == "RF-2D"
+    assert res.parameters.names == ("disorder", "metal_fraction")
+    assert res.parameters.estimate.shape == (5, 5, 2)
+    direct = read_parameters(stack[3], nh.load_pretrained_regressor("RF-2D"), "RF-2D", 50)
+    np.testing.assert_array_equal(res.parameters.estimate, direct.estimate)
+    auto = nh.classify_image(stack[3], stride=25, parameters="auto")
+    from napari_hamiltonian.parameters.maps import FAMILY_OF_CLASS
+    assert (auto.parameters is None) == (auto.answer() not in FAMILY_OF_CLASS)
+    if auto.parameters is not None:
+        assert auto.parameters.family == FAMILY_OF_CLASS[auto.answer()]
+    assert nh.classify_image(stack[3], stride=50).parameters is None
+
+
+def test_parameters_are_refused_where_they_would_mislead():
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
+    with pytest.raises(ValueError, match="unknown family 'RF-4D'"):
+        nh.classify_image(frame, stride=50, parameters="RF-4D")
+    with pytest.raises(ValueError, match="PSF sigma 0 px and the frames are read at 2"):
+        nh.classify_image(frame, stride=50, psf_sigma=2.0, parameters="RF-2D")
+    with pytest.raises(ValueError, match="parameter stride must be a positive integer"):
+        nh.classify_image(frame, stride=50, parameters="RF-2D", parameter_stride=0)
+    with pytest.raises(ValueError, match="at least that large"):
+        read_parameters(frame[:80], nh.load_pretrained_regressor("RF-2D"))
+
+
+def test_classify_parameters_on_the_command_line(tmp_path, capsys):
+    from napari_hamiltonian.cli import main
+
+    out = tmp_path / "out"
+    assert main(["classify", str(sample_path("rf2d_stack.tif")), "--out", str(out),
+                 "--stride", "50", "--parameters", "RF-2D", "--parameter-stride", "50"]) == 0
+    said = capsys.readouterr().out
+    assert "frame 3: RF-2D: disorder" in said and "90% intervals" in said
+    folder = out / "rf2d_stack"
+    with open(folder / "parameters.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 16 and {r["parameter"] for r in rows} == {"disorder",
+                                                                  "metal_fraction"}
+    maps = tifffile.imread(folder / "parameters-RF-2D.tif")
+    assert maps.shape == (8, 2, 5, 5) and maps.dtype == np.float32
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[5]
+    direct = read_parameters(frame, nh.load_pretrained_regressor("RF-2D"), "RF-2D", 50)
+    np.testing.assert_allclose(maps[5], np.moveaxis(direct.estimate, -1, 0), rtol=1e-6)
+    row = next(r for r in rows if r["frame"] == "5" and r["parameter"] == "disorder")
+    assert float(row["lower"]) == pytest.approx(direct.frame_interval[0, 0])
+    assert row["over_critical"] == ""  # the 2D field sweep has no critical disorder
+    # refused before any work: blurred frames, a family that is not
+    assert main(["classify", str(sample_path("rf2d_stack.tif")), "--out",
+                 str(tmp_path / "b"), "--psf-sigma", "2", "--threshold", "0.5",
+                 "--parameters", "RF-2D"]) == 2
+    assert "reads images of PSF sigma 0 px and the frames are read at 2 px" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    assert main(["classify", str(sample_path("rf2d_stack.tif")), "--out",
+                 str(tmp_path / "c"), "--parameters", "Potts"]) == 2
+    assert "unknown family 'Potts'" in capsys.readouterr().err
+
+
+def test_the_frame_calibration_measures_what_windows_share_and_survives_the_file(tmp_path):
+    """Frames whose windows all err alike (a shift added to every image of a frame)
+    show as a shared error; the file keeps it; a regressor without it says what to do."""
+    images, p = simulate_family("P", 300, 32, seed=9)
+    reg = nh.HamiltonianRegressor(parameter_names=("p",), epochs=1, random_state=0)
+    reg.fit(images, p)
+    with pytest.raises(ValueError, match="calibrate_frames"):
+        reg.shared_error()
+    frames, q = simulate_family("P", 40, 64, seed=10)  # four 32 px windows each
+    assert reg.calibrate_frames(frames, q) is reg
+    honest = reg.shared_error()[0]
+    assert honest >= 0
+    again = nh.HamiltonianRegressor.load(reg.save(tmp_path / "p.safetensors"))
+    np.testing.assert_array_equal(again.shared_error(), reg.shared_error())
+    np.testing.assert_array_equal(again.shared_error([0.5], 0.1), reg.shared_error([0.5], 0.1))
+    # every frame's truth off by 0.05: an error its windows share, which no average removes
+    shifted = reg.calibrate_frames(frames, q + 0.05).shared_error()[0]
+    assert 0.04 < shifted < 0.06 + honest
+    with pytest.raises(ValueError, match="at least 20 frames"):
+        reg.calibrate_frames(frames[:5], q[:5])
+    with pytest.raises(ValueError, match="two 32 x 32 windows"):
+        reg.calibrate_frames(images[:30], p[:30])
