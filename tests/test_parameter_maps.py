@@ -13,6 +13,7 @@ import tifffile
 
 import napari_hamiltonian as nh
 from napari_hamiltonian.parameters.families import simulate_family
+from napari_hamiltonian.output.messages import parameter_words
 from napari_hamiltonian.parameters.maps import read_parameters
 from napari_hamiltonian.samples import sample_path
 
@@ -120,8 +121,11 @@ def test_parameters_are_refused_where_they_would_mislead():
     frame = tifffile.imread(sample_path("rf2d_stack.tif"))[3]
     with pytest.raises(ValueError, match="unknown family 'RF-4D'"):
         nh.classify_image(frame, stride=50, parameters="RF-4D")
-    with pytest.raises(ValueError, match="PSF sigma 0 px and the frames are read at 2"):
-        nh.classify_image(frame, stride=50, psf_sigma=2.0, parameters="RF-2D")
+    with pytest.raises(ValueError, match="no RF-2D regressor ships for a PSF of 3 px"):
+        nh.classify_image(frame, stride=50, psf_sigma=3.0, parameters="RF-2D")
+    mine = nh.load_pretrained_regressor("RF-2D")  # lattice scale, on blurred frames
+    with pytest.raises(ValueError, match="PSF sigma 0 px and the frames are read at 3"):
+        nh.classify_image(frame, stride=50, psf_sigma=3.0, parameters=mine)
     with pytest.raises(ValueError, match="parameter stride must be a positive integer"):
         nh.classify_image(frame, stride=50, parameters="RF-2D", parameter_stride=0)
     with pytest.raises(ValueError, match="at least that large"):
@@ -151,10 +155,9 @@ def test_classify_parameters_on_the_command_line(tmp_path, capsys):
     assert row["over_critical"] == ""  # the 2D field sweep has no critical disorder
     # refused before any work: blurred frames, a family that is not
     assert main(["classify", str(sample_path("rf2d_stack.tif")), "--out",
-                 str(tmp_path / "b"), "--psf-sigma", "2", "--threshold", "0.5",
+                 str(tmp_path / "b"), "--psf-sigma", "3", "--threshold", "0.5",
                  "--parameters", "RF-2D"]) == 2
-    assert "reads images of PSF sigma 0 px and the frames are read at 2 px" \
-        in capsys.readouterr().err
+    assert "no RF-2D regressor ships for a PSF of 3 px" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
     assert main(["classify", str(sample_path("rf2d_stack.tif")), "--out",
                  str(tmp_path / "c"), "--parameters", "Potts"]) == 2
@@ -183,3 +186,40 @@ def test_the_frame_calibration_measures_what_windows_share_and_survives_the_file
         reg.calibrate_frames(frames[:5], q[:5])
     with pytest.raises(ValueError, match="two 32 x 32 windows"):
         reg.calibrate_frames(images[:30], p[:30])
+
+
+def test_a_micrograph_gets_its_disorder_from_the_regressor_of_its_resolution():
+    """The user's path on a blurred grey frame: the PSF 2 px model classifies it with the
+    phase levels, and the parameters come from the 2 px regressor, whose frame interval
+    holds the disorder the film was drawn with (not much narrower than a window's: the
+    instrument's noise, which sets how the blurred frame binarises, is shared by all its
+    windows)."""
+    from napari_hamiltonian.imaging.optics import Instrument
+
+    frame, _ = gradient_frame(400, 1.1, 1.1, seed=8)  # uniform R = 1.1, half metal
+    grey = Instrument(2.0, insulator=50.0, metal=200.0, noise=15.0).grey(
+        frame, np.random.default_rng(8))
+    res = nh.classify_image(grey, psf_sigma=2.0, levels=(50.0, 200.0), stride=25,
+                            parameters="RF-2D")
+    m = res.parameters
+    assert m.psf_sigma == 2.0 and m.family == "RF-2D"
+    low, high = m.frame_interval[0]
+    assert low <= 1.1 <= high
+    assert "regressor for 2 px" in parameter_words(m)
+    lattice = read_parameters(frame, nh.load_pretrained_regressor("RF-2D"), "RF-2D")
+    assert lattice.frame_interval[0, 0] <= 1.1 <= lattice.frame_interval[0, 1]
+
+
+def test_the_regressor_of_the_nearest_shipped_resolution_is_loaded():
+    from napari_hamiltonian.parameters.pretrained import regressor_for
+
+    assert nh.load_pretrained_regressor("P", 2.3).training_info_["psf_sigma"] == 2.0
+    assert nh.load_pretrained_regressor("P", 0.4).training_info_.get("psf_sigma", 0) == 0
+    with pytest.raises(ValueError, match=r"no P regressor ships for a PSF of 1 px .*"
+                                         r"train-regressor P --psf-sigma 1"):
+        nh.load_pretrained_regressor("P", 1.0)
+    reg, name = regressor_for("auto", 2.0, "P*")
+    assert name == "P" and reg.training_info_["psf_sigma"] == 2.0
+    assert regressor_for("auto", 2.0, "RF-2D or RF-3D") is None
+    with pytest.raises(ValueError, match="at 3 px"):
+        regressor_for("auto", 3.0)

@@ -1098,12 +1098,20 @@ def test_parameters_show_as_a_map_layer_a_curve_and_words(widget, qtbot, errors)
     viewer.dims.set_current_step(0, 4)
     widget._refresh_chart()
     assert "RF-2D: disorder" in widget.answer.text()
+    classified = {t: r.logits for t, r in widget.results.items()}
+    widget.parameters.value = "auto"  # the parameters alone are read again
+    widget.run(all_frames=True)
+    wait_idle(qtbot, widget)
+    assert all(widget.results[t].logits is classified[t] for t in classified)
+    assert widget.results[7].parameters is None  # "none of these": no family
+    assert widget.results[4].parameters.family == "RF-2D"
     widget.parameters.value = "off"
     widget.run()
     wait_idle(qtbot, widget)
     assert name not in viewer.layers
+    assert all(r.parameters is None for r in widget.results.values())
     assert "disorder" not in widget.answer.text()
     widget.parameters.value = "RF-2D"
-    widget.psf_sigma.value = 2.0
+    widget.psf_sigma.value = 3.0
     widget.run()
-    assert any("frames are read at 2 px" in e for e in errors)
+    assert any("no RF-2D regressor ships for a PSF of 3 px" in e for e in errors)

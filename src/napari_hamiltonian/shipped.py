@@ -68,19 +68,27 @@ RESOLUTIONS: tuple[Resolution, ...] = (
                ("hamiltonian-cnn-psf3-grey.safetensors",
                 "5a15e8c4e1ca9a57498b129d967c45d2404f3b6dc9fded439ebb90429302bb80")),
 )
-#: Shipped parameter regressors (lattice scale): family -> (file name inside
-#: ``models/``, SHA-256).
-REGRESSORS: dict[str, tuple[str, str]] = {
-    "P": ("regressor-p.safetensors",
-            "2779d473a5f80b5de5b9f6b599e1a76cff907b65a3d839851bfa70959d27ad32"),
-    "C-2D": ("regressor-c-2d.safetensors",
-            "39cd00c03777805f649440bdde541393bb4f01ba2a06ade8ab86bad7644df2ea"),
-    "RF-2D": ("regressor-rf-2d.safetensors",
-            "b8618c4aed53354825e63d1fa68610171dbea505aa6853a7b1b859d222f03bb2"),
-    "C-3D": ("regressor-c-3d.safetensors",
-            "a1d9c3a7a69bb5ffad87f8f037f6784b7bc387953f7aaf7e700d5ef340e9566e"),
-    "RF-3D": ("regressor-rf-3d.safetensors",
-            "eba3c3ce325f79b2e2df19d850f48211c22c779f13ae9421e160d686a3f446f3"),
+#: Shipped parameter regressors: (family, PSF sigma in px; 0 = lattice scale) -> (file
+#: name inside ``models/``, SHA-256).
+REGRESSORS: dict[tuple[str, float], tuple[str, str]] = {
+    ("P", 0.0): ("regressor-p.safetensors",
+                    "1f176353ca6bcdcd96ee5734750cadeea23b7fe8e12efa299179e27e51fbf5a2"),
+    ("C-2D", 0.0): ("regressor-c-2d.safetensors",
+                    "da43d28a6ec1ed605991b4c561978226fc59b9cf85a671e4b9772c4916d97be6"),
+    ("RF-2D", 0.0): ("regressor-rf-2d.safetensors",
+                    "1a8e17c40914c3c5108b9cfbdff3743073e67d95c4ae41e64bfb007eb51f6a55"),
+    ("C-3D", 0.0): ("regressor-c-3d.safetensors",
+                    "a1d9c3a7a69bb5ffad87f8f037f6784b7bc387953f7aaf7e700d5ef340e9566e"),
+    ("RF-3D", 0.0): ("regressor-rf-3d.safetensors",
+                    "eba3c3ce325f79b2e2df19d850f48211c22c779f13ae9421e160d686a3f446f3"),
+    ("P", 2.0): ("regressor-p-psf2.safetensors",
+                    "5add7d68e8f485ffb4bd3f130a5c9e0a20dff2d9957da08cf970db7392cc0fe1"),
+    ("C-2D", 2.0): ("regressor-c-2d-psf2.safetensors",
+                    "35f50eb62b2db5bff63c71ae70ae9f5b2c9dd3b2e2fec05262ac23f31c52d0d3"),
+    ("RF-2D", 2.0): ("regressor-rf-2d-psf2.safetensors",
+                    "f739e073e620560295b7355d50790479c86fd7ae1508ec6d75f3e420a7e3ca64"),
+    ("RF-3D", 2.0): ("regressor-rf-3d-psf2.safetensors",
+                    "bbdd293965bced9fec7472884caa776ee130e729c46aac769e4a0f5a3741ab22"),
 }
 
 #: What the network reads: binary images, or grey images in phase units.

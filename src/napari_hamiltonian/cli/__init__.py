@@ -214,8 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "C-3D (temperature), RF-2D, RF-3D (disorder R, metal fraction) or P "
                     "(occupation p), or 'auto' for the family of the class each frame "
                     "is named; writes parameters.csv (each frame's estimate with its 90 "
-                    "%% interval) and parameters-FAMILY.tif (maps). Lattice-scale "
-                    "frames only")
+                    "%% interval) and parameters-FAMILY.tif (maps). Read by the "
+                    "shipped regressor of the model's resolution (lattice scale or 2 px)")
     cl.add_argument("--parameter-stride", type=_positive, default=25, metavar="PX",
                     help="step of the windows the parameters are read in (default 25)")
     cl.set_defaults(func=commands.classify)

@@ -26,6 +26,11 @@ def add_parser(sub) -> None:
     tr.add_argument("--epochs", type=int, default=8, help="passes over the data (default 8)")
     tr.add_argument("--seed", type=int, default=0, help="seed of the training images and "
                     "the network (the test images use seed + 1000; default 0)")
+    tr.add_argument("--psf-sigma", type=float, default=0.0, metavar="S",
+                    help="train for binarised micrographs of this point-spread function "
+                    "(Gaussian sigma, px): every image is seen through such a microscope "
+                    "and thresholded halfway between the phases (default 0: lattice "
+                    "scale)")
     tr.add_argument("--overwrite", action="store_true", help="replace OUT (and CARD)")
     tr.set_defaults(func=train_regressor)
 
@@ -34,10 +39,12 @@ def train_regressor(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..output.files import atomic_write, check_writable
-    from ..parameters.families import family, simulate_family
+    from ..parameters.families import as_micrographs, family, simulate_family
+    from ..shipped import check_psf_sigma
     from ..training.regressors import card_section, evaluate_family, fit_family
 
     family(args.family)  # an unknown name, before anything else
+    check_psf_sigma(args.psf_sigma)
     out = Path(args.out)
     targets = [out] + ([Path(args.card)] if args.card else [])
     if args.card and Path(args.card).resolve() == out.resolve():
@@ -53,11 +60,13 @@ def train_regressor(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
     print(f"simulating {args.n_images} {args.family} images (seed {args.seed})...")
     reg, images, targets_, _ = fit_family(args.family, args.n_images, args.seed,
-                                          epochs=args.epochs, verbose=1)
+                                          epochs=args.epochs, verbose=1,
+                                          psf_sigma=args.psf_sigma)
     reg.save(out, overwrite=args.overwrite)
     print(f"wrote {out}")
     test_images, test_targets = simulate_family(args.family, args.test_images,
                                                 seed=args.seed + 1000)
+    test_images = as_micrographs(test_images, args.psf_sigma, args.seed + 1000)
     result = evaluate_family(reg, args.family, test_images, test_targets, images, targets_)
     for pname, r in result["parameters"].items():
         print(f"  {pname}: MAE {r['mae']:.4g} (baseline {r['baseline_mae']:.4g}); "

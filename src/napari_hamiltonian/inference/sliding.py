@@ -241,6 +241,18 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
         ``WindowResult.inside`` False, NaN logits), only its pixels set Otsu's
         threshold, and pixels outside it may be NaN. The work is that of the windows
         inside.
+    parameters : None, str or HamiltonianRegressor
+        Also read a family's parameters in windows of the binary image
+        (:func:`~napari_hamiltonian.parameters.maps.read_parameters`;
+        ``WindowResult.parameters``): a family's name ("C-2D", "C-3D", "RF-2D",
+        "RF-3D", "P"), ``"auto"`` for the family of the class the classifier names (none
+        for "none of these" or a group of classes), or a fitted regressor. The shipped
+        regressor of the classifier's resolution reads the frame (lattice scale and 2 px
+        ship; another resolution is refused before any work).
+    parameter_stride : int
+        Step (px) of the parameter windows.
+    coverage : float
+        Nominal coverage of the parameters' intervals.
     """
     reading = Reading.of(reading, threshold, metal, levels)
     mask = check_mask(mask, np.shape(image))

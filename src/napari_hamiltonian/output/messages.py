@@ -211,10 +211,9 @@ def parameter_words(pmap) -> str:
              f"{pmap.frame_interval[j, 1]:.3g}]" for j, name in enumerate(pmap.names)]
     ratio = pmap.relative_to_critical()
     if ratio is not None:
-        symbol = {"temperature": "T/Tc", "disorder": "R/Rc", "p": "p/pc"}.get(
-            pmap.names[0], f"{pmap.names[0]}/critical")
-        parts.append(f"{symbol} {ratio[0]:.3g} [{ratio[1]:.3g}, {ratio[2]:.3g}]")
-    return f"{pmap.family}: " + ", ".join(parts) + f" ({pmap.coverage:.0%} intervals)"
+        parts.append(f"{pmap.ratio_name} {ratio[0]:.3g} [{ratio[1]:.3g}, {ratio[2]:.3g}]")
+    which = f"; regressor for {pmap.psf_sigma:g} px" if pmap.psf_sigma else ""
+    return f"{pmap.family}: " + ", ".join(parts) + f" ({pmap.coverage:.0%} intervals{which})"
 
 
 def parameters_message(path, maps: dict, most: int = 8) -> str:

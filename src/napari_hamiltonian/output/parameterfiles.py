@@ -4,8 +4,9 @@
     One row per frame read and parameter: ``frame``, the sweep value (the report's x
     axis, when known), ``family``, ``parameter``, ``estimate``, ``lower``, ``upper`` (the
     frame's interval, :mod:`napari_hamiltonian.parameters.maps`), ``coverage``,
-    ``n_independent`` (independent windows in the frame) and ``over_critical`` (T/Tc,
-    R/Rc or p/pc of the first parameter; empty where the family has none).
+    ``n_independent`` (independent windows in the frame), ``psf_sigma_px`` (the
+    resolution the regressor reads) and ``over_critical`` (T/Tc, R/Rc or p/pc of the
+    first parameter; empty where the family has none).
 ``parameters-<FAMILY>.tif``
     float32 (T, k, ny, nx): each window's estimate of the family's k parameters, on the
     parameter windows' grid (step ``stride``, side ``window``: see the CSV's family rows

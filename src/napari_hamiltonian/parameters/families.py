@@ -113,13 +113,46 @@ def simulate_family(name: str, n: int, size: int = 100, seed=0,
     return images, p[:, None]
 
 
-#: Side (px) of the frames a family's regressor is calibrated on
-#: (:meth:`~napari_hamiltonian.HamiltonianRegressor.calibrate_frames`): nine windows of a
-#: 2D lattice, four of a slice of a 3D one (whose 13 slices come from one lattice).
-FRAME_SIDE = {"C-2D": 300, "RF-2D": 300, "P": 300, "C-3D": 200, "RF-3D": 200}
+#: Sides (px) of the frames a family's regressor is calibrated on
+#: (:meth:`~napari_hamiltonian.HamiltonianRegressor.calibrate_frames`), in equal shares:
+#: 2D lattices of 9-25 windows, whose patterns (a 2D field sweep's avalanches at low
+#: disorder) may depend on the sample's size; slices of 3D lattices of four windows
+#: (the 13 slices of one lattice; larger lattices cost too much to simulate).
+FRAME_SIDES = {"C-2D": (300, 400, 500), "RF-2D": (300, 400, 500), "P": (300, 400, 500),
+               "C-3D": (200,), "RF-3D": (200,)}
 
 
-def calibration_frames(name: str, n: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` frames of side :data:`FRAME_SIDE` of a family with their parameters
-    (:func:`simulate_family`), for calibrating frame estimates."""
-    return simulate_family(name, n, FRAME_SIDE[family(name).name], seed)
+def calibration_frames(name: str, n: int, seed=0, psf_sigma: float = 0.0
+                       ) -> tuple[list, np.ndarray]:
+    """About ``n`` frames of the sides :data:`FRAME_SIDES` of a family with their
+    parameters (:func:`simulate_family`, side k of seed ``seed + 7919 k``; through
+    :func:`as_micrographs` for a ``psf_sigma`` > 0), for calibrating frame estimates.
+
+    Returns
+    -------
+    frames : list of ndarray, uint8, each (side, side)
+    targets : ndarray, float64, shape (len(frames), k)
+    """
+    sides = FRAME_SIDES[family(name).name]
+    frames, targets = [], []
+    for k, side in enumerate(sides):
+        images, truth = simulate_family(name, -(-n // len(sides)), side, seed + 7919 * k)
+        frames += list(as_micrographs(images, psf_sigma, seed + 7919 * k))
+        targets.append(truth)
+    return frames, np.concatenate(targets)
+
+
+def as_micrographs(images: np.ndarray, psf_sigma: float, seed=0) -> np.ndarray:
+    """Lattice images as a binarised microscope of PSF ``psf_sigma`` (px) sees them:
+    each through its own instrument (intensities and signal to noise drawn per image),
+    thresholded halfway between the phases
+    (:func:`~napari_hamiltonian.imaging.optics.render_training_set`); the lattices are
+    periodic, so they are blurred with their wrapped-around neighbourhood. Unchanged for
+    ``psf_sigma`` 0."""
+    if not psf_sigma:
+        return images
+    from ..imaging.optics import render_training_set
+
+    margin = int(np.ceil(4 * psf_sigma))
+    padded = np.pad(images, ((0, 0), (margin, margin), (margin, margin)), mode="wrap")
+    return render_training_set(padded, psf_sigma, seed=[seed, 7], window=images.shape[-1])

@@ -75,6 +75,9 @@ class ParameterMap:
     critical : float or None
         The critical value of the first parameter (Tc, Rc, pc), None where the family
         has none.
+    psf_sigma : float
+        The resolution (PSF sigma, px) of the images the regressor was trained on; 0 for
+        the lattice scale.
     """
 
     family: str
@@ -88,6 +91,7 @@ class ParameterMap:
     window: int
     n_independent: float
     critical: float | None
+    psf_sigma: float = 0.0
 
     @property
     def inside(self) -> np.ndarray:
@@ -103,16 +107,25 @@ class ParameterMap:
         first = np.array([self.frame_estimate[0], *self.frame_interval[0]])
         return first / self.critical
 
+    @property
+    def ratio_name(self) -> str:
+        """How the first parameter over its critical value is written: "T/Tc", "R/Rc",
+        "p/pc"."""
+        return {"temperature": "T/Tc", "disorder": "R/Rc", "p": "p/pc"}.get(
+            self.names[0], f"{self.names[0]}/critical")
+
     def rows(self) -> list[dict]:
         """One dict per parameter: family, parameter, estimate, lower, upper, coverage,
-        independent windows and the first parameter's ratio to the critical value (None
-        for the others and where the family has none): the command line's CSV rows."""
+        independent windows, the regressor's resolution and the first parameter's ratio
+        to the critical value (None for the others and where the family has none): the
+        command line's CSV rows."""
         ratio = self.relative_to_critical()
         return [{"family": self.family, "parameter": name,
                  "estimate": float(self.frame_estimate[j]),
                  "lower": float(self.frame_interval[j, 0]),
                  "upper": float(self.frame_interval[j, 1]),
                  "coverage": self.coverage, "n_independent": round(self.n_independent, 2),
+                 "psf_sigma_px": self.psf_sigma,
                  "over_critical": float(ratio[0]) if ratio is not None and j == 0
                  else None}
                 for j, name in enumerate(self.names)]
@@ -181,7 +194,8 @@ def read_parameters(binary, regressor, family_name: str | None = None,
                         estimate=estimate, interval=interval, frame_estimate=mean,
                         frame_interval=np.stack([mean - half, mean + half], -1),
                         coverage=float(coverage), stride=stride, window=w,
-                        n_independent=n_ind, critical=None if fam is None else fam.critical)
+                        n_independent=n_ind, critical=None if fam is None else fam.critical,
+                        psf_sigma=float(regressor.training_info_.get("psf_sigma", 0.0)))
 
 
 def _independent_windows(inside: np.ndarray, shape, window: int, stride: int) -> float:

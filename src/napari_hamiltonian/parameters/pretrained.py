@@ -1,6 +1,7 @@
-"""The shipped parameter regressors, one per family, at the lattice scale (a pixel is a
-lattice site): ``napari-hamiltonian train-regressor FAMILY`` made each, and its card is
-``models/REGRESSOR_CARD.md``."""
+"""The shipped parameter regressors, one per family at the lattice scale (a pixel is a
+lattice site) and at the resolutions listed in :data:`~napari_hamiltonian.shipped.
+REGRESSORS`: ``napari-hamiltonian train-regressor FAMILY [--psf-sigma S]`` made each,
+and their card is ``models/REGRESSOR_CARD.md``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from .families import family
 from .regressor import HamiltonianRegressor
 
 
+#: Farthest (px) a frame's PSF may be from a regressor's for the regressor to read it.
+PSF_TOLERANCE = 0.5
+
+
 @functools.lru_cache(maxsize=None)
-def _load(name: str) -> HamiltonianRegressor:
-    file, expected = REGRESSORS[name]
+def _load(key: tuple) -> HamiltonianRegressor:
+    file, expected = REGRESSORS[key]
     path = models_folder() / file
     if not path.is_file():
         raise FileNotFoundError(f"the shipped regressor {path} is missing; reinstall "
@@ -27,8 +32,8 @@ def _load(name: str) -> HamiltonianRegressor:
     return HamiltonianRegressor.load(path)
 
 
-def load_pretrained_regressor(name: str) -> HamiltonianRegressor:
-    """The shipped regressor of a family, for binary lattice-scale images.
+def load_pretrained_regressor(name: str, psf_sigma: float = 0.0) -> HamiltonianRegressor:
+    """The shipped regressor of a family, for binary images of one resolution.
 
     Parameters
     ----------
@@ -36,6 +41,10 @@ def load_pretrained_regressor(name: str) -> HamiltonianRegressor:
         The family (:data:`napari_hamiltonian.parameters.families.FAMILIES`): its
         regressor estimates the temperature (units of J), the disorder R (units of J)
         and the metal fraction, or the occupation p.
+    psf_sigma : float
+        The images' point-spread function (Gaussian sigma, px; 0: lattice scale): the
+        shipped regressor of the nearest resolution reads them, once binarised halfway
+        between the phases, if one lies within :data:`PSF_TOLERANCE`.
 
     Returns
     -------
@@ -44,12 +53,18 @@ def load_pretrained_regressor(name: str) -> HamiltonianRegressor:
         ``predict(X)`` (N, k) estimates of ``parameter_names_``,
         ``predict_interval(X, coverage=0.9)`` (N, k, 2).
     """
+    from ..shipped import check_psf_sigma
+
     family(name)
-    if name not in REGRESSORS:
-        raise ValueError(f"no regressor ships for {name!r} (shipped: "
-                         f"{', '.join(REGRESSORS)}); train one with `napari-hamiltonian "
-                         f"train-regressor {name}`")
-    return copy.deepcopy(_load(name))
+    sigma = check_psf_sigma(psf_sigma)
+    shipped = sorted(s for f, s in REGRESSORS if f == name)
+    near = min(shipped, key=lambda s: abs(s - sigma), default=None)
+    if near is None or abs(near - sigma) > PSF_TOLERANCE:
+        have = ", ".join(f"{s:g} px" for s in shipped) or "none"
+        raise ValueError(f"no {name} regressor ships for a PSF of {sigma:g} px (shipped: "
+                         f"{have}); train one with `napari-hamiltonian train-regressor "
+                         f"{name} --psf-sigma {sigma:g}`")
+    return copy.deepcopy(_load((name, near)))
 
 
 #: ``parameters="auto"``: the family of the class the classifier names, where it names one.
@@ -66,8 +81,8 @@ def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None)
         family of ``answer`` (the class the classifier names of the frame,
         :data:`~napari_hamiltonian.parameters.maps.FAMILY_OF_CLASS`); a fitted regressor.
     psf_sigma : float
-        The PSF (px) of the classifier that reads the frames: a lattice-scale regressor
-        does not read blurred frames.
+        The PSF (px) of the classifier that reads the frames: the shipped regressor of
+        that resolution reads them; a lattice-scale one does not read blurred frames.
     answer : str, optional
         With ``"auto"``: what the classifier says of the frame; None to check the
         argument before the frame is classified.
@@ -86,10 +101,12 @@ def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None)
     if isinstance(parameters, str):
         if parameters == AUTO:
             if answer is None or answer not in FAMILY_OF_CLASS:
-                _check_resolution(0.0, psf_sigma)  # the shipped ones: lattice scale
+                sigma = float(psf_sigma or 0.0)
+                if not any(abs(s - sigma) <= PSF_TOLERANCE for _, s in REGRESSORS):
+                    _check_resolution(0.0, sigma)  # no shipped one reads these frames
                 return None
             parameters = FAMILY_OF_CLASS[answer]
-        reg, name = load_pretrained_regressor(parameters), parameters
+        reg, name = load_pretrained_regressor(parameters, psf_sigma or 0.0), parameters
     elif isinstance(parameters, HamiltonianRegressor):
         reg, name = parameters, parameters.training_info_.get("family")
     else:
@@ -102,9 +119,9 @@ def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None)
 def _check_resolution(trained: float, psf_sigma) -> None:
     """ValueError unless a regressor of images of PSF ``trained`` (px) reads frames of
     PSF ``psf_sigma``."""
-    if abs(trained - float(psf_sigma or 0.0)) > 0.5:
+    if abs(trained - float(psf_sigma or 0.0)) > PSF_TOLERANCE:
         raise ValueError(
             f"the parameter regressor reads images of PSF sigma {trained:g} px and the "
             f"frames are read at {psf_sigma:g} px: blur changes what the windows say of "
             "T, R or p. Read parameters of lattice-scale images (psf_sigma 0), or give a "
-            "regressor trained at this resolution")
+            "regressor trained at this resolution (train-regressor --psf-sigma)")

@@ -49,6 +49,9 @@ from . import network
 KIND = "regressor"
 #: Fewest calibration frames :meth:`HamiltonianRegressor.calibrate_frames` takes.
 MIN_FRAMES = 20
+#: Fewest calibration frames :meth:`HamiltonianRegressor.shared_error` measures a
+#: variance on: the nearest by estimate where fewer lie within the distance asked.
+NEAREST_FRAMES = 30
 
 
 def _window_ok(side: int) -> bool:
@@ -306,9 +309,11 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        frames : array_like, shape (N, H, W)
-            Binary frames of at least two windows (``H, W >= window_``, ``H * W >= 2
-            window_**2``), read in their disjoint windows; at least :data:`MIN_FRAMES`.
+        frames : array_like, shape (N, H, W), or sequence of N arrays (H_i, W_i)
+            Binary frames of at least two windows each (``H, W >= window_``,
+            ``H * W >= 2 window_**2``), read in their disjoint windows; at least
+            :data:`MIN_FRAMES`. Frames of several sizes let the shared error hold how
+            much the patterns depend on the size of the sample.
         y : array_like, shape (N,) or (N, k)
             The parameters of each frame.
 
@@ -318,38 +323,49 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         w = self.window_
-        frames = np.asarray(frames)
-        if frames.ndim != 3 or frames.shape[1] < w or frames.shape[2] < w \
-                or (frames.shape[1] // w) * (frames.shape[2] // w) < 2 \
-                or len(frames) < MIN_FRAMES:
-            raise ValueError(f"give at least {MIN_FRAMES} frames (N, H, W) of at least two "
-                             f"{w} x {w} windows each, got shape {frames.shape}")
-        ny, nx = frames.shape[1] // w, frames.shape[2] // w
-        windows = frames[:, :ny * w, :nx * w].reshape(len(frames), ny, w, nx, w) \
-            .transpose(0, 1, 3, 2, 4).reshape(-1, w, w)
-        targets = self._targets(y, frames)
+        frames = [np.asarray(f) for f in frames]
+        if len(frames) < MIN_FRAMES or any(
+                f.ndim != 2 or min(f.shape) < w or (f.shape[0] // w) * (f.shape[1] // w) < 2
+                for f in frames):
+            shapes = sorted({f.shape for f in frames})[:3]
+            raise ValueError(f"give at least {MIN_FRAMES} frames (H, W) of at least two "
+                             f"{w} x {w} windows each, got {len(frames)} of shapes "
+                             f"{shapes}")
+        targets = self._targets(y, np.empty((len(frames), 0)))
         if targets.shape[1] != len(self.parameter_names_):
             raise ValueError(f"y must give the {len(self.parameter_names_)} parameter(s) "
                              f"of each frame, got shape {np.shape(y)}")
-        mu, _ = self._outputs(windows)
-        mu = ((mu - self.target_mean_) / self.target_scale_).reshape(len(frames), ny * nx, -1)
         truth = (targets - self.target_mean_) / self.target_scale_
-        self.frame_targets_ = truth
-        self.frame_errors_ = mu.mean(1) - truth
-        self.frame_noise_ = mu.var(1, ddof=1) / (ny * nx)
+        errors, noise = np.empty_like(truth), np.empty_like(truth)
+        for shape in {f.shape for f in frames}:  # one batch per frame size
+            which = [i for i, f in enumerate(frames) if f.shape == shape]
+            ny, nx = shape[0] // w, shape[1] // w
+            windows = np.stack([frames[i][:ny * w, :nx * w] for i in which]) \
+                .reshape(len(which), ny, w, nx, w).transpose(0, 1, 3, 2, 4).reshape(-1, w, w)
+            mu, _ = self._outputs(windows)
+            mu = ((mu - self.target_mean_) / self.target_scale_).reshape(len(which),
+                                                                         ny * nx, -1)
+            errors[which] = mu.mean(1) - truth[which]
+            noise[which] = mu.var(1, ddof=1) / (ny * nx)
+        self.frame_targets_, self.frame_errors_, self.frame_noise_ = truth, errors, noise
         return self
 
     def shared_error(self, near=None, within=None) -> np.ndarray:
         """Standard deviation of the error the windows of one frame share (no average
-        over them removes it): over the calibration frames whose first parameter lies
-        within ``within`` of ``near``'s (all of them without ``near``, or where none is
-        that near), the root of the mean squared error of a frame's mean estimate less
-        the mean variance its windows' spread explains.
+        over them removes it): over the calibration frames whose estimated first
+        parameter lies within ``within`` of ``near``'s (all of them without ``near``;
+        the :data:`NEAREST_FRAMES` nearest where fewer are that near), the root of the
+        mean squared error of a frame's mean estimate less the mean variance its
+        windows' spread explains.
+        Frames are chosen by their estimate, not their truth, because a frame's
+        interval is drawn around its estimate: where the network errs one way (the 2D
+        field sweep at low disorder on samples larger than its windows), the frames
+        that gave such an estimate carry that error.
 
         Parameters
         ----------
         near : array_like, shape (k,), optional
-            Parameter values (a frame's estimate).
+            A frame's estimate.
         within : float, optional
             Distance in the first parameter (its units; default 0).
 
@@ -365,10 +381,13 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
                              "of known parameters (then save), or read single windows")
         errors, noise = self.frame_errors_, self.frame_noise_
         if near is not None:
-            first = self.frame_targets_[:, 0] * self.target_scale_[0] + self.target_mean_[0]
-            close = np.abs(first - float(np.ravel(near)[0])) <= float(within or 0.0)
-            if close.sum() >= 2:
-                errors, noise = errors[close], noise[close]
+            estimated = self.frame_targets_[:, 0] + self.frame_errors_[:, 0]
+            gap = np.abs(estimated * self.target_scale_[0] + self.target_mean_[0]
+                         - float(np.ravel(near)[0]))
+            close = gap <= float(within or 0.0)
+            if close.sum() < NEAREST_FRAMES:  # too few to measure a variance: the nearest
+                close = gap <= np.sort(gap)[min(NEAREST_FRAMES, len(gap)) - 1]
+            errors, noise = errors[close], noise[close]
         shared = np.maximum((errors ** 2).mean(0) - noise.mean(0), 0.0)
         return np.sqrt(shared) * self.target_scale_
 

@@ -205,9 +205,8 @@ class ParameterChart(_Chart):
             ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
         if t is not None and t in maps:
             ax.axvline(t if x is None else float(x[t]), color="red", lw=1)
-        symbol = {"temperature": "T/Tc", "disorder": "R/Rc", "p": "p/pc"}
         pname = first.names[0]
-        ax.set_ylabel(symbol.get(pname, pname) if ratio else pname)
+        ax.set_ylabel(first.ratio_name if ratio else pname)
         ax.set_xlabel(name)
         ax.set_title(f"{family}: {pname} per frame ({first.coverage:.0%} intervals)",
                      fontsize=9)

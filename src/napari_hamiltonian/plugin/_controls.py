@@ -143,7 +143,8 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
         label="parameters",
         choices=PARAMETER_CHOICES,
         tooltip="also estimate the Hamiltonian's parameters in windows of the binary "
-        "image (lattice-scale images): temperature (C-2D, C-3D), disorder R and metal "
+        "image (lattice-scale images, or a PSF of 2 px): temperature (C-2D, C-3D), "
+        "disorder R and metal "
         "fraction (RF-2D, RF-3D), occupation p (P); auto: the family of the class the "
         "frame is named. Adds a map layer and each frame's estimate with its 90% "
         "interval",

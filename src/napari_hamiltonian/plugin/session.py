@@ -9,7 +9,7 @@ loads neither napari nor Qt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,7 +70,8 @@ class ClassifySession:
     """Results of the dock, keyed by the run settings that made them.
 
     A second Run with the same image, reading, stride and model reuses the frames
-    already classified; any change of those (or of the image's data) starts afresh.
+    already classified; any change of those (or of the image's data) starts afresh. A
+    change of the parameters asked for only reads them again on the frames classified.
     With a stack the session follows the slider (``follow``) and keeps the criticality
     curve of the frames it classified.
     """
@@ -78,6 +79,7 @@ class ClassifySession:
     def __init__(self):
         self.results: dict = {}
         self.curve: dict = {}
+        self.read_with: dict = {}  # frame -> the parameters setting its result holds
         self.key: tuple | None = None
         self.layer = None
         self.follow = False
@@ -106,28 +108,39 @@ class ClassifySession:
 
     @staticmethod
     def run_key(settings: RunSettings, model: ChosenModel) -> tuple:
-        """What results depend on: the image (its object and data), the reading, the
-        stride, the model and the parameters read."""
+        """What the classification depends on: the image (its object and data), the
+        reading, the stride and the model (the parameters are read again on their own
+        when only they change)."""
         layer, region = settings.layer, settings.region
         return (id(layer), id(layer.data), settings.reading, settings.stride, model.key,
-                region_digest(region), settings.parameters)
+                region_digest(region))
 
     def start(self, settings: RunSettings, current: int, all_frames: bool = False
               ) -> list[int]:
-        """Begin a run: the frames still to classify, the displayed one ``current``
-        first (all of them with ``all_frames``). Results of other settings are dropped."""
+        """Begin a run: the frames still to classify (or whose parameters to read), the
+        displayed one ``current`` first (all of them with ``all_frames``). Results of
+        other settings are dropped; parameters read with another setting are dropped
+        from the frames not in this run."""
         model = self.choose(settings)
         key = self.run_key(settings, model)
         if key != self.key:
             self.results.clear()
             self.curve.clear()
+            self.read_with.clear()
             self.key = key
         self.model, self.layer, self.settings = model, settings.layer, settings
         n_frames = self.n_frames(settings.layer)
         self.follow = n_frames > 1 or settings.layer.ndim == 3
         frames = [current] + ([t for t in range(n_frames) if t != current]
                               if all_frames else [])
-        return [t for t in frames if t not in self.results]
+        todo = [t for t in frames if t not in self.results
+                or self.read_with.get(t) != settings.parameters]
+        for t, result in list(self.results.items()):  # no map of another setting stays
+            if t not in todo and self.read_with.get(t) != settings.parameters:
+                self.results[t] = replace(result, parameters=None)
+                if settings.parameters is None:
+                    self.read_with[t] = None
+        return todo
 
     @staticmethod
     def n_frames(layer) -> int:
@@ -157,6 +170,10 @@ class ClassifySession:
                                                settings.region)
         clf = self.clf
         for t in frames:
+            if t in self.results:  # classified: only the parameters asked for change
+                yield ("frame", t, self._with_parameters(self.results[t], get_frame(t),
+                                                         reading, settings, t))
+                continue
             gen = iter_classify(get_frame(t), clf, settings.stride, reading=reading,
                                 mask=frame_mask(settings.region, t),
                                 parameters=settings.parameters)
@@ -168,9 +185,25 @@ class ClassifySession:
                     break
                 yield ("progress", t, done, total)
 
+    def _with_parameters(self, result, frame, reading: Reading, settings: RunSettings,
+                         t: int):
+        """A classified frame's result with the parameters ``settings`` asks for read
+        anew (:func:`~napari_hamiltonian.parameters.maps.read_parameters`)."""
+        from ..parameters.maps import read_parameters
+        from ..parameters.pretrained import regressor_for
+
+        asked = regressor_for(settings.parameters, self.clf.psf_sigma, result.answer())
+        if asked is None:
+            return replace(result, parameters=None)
+        mask = frame_mask(settings.region, t)
+        _, binary = reading.model_input(frame, self.clf, mask)
+        return replace(result, parameters=read_parameters(binary, asked[0], asked[1],
+                                                          mask=mask))
+
     def record(self, t: int, result) -> None:
         """Keep frame ``t``'s result (and its point on the criticality curve)."""
         self.results[t] = result
+        self.read_with[t] = None if self.settings is None else self.settings.parameters
         if self.follow:
             self.curve[t] = (criticality_distance(self.clf, result),
                              frame_summary(result)["majority"])
@@ -209,6 +242,7 @@ class ClassifySession:
         """Drop every result (the image was closed)."""
         self.results.clear()
         self.curve.clear()
+        self.read_with.clear()
         self.key = self.layer = None
 
     def binary_for_grey(self) -> str:

@@ -8,7 +8,13 @@ import time
 import numpy as np
 
 from ..parameters.baselines import baseline
-from ..parameters.families import FRAME_SIDE, calibration_frames, family, simulate_family
+from ..parameters.families import (
+    FRAME_SIDES,
+    as_micrographs,
+    calibration_frames,
+    family,
+    simulate_family,
+)
 from ..parameters.regressor import MIN_FRAMES, HamiltonianRegressor
 
 #: Nominal coverage of the intervals the evaluation checks.
@@ -18,9 +24,11 @@ N_SUBRANGES = 4
 
 
 def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
-               epochs: int = 8, verbose: int = 0) -> tuple:
-    """Simulate ``n_images`` of family ``name`` (seed ``seed``), fit a regressor and
-    calibrate its frame estimates on ``n_images / 25`` frames (at least 20) of
+               epochs: int = 8, verbose: int = 0, psf_sigma: float = 0.0) -> tuple:
+    """Simulate ``n_images`` of family ``name`` (seed ``seed``; seen through a microscope
+    of PSF ``psf_sigma`` px and binarised, :func:`~napari_hamiltonian.parameters.
+    families.as_micrographs`, where it is > 0), fit a regressor and calibrate its frame
+    estimates on ``n_images / 25`` frames (at least 20) of
     :data:`~napari_hamiltonian.parameters.families.FRAME_SIDE` pixels (seed ``seed +
     500``).
 
@@ -31,18 +39,19 @@ def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
     fam = family(name)
     t0 = time.perf_counter()
     images, targets = simulate_family(name, n_images, size, seed)
+    images = as_micrographs(images, psf_sigma, seed)
     simulated = time.perf_counter() - t0
     reg = HamiltonianRegressor(parameter_names=fam.parameters, epochs=epochs,
                                statistics=fam.statistics, random_state=seed,
                                verbose=verbose).fit(images, targets)
     n_frames = max(MIN_FRAMES, n_images // 25)
-    frames, truth = calibration_frames(name, n_frames, seed + 500)
+    frames, truth = calibration_frames(name, n_frames, seed + 500, psf_sigma)
     reg.calibrate_frames(frames, truth)
-    reg.training_info_.update(family=name, seed=seed, size=size,
+    reg.training_info_.update(family=name, seed=seed, size=size, psf_sigma=float(psf_sigma),
                               simulation_seconds=round(simulated, 1),
                               ranges=[list(r) for r in fam.ranges],
-                              frame_calibration={"n_frames": n_frames,
-                                                 "side": FRAME_SIDE[name],
+                              frame_calibration={"n_frames": len(frames),
+                                                 "sides": list(FRAME_SIDES[name]),
                                                  "seed": seed + 500})
     return reg, images, targets, simulated
 
@@ -83,12 +92,17 @@ def evaluate_family(reg: HamiltonianRegressor, name: str, test_images: np.ndarra
 def card_section(result: dict, reg: HamiltonianRegressor) -> str:
     """Markdown of one family's evaluation (a section of the regressors' card)."""
     info = reg.training_info_
-    lines = [f"## {result['family']}", "",
+    psf = float(info.get("psf_sigma", 0.0))
+    seen = f", seen through a Gaussian PSF of {psf:g} px and binarised" if psf else ""
+    frames = info.get("frame_calibration") or {}
+    lines = [f"## {result['family']}" + (f" at {psf:g} px" if psf else ""), "",
              f"Trained on {info.get('n_images')} simulated {info.get('size')} x "
-             f"{info.get('size')} images (seed {info.get('seed')}; ranges "
+             f"{info.get('size')} images{seen} (seed {info.get('seed')}; ranges "
              f"{info.get('ranges')}; {info.get('n_calibration')} held out to calibrate "
              f"the intervals), {reg.epochs} epochs, {info.get('seconds')} s of training; "
-             f"measured on {result['n_test']} images of an independent seed.", "",
+             f"measured on {result['n_test']} images of an independent seed. Frame "
+             f"estimates calibrated on {frames.get('n_frames')} frames of "
+             f"{frames.get('sides')} px (seed {frames.get('seed')}).", "",
              "| parameter | range | network MAE | baseline MAE | network / baseline | "
              f"{COVERAGE:.0%} interval covers | mean width |",
              "|---|---|---|---|---|---|---|"]
