@@ -147,6 +147,9 @@ def test_classify_parameters_on_the_command_line(tmp_path, capsys):
                                                                   "metal_fraction"}
     maps = tifffile.imread(folder / "parameters-RF-2D.tif")
     assert maps.shape == (8, 2, 5, 5) and maps.dtype == np.float32
+    with tifffile.TiffFile(folder / "parameters-RF-2D.tif") as tif:
+        said = tif.shaped_metadata[0]
+    assert said["channels"] == ["disorder", "metal_fraction"] and said["stride_px"] == 50
     frame = tifffile.imread(sample_path("rf2d_stack.tif"))[5]
     direct = read_parameters(frame, nh.load_pretrained_regressor("RF-2D"), "RF-2D", 50)
     np.testing.assert_allclose(maps[5], np.moveaxis(direct.estimate, -1, 0), rtol=1e-6)
@@ -161,7 +164,8 @@ def test_classify_parameters_on_the_command_line(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
     assert main(["classify", str(sample_path("rf2d_stack.tif")), "--out",
                  str(tmp_path / "c"), "--parameters", "Potts"]) == 2
-    assert "unknown family 'Potts'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown family 'Potts'" in err and "or 'auto'" in err
 
 
 def test_the_frame_calibration_measures_what_windows_share_and_survives_the_file(tmp_path):

@@ -125,10 +125,13 @@ def save_frame(path, result: WindowResult) -> None:
     atomic_write(Path(path), buf.getvalue())
 
 
-def write_tiff(path: Path, data: np.ndarray) -> None:
+def write_tiff(path: Path, data: np.ndarray, metadata: dict | None = None) -> None:
+    """``data`` as a zlib-compressed TIFF at ``path``, atomically; ``metadata`` (JSON
+    values) goes into its description beside the shape, saying what its axes hold."""
     import tifffile
     buf = io.BytesIO()
-    tifffile.imwrite(buf, data, compression="zlib", photometric="minisblack")
+    tifffile.imwrite(buf, data, compression="zlib", photometric="minisblack",
+                     metadata=dict(metadata or {}))
     atomic_write(path, buf.getvalue())
 
 

@@ -73,6 +73,10 @@ def write_parameters(folder, maps: dict, x=None, xlabel: str | None = None) -> l
             if m is not None and m.family == name:
                 data[t] = np.moveaxis(m.estimate, -1, 0)
         path = folder / MAPS.format(family=name)
-        write_tiff(path, data)
+        write_tiff(path, data, {
+            "axes": "TCYX", "family": name, "channels": list(first.names),
+            "stride_px": first.stride, "window_px": first.window,
+            "placement": "pixel (i, j) is the window whose top-left image pixel is "
+                         "(i * stride, j * stride)"})
         written.append(path)
     return written

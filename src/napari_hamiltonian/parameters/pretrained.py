@@ -106,7 +106,14 @@ def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None)
                     _check_resolution(0.0, sigma)  # no shipped one reads these frames
                 return None
             parameters = FAMILY_OF_CLASS[answer]
-        reg, name = load_pretrained_regressor(parameters, psf_sigma or 0.0), parameters
+        try:
+            reg = load_pretrained_regressor(parameters, psf_sigma or 0.0)
+        except ValueError as err:
+            if str(err).startswith("unknown family"):
+                raise ValueError(f"{err}, or 'auto' for the family of the class each "
+                                 "frame is named") from None
+            raise
+        name = parameters
     elif isinstance(parameters, HamiltonianRegressor):
         reg, name = parameters, parameters.training_info_.get("family")
     else:
