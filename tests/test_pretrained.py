@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import napari_hamiltonian as nh
+from napari_hamiltonian.classifier.modelfile import file_sha256
 from napari_hamiltonian.classifier import pretrained
 from napari_hamiltonian.samples import field_sweep_stack
 
@@ -93,14 +94,14 @@ def test_one_shipped_model_per_resolution_selected_by_psf_sigma():
     sizes = 0
     for sigma, (name, digest) in pretrained.SHIPPED.items():
         path = pretrained.pretrained_path(sigma)
-        assert path.name == name and pretrained.file_sha256(path) == digest
+        assert path.name == name and file_sha256(path) == digest
         sizes += path.stat().st_size
         clf = nh.load_pretrained(psf_sigma=sigma)
         assert clf.psf_sigma == sigma and list(clf.classes_) == sorted(nh.CLASSES)
     assert sorted(pretrained.SHIPPED) == [0.0, 1.0, 2.0, 3.0]
     for sigma, (name, digest) in pretrained.SHIPPED_GREY.items():
         path = pretrained.pretrained_path(sigma, "grey")
-        assert path.name == name and pretrained.file_sha256(path) == digest
+        assert path.name == name and file_sha256(path) == digest
         sizes += path.stat().st_size
         clf = nh.load_pretrained(psf_sigma=sigma, input_kind="grey")
         assert clf.psf_sigma == sigma and clf.input_kind == "grey"

@@ -218,6 +218,19 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
+def check_shipped_file(path, expected: str, what: str):
+    """``path``, a file shipped in the package, after checking it is there and its
+    SHA-256 is ``expected``; ``what`` names it in the error ("model", "regressor")."""
+    if not path.is_file():
+        raise FileNotFoundError(f"the shipped {what} {path} is missing; reinstall "
+                                "napari-hamiltonian")
+    digest = file_sha256(path)
+    if digest != expected:
+        raise ValueError(f"the shipped {what} {path} is damaged (SHA-256 {digest}, "
+                         f"expected {expected}); reinstall napari-hamiltonian")
+    return path
+
+
 _REQUIRED = {"classes": list, "architecture": dict, "params": dict,
              "validation_scores": list, "loss_curve": list, "n_iter": int,
              "validation_confusion": list, "training": dict}

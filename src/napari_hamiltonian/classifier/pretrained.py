@@ -14,7 +14,7 @@ import warnings
 
 from ..shipped import models_folder, nearest, resolutions
 from .estimator import HamiltonianClassifier
-from .modelfile import file_sha256
+from .modelfile import check_shipped_file
 
 #: Shipped binary models: point-spread function (Gaussian sigma, px; 0 = lattice scale)
 #: -> (file name inside ``napari_hamiltonian/models/``, its SHA-256), from the registry
@@ -39,15 +39,8 @@ def pretrained_path(psf_sigma: float = 0.0, input_kind: str = "binary"):
 
 @functools.lru_cache(maxsize=None)
 def _load(psf_sigma: float, input_kind: str = "binary") -> HamiltonianClassifier:
-    path = pretrained_path(psf_sigma, input_kind)
-    expected = shipped(input_kind)[psf_sigma][1]
-    if not path.is_file():
-        raise FileNotFoundError(f"the shipped model {path} is missing; reinstall "
-                                "napari-hamiltonian")
-    digest = file_sha256(path)
-    if digest != expected:
-        raise ValueError(f"the shipped model {path} is damaged (SHA-256 {digest}, expected "
-                         f"{expected}); reinstall napari-hamiltonian")
+    path = check_shipped_file(pretrained_path(psf_sigma, input_kind),
+                              shipped(input_kind)[psf_sigma][1], "model")
     return HamiltonianClassifier.load(path, device="cpu")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 
-from ..classifier.modelfile import file_sha256
+from ..classifier.modelfile import check_shipped_file
 from ..shipped import REGRESSORS, models_folder
 from .families import family
 from .regressor import HamiltonianRegressor
@@ -21,15 +21,8 @@ PSF_TOLERANCE = 0.5
 @functools.lru_cache(maxsize=None)
 def _load(key: tuple) -> HamiltonianRegressor:
     file, expected = REGRESSORS[key]
-    path = models_folder() / file
-    if not path.is_file():
-        raise FileNotFoundError(f"the shipped regressor {path} is missing; reinstall "
-                                "napari-hamiltonian")
-    digest = file_sha256(path)
-    if digest != expected:
-        raise ValueError(f"the shipped regressor {path} is damaged (SHA-256 {digest}, "
-                         f"expected {expected}); reinstall napari-hamiltonian")
-    return HamiltonianRegressor.load(path)
+    return HamiltonianRegressor.load(check_shipped_file(models_folder() / file, expected,
+                                                        "regressor"))
 
 
 def load_pretrained_regressor(name: str, psf_sigma: float = 0.0) -> HamiltonianRegressor:
