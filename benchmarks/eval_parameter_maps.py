@@ -121,6 +121,9 @@ def main() -> None:
                     help="frames seen through a Gaussian PSF of this sigma (px) and "
                     "binarised, read by the shipped regressors of that resolution; the "
                     "gradient and the bundled stack are read at the lattice scale")
+    ap.add_argument("--seed", type=int, default=4242,
+                    help="of the frames (default 4242; the calibration frames' are 11 and "
+                    "500)")
     ap.add_argument("--skip-extras", action="store_true",
                     help="only the frames' coverage (not the gradient and the stack)")
     args = ap.parse_args()
@@ -129,7 +132,7 @@ def main() -> None:
         three = name.endswith("3D")
         size = args.size_3d if three else args.size
         r = frames_coverage(name, args.frames_3d if three else args.frames, size,
-                            psf_sigma=args.psf_sigma)
+                            seed=args.seed, psf_sigma=args.psf_sigma)
         print(f"{name} ({r['n']} frames {size} px, PSF {args.psf_sigma:g} px, "
               f"{r['n_independent']:.0f} independent "
               f"windows each; {time.perf_counter() - t0:.0f} s)")

@@ -4,6 +4,7 @@ the bundled RF-2D sweep, and the Python, command-line and file front ends."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 
@@ -168,28 +169,73 @@ def test_classify_parameters_on_the_command_line(tmp_path, capsys):
     assert "unknown family 'Potts'" in err and "or 'auto'" in err
 
 
-def test_the_frame_calibration_measures_what_windows_share_and_survives_the_file(tmp_path):
-    """Frames whose windows all err alike (a shift added to every image of a frame)
-    show as a shared error; the file keeps it; a regressor without it says what to do."""
+@pytest.fixture(scope="module")
+def small_regressor():
+    """A regressor of p on 32 px windows (one epoch: its windows err in their own way)."""
     images, p = simulate_family("P", 300, 32, seed=9)
-    reg = nh.HamiltonianRegressor(parameter_names=("p",), epochs=1, random_state=0)
-    reg.fit(images, p)
+    return nh.HamiltonianRegressor(parameter_names=("p",), epochs=1, random_state=0) \
+        .fit(images, p)
+
+
+def test_the_frame_calibration_measures_what_windows_share_and_survives_the_file(
+        small_regressor, tmp_path):
+    """Frames whose windows all err alike (a shift added to every image of a frame)
+    show as a shared error; the frames are read as the maps read them; the file keeps
+    it; a regressor without it says what to do."""
+    reg = copy.deepcopy(small_regressor)
     with pytest.raises(ValueError, match="calibrate_frames"):
         reg.shared_error()
-    frames, q = simulate_family("P", 40, 64, seed=10)  # four 32 px windows each
+    frames, q = simulate_family("P", 40, 64, seed=10)  # four disjoint 32 px windows each
     assert reg.calibrate_frames(frames, q) is reg
+    assert reg.frame_stride_ == 25 and reg.frame_noise_.shape == (40, 1)
     honest = reg.shared_error()[0]
     assert honest >= 0
     again = nh.HamiltonianRegressor.load(reg.save(tmp_path / "p.safetensors"))
     np.testing.assert_array_equal(again.shared_error(), reg.shared_error())
-    np.testing.assert_array_equal(again.shared_error([0.5], 0.1), reg.shared_error([0.5], 0.1))
+    np.testing.assert_array_equal(again.shared_error([0.5]), reg.shared_error([0.5]))
+    np.testing.assert_array_equal(again.frame_factor(0.8), reg.frame_factor(0.8))
+    assert again.frame_stride_ == 25
+    # in disjoint windows: each frame's noise is its four windows' variance over four
+    reg.calibrate_frames(frames, q, stride=32)
+    np.testing.assert_array_equal(reg.frame_independent_, 4.0)
+    windows = frames[3].reshape(2, 32, 2, 32).transpose(0, 2, 1, 3).reshape(4, 32, 32)
+    mu = (reg.predict(windows) - reg.target_mean_[0]) / reg.target_scale_[0]
+    assert reg.frame_noise_[3, 0] == pytest.approx(mu.var(ddof=1) / 4, rel=1e-5)
+    assert reg.frame_errors_[3, 0] == pytest.approx(
+        mu.mean() - (q[3, 0] - reg.target_mean_[0]) / reg.target_scale_[0], rel=1e-5)
     # every frame's truth off by 0.05: an error its windows share, which no average removes
     shifted = reg.calibrate_frames(frames, q + 0.05).shared_error()[0]
     assert 0.04 < shifted < 0.06 + honest
     with pytest.raises(ValueError, match="at least 20 frames"):
         reg.calibrate_frames(frames[:5], q[:5])
     with pytest.raises(ValueError, match="two 32 x 32 windows"):
-        reg.calibrate_frames(images[:30], p[:30])
+        reg.calibrate_frames(frames[:30, :32, :40], q[:30])
+    with pytest.raises(ValueError, match="positive integer"):
+        reg.calibrate_frames(frames, q, stride=0)
+    with pytest.raises(ValueError, match="needs more than the 40 frames"):
+        reg.frame_factor(0.99)
+
+
+def test_frame_intervals_cover_frames_whose_windows_share_an_unknown_error(
+        small_regressor):
+    """Each frame's truth is off by its own random amount (as a sample's unusual pattern
+    would put it): the frame interval, calibrated on such frames, covers about the
+    nominal share of new ones, where the windows' spread alone covers few."""
+    reg = copy.deepcopy(small_regressor)
+    rng = np.random.default_rng(3)
+    frames, q = simulate_family("P", 240, 64, seed=11)
+    reg.calibrate_frames(frames, q + rng.normal(0, 0.03, q.shape))
+    new, p = simulate_family("P", 240, 64, seed=12)
+    truth = p[:, 0] + rng.normal(0, 0.03, len(p))
+    inside, spread_only = [], []
+    for frame, t in zip(new, truth):
+        m = read_parameters(frame, reg, "P")
+        low, high = m.frame_interval[0]
+        inside.append(low <= t <= high)
+        half = 1.645 * m.estimate[m.inside][:, 0].std(ddof=1) / np.sqrt(m.n_independent)
+        spread_only.append(abs(m.frame_estimate[0] - t) <= half)
+    assert 0.84 <= np.mean(inside) <= 0.96
+    assert np.mean(spread_only) < 0.75
 
 
 def test_a_micrograph_gets_its_disorder_from_the_regressor_of_its_resolution():
@@ -227,3 +273,15 @@ def test_the_regressor_of_the_nearest_shipped_resolution_is_loaded():
     assert regressor_for("auto", 2.0, "RF-2D or RF-3D") is None
     with pytest.raises(ValueError, match="at 3 px"):
         regressor_for("auto", 3.0)
+
+
+def test_family_names_are_read_in_any_case():
+    """"rf-2d" is RF-2D and "Auto" is auto, in the loader and the classification alike;
+    the record keeps the family's own spelling."""
+    assert nh.load_pretrained_regressor("p").training_info_["family"] == "P"
+    frame = tifffile.imread(sample_path("rf2d_stack.tif"))[5]
+    named = nh.classify_image(frame, stride=10, parameters="rf-2d", parameter_stride=100)
+    assert named.parameters.family == "RF-2D"
+    auto = nh.classify_image(frame, stride=10, parameters="Auto", parameter_stride=100)
+    assert auto.answer() == "RF-2D" and auto.parameters.family == "RF-2D"
+    np.testing.assert_array_equal(auto.parameters.estimate, named.parameters.estimate)

@@ -72,23 +72,23 @@ RESOLUTIONS: tuple[Resolution, ...] = (
 #: name inside ``models/``, SHA-256).
 REGRESSORS: dict[tuple[str, float], tuple[str, str]] = {
     ("P", 0.0): ("regressor-p.safetensors",
-                    "1f176353ca6bcdcd96ee5734750cadeea23b7fe8e12efa299179e27e51fbf5a2"),
+                    "c77c6475de9c917ab99026a771a3df976db6a2c87673e29222e703ceef4c6a39"),
     ("C-2D", 0.0): ("regressor-c-2d.safetensors",
-                    "da43d28a6ec1ed605991b4c561978226fc59b9cf85a671e4b9772c4916d97be6"),
+                    "2f5a20af0f45d329d212fdff37a125499f45bef75daa65ed20cb43f4488cbdbc"),
     ("RF-2D", 0.0): ("regressor-rf-2d.safetensors",
-                    "1a8e17c40914c3c5108b9cfbdff3743073e67d95c4ae41e64bfb007eb51f6a55"),
+                    "37ef246d378edbeac8f908102c37ec89bdbfd88ad4227e90bb4af5c4ebce1920"),
     ("C-3D", 0.0): ("regressor-c-3d.safetensors",
-                    "a1d9c3a7a69bb5ffad87f8f037f6784b7bc387953f7aaf7e700d5ef340e9566e"),
+                    "51946d5c8c875b1b886b468129212ac86e52ba38b97df23c2a0dd8a0c4de3b02"),
     ("RF-3D", 0.0): ("regressor-rf-3d.safetensors",
-                    "eba3c3ce325f79b2e2df19d850f48211c22c779f13ae9421e160d686a3f446f3"),
+                    "262d8e668af96578dc684838a5ea0175227e216dcf3cb770f1665873cf05aff5"),
     ("P", 2.0): ("regressor-p-psf2.safetensors",
-                    "5add7d68e8f485ffb4bd3f130a5c9e0a20dff2d9957da08cf970db7392cc0fe1"),
+                    "ae9a76bcccdf016d050959c3af9e94b92b940a1c64806106e88179a5c090b54e"),
     ("C-2D", 2.0): ("regressor-c-2d-psf2.safetensors",
-                    "35f50eb62b2db5bff63c71ae70ae9f5b2c9dd3b2e2fec05262ac23f31c52d0d3"),
+                    "734823f03447229b60d410d5c32d9c6148841d3fa02071e6d816ec1e04c64f6a"),
     ("RF-2D", 2.0): ("regressor-rf-2d-psf2.safetensors",
-                    "f739e073e620560295b7355d50790479c86fd7ae1508ec6d75f3e420a7e3ca64"),
+                    "88079fbf6ca5e12f7dc166bbe0c23f7a7852f408dc6c1a7057cc8feb4e42408e"),
     ("RF-3D", 2.0): ("regressor-rf-3d-psf2.safetensors",
-                    "bbdd293965bced9fec7472884caa776ee130e729c46aac769e4a0f5a3741ab22"),
+                    "f3c223ac8b864fe0c900e954c99338cc0a7058337439d260d1e7f3c466e5dd85"),
 }
 
 #: What the network reads: binary images, or grey images in phase units.

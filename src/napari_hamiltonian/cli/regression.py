@@ -43,7 +43,7 @@ def train_regressor(args: argparse.Namespace) -> int:
     from ..shipped import check_psf_sigma
     from ..training.regressors import card_section, evaluate_family, fit_family
 
-    family(args.family)  # an unknown name, before anything else
+    args.family = family(args.family).name  # an unknown name, before anything else
     check_psf_sigma(args.psf_sigma)
     out = Path(args.out)
     targets = [out] + ([Path(args.card)] if args.card else [])

@@ -40,7 +40,7 @@ from ..imaging.region import (
     windows_inside,
 )
 from ..parameters.maps import PARAMETER_STRIDE, check_parameter_stride, read_parameters
-from ..parameters.pretrained import AUTO, regressor_for
+from ..parameters.pretrained import is_auto, regressor_for
 from .wholeimage import variant_logits, whole_image_cnn
 
 #: An image is unlike every class when more than this share of its windows are.
@@ -315,7 +315,7 @@ def iter_classify(image, clf=None, stride: int = 1, threshold=None, metal: str =
                              logits=np.ascontiguousarray(logits[..., order]), distance=dist,
                              classes=standard_names(classes), stride=stride,
                              window=n, scores=scores)
-    if parameters == AUTO:
+    if is_auto(parameters):
         asked = regressor_for(parameters, clf.psf_sigma, result.answer())
     if asked is not None:
         result.parameters = read_parameters(b, asked[0], asked[1], parameter_stride, mask,

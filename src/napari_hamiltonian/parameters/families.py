@@ -65,10 +65,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 
 
 def family(name: str) -> Family:
-    """The :class:`Family` called ``name``; ValueError naming the families otherwise."""
-    if name not in FAMILIES:
+    """The :class:`Family` called ``name`` in any case ("rf-2d" is RF-2D); ValueError
+    naming the families otherwise."""
+    key = name.upper() if isinstance(name, str) else name
+    if key not in FAMILIES:
         raise ValueError(f"unknown family {name!r}: choose one of {', '.join(FAMILIES)}")
-    return FAMILIES[name]
+    return FAMILIES[key]
 
 
 def simulate_family(name: str, n: int, size: int = 100, seed=0,

@@ -2,26 +2,11 @@
 estimate per frame with an interval that counts the windows' overlap.
 
 Windows of the regressor's side ``w`` (100 px) are read on a grid of step ``stride``
-(default :data:`PARAMETER_STRIDE`, a quarter window), only those wholly inside the region
-of interest. A frame's estimate is the mean of its windows' estimates. Its error has two
-parts:
-
-- the windows' own noise, averaged: overlapping windows are not independent, so the
-  frame holds only ``n_independent`` independent windows, the pixels' worth its
-  windows' mean averages over w**2 (the pixels covered where the windows do not
-  overlap; fewer where the pixels near the frame's edge are in fewer windows than the
-  others); this part is the two-sided Student-t quantile (``n_independent - 1`` degrees
-  of freedom) of the windows' spread divided by ``sqrt(n_independent)``, measured on the
-  frame itself, so a frame whose parameter changes across it (a disorder gradient) gets
-  the wider interval its mean deserves;
-- the error the frame's windows share, which no average removes: the network's bias at
-  that parameter value and what the frame as a whole holds, measured on calibration
-  frames whose parameter lies within the windows' own mean half-width of the estimate
-  (:meth:`HamiltonianRegressor.shared_error`, a standard deviation, times the normal
-  quantile of the coverage).
-
-The half-width is the root of the sum of their squares; a frame with fewer than two
-independent windows keeps its windows' own (calibrated) half-width.
+(default :data:`~napari_hamiltonian.parameters.frames.PARAMETER_STRIDE`, a quarter
+window), only those wholly inside the region of interest. A frame's estimate is the mean
+of its windows' estimates; its interval (:mod:`napari_hamiltonian.parameters.frames`)
+counts the windows' own noise over the independent windows the frame holds, the error
+its windows share, and is calibrated on frames of known parameters.
 """
 
 from __future__ import annotations
@@ -32,10 +17,13 @@ import numpy as np
 
 from ..imaging.region import windows_inside
 from .families import family
+from .frames import (
+    PARAMETER_STRIDE,
+    check_parameter_stride,
+    combine_windows,
+    independent_windows,
+)
 from .regressor import _check_coverage
-
-#: Default step (pixels) of the windows a parameter map reads: a quarter window.
-PARAMETER_STRIDE = 25
 #: Windows read by the network at once (bounds memory: 256 windows of 100 x 100).
 BATCH = 256
 #: The family whose parameters each class's windows carry (P-3D: none; its slices are
@@ -131,14 +119,6 @@ class ParameterMap:
                 for j, name in enumerate(self.names)]
 
 
-def check_parameter_stride(stride) -> int:
-    """``stride`` as an int; ValueError unless it is a positive integer."""
-    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"parameter stride must be a positive integer (pixels), got "
-                         f"{stride!r}")
-    return int(stride)
-
-
 def read_parameters(binary, regressor, family_name: str | None = None,
                     stride: int = PARAMETER_STRIDE, mask=None,
                     coverage: float = 0.9) -> ParameterMap:
@@ -171,8 +151,8 @@ def read_parameters(binary, regressor, family_name: str | None = None,
     if frame.ndim != 2 or min(frame.shape) < w:
         raise ValueError(f"the parameters are read in {w} x {w} windows: give a 2D frame "
                          f"at least that large, got shape {frame.shape}")
-    name = family_name or regressor.training_info_.get("family")
-    fam = family(name) if name is not None else None
+    fam = family_name or regressor.training_info_.get("family")
+    fam = None if fam is None else family(fam)
     inside = windows_inside(mask, frame.shape, w, stride)
     ny, nx = inside.shape
     k = len(regressor.parameter_names_)
@@ -187,63 +167,13 @@ def read_parameters(binary, regressor, family_name: str | None = None,
         half = sigma * regressor._quantile(coverage)
         estimate[iy[part], ix[part]] = mean
         interval[iy[part], ix[part]] = np.stack([mean - half, mean + half], -1)
-    n_ind = _independent_windows(inside, frame.shape, w, stride)
+    n_ind = independent_windows(inside, frame.shape, w, stride)
     mean, half = combine_windows(estimate[inside], interval[inside], n_ind, regressor,
                                  coverage)
-    return ParameterMap(family=name, names=tuple(str(v) for v in regressor.parameter_names_),
+    return ParameterMap(family=None if fam is None else fam.name,
+                        names=tuple(str(v) for v in regressor.parameter_names_),
                         estimate=estimate, interval=interval, frame_estimate=mean,
                         frame_interval=np.stack([mean - half, mean + half], -1),
                         coverage=float(coverage), stride=stride, window=w,
                         n_independent=n_ind, critical=None if fam is None else fam.critical,
                         psf_sigma=float(regressor.training_info_.get("psf_sigma", 0.0)))
-
-
-def _independent_windows(inside: np.ndarray, shape, window: int, stride: int) -> float:
-    """Independent windows the windows read are worth: their mean weighs pixel x by the
-    number c(x) of windows over it, so it averages ``(sum c)**2 / sum c**2`` pixels'
-    worth of noise (all the pixels covered where the windows do not overlap), over
-    ``window**2``."""
-    counts = np.zeros(shape, np.int64)
-    for y, x in zip(*np.nonzero(inside)):
-        counts[y * stride:y * stride + window, x * stride:x * stride + window] += 1
-    total = float(counts.sum())
-    return total ** 2 / float((counts ** 2).sum()) / window ** 2 if total else 0.0
-
-
-def combine_windows(estimates: np.ndarray, intervals: np.ndarray, n_independent: float,
-                    regressor, coverage: float) -> tuple[np.ndarray, np.ndarray]:
-    """A frame's estimate and the half-width of its interval (module docstring).
-
-    Parameters
-    ----------
-    estimates : ndarray, shape (n, k)
-        The windows' estimates.
-    intervals : ndarray, shape (n, k, 2)
-        Their intervals.
-    n_independent : float
-        Independent windows among them.
-    regressor : HamiltonianRegressor
-        Its shared error near the frame's estimate (within the windows' mean
-        half-width) is the part no average removes.
-    coverage : float
-
-    Returns
-    -------
-    mean, half : ndarray, shape (k,)
-        NaN when ``n`` is 0.
-    """
-    from scipy.stats import norm
-    from scipy.stats import t as student
-
-    k = estimates.shape[1]
-    if len(estimates) == 0:
-        return np.full(k, np.nan), np.full(k, np.nan)
-    mean = estimates.mean(0)
-    own = (intervals[..., 1] - intervals[..., 0]).mean(0) / 2
-    if n_independent < 2 or len(estimates) < 2:
-        return mean, own
-    spread = estimates.std(0, ddof=1)
-    noise = student.ppf((1 + coverage) / 2, n_independent - 1) * spread \
-        / np.sqrt(n_independent)
-    shared = norm.ppf((1 + coverage) / 2) * regressor.shared_error(mean, own[0])
-    return mean, np.sqrt(noise ** 2 + shared ** 2)

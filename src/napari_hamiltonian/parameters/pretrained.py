@@ -48,7 +48,7 @@ def load_pretrained_regressor(name: str, psf_sigma: float = 0.0) -> HamiltonianR
     """
     from ..shipped import check_psf_sigma
 
-    family(name)
+    name = family(name).name
     sigma = check_psf_sigma(psf_sigma)
     shipped = sorted(s for f, s in REGRESSORS if f == name)
     near = min(shipped, key=lambda s: abs(s - sigma), default=None)
@@ -62,6 +62,12 @@ def load_pretrained_regressor(name: str, psf_sigma: float = 0.0) -> HamiltonianR
 
 #: ``parameters="auto"``: the family of the class the classifier names, where it names one.
 AUTO = "auto"
+
+
+def is_auto(parameters) -> bool:
+    """Whether ``parameters`` asks for the family of the class named (:data:`AUTO`, in
+    any case)."""
+    return isinstance(parameters, str) and parameters.lower() == AUTO
 
 
 def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None):
@@ -92,7 +98,7 @@ def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None)
     if parameters is None:
         return None
     if isinstance(parameters, str):
-        if parameters == AUTO:
+        if is_auto(parameters):
             if answer is None or answer not in FAMILY_OF_CLASS:
                 sigma = float(psf_sigma or 0.0)
                 if not any(abs(s - sigma) <= PSF_TOLERANCE for _, s in REGRESSORS):
@@ -106,7 +112,7 @@ def regressor_for(parameters, psf_sigma: float = 0.0, answer: str | None = None)
                 raise ValueError(f"{err}, or 'auto' for the family of the class each "
                                  "frame is named") from None
             raise
-        name = parameters
+        name = family(parameters).name
     elif isinstance(parameters, HamiltonianRegressor):
         reg, name = parameters, parameters.training_info_.get("family")
     else:

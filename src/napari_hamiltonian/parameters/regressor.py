@@ -10,12 +10,11 @@ network is less sure.
 
 An estimate averaged over many windows of one frame loses the windows' own noise but not
 the error its windows share: the network's bias at that parameter value, and what the
-frame as a whole holds (a surface slice of a 3D lattice, a sample whose pattern is
-unusual everywhere). :meth:`HamiltonianRegressor.calibrate_frames` measures that shared
-error on frames of known parameters larger than a window, as the mean squared error of
-a frame's mean less the part its windows' own spread explains (variance components), and
-:meth:`HamiltonianRegressor.shared_error` gives it near a frame's estimate: the part of
-a frame's interval no averaging removes (:mod:`napari_hamiltonian.parameters.maps`).
+frame as a whole holds (a surface slice of a 3D lattice). :meth:`HamiltonianRegressor.
+calibrate_frames` measures it on frames of known parameters, as the mean squared error of
+a frame's mean less the part its windows' spread explains (variance components), and
+:meth:`HamiltonianRegressor.shared_error` gives it near a frame's estimate
+(:mod:`napari_hamiltonian.parameters.maps`).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
@@ -42,16 +42,15 @@ from ..classifier.modelfile import (
 from ..classifier.images import check_numbers, square_images
 from ..classifier.symmetry import symmetry_reduce
 from ..imaging.binary import as_binary
+from ..imaging.region import windows_inside
 from ..output.files import atomic_write
 from . import network
+from . import frames as frame_estimates
 
 #: What a regressor's model file says it holds (a classifier's says nothing).
 KIND = "regressor"
 #: Fewest calibration frames :meth:`HamiltonianRegressor.calibrate_frames` takes.
 MIN_FRAMES = 20
-#: Fewest calibration frames :meth:`HamiltonianRegressor.shared_error` measures a
-#: variance on: the nearest by estimate where fewer lie within the distance asked.
-NEAREST_FRAMES = 30
 
 
 def _window_ok(side: int) -> bool:
@@ -111,6 +110,10 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         Of each calibration frame (:meth:`calibrate_frames`; standardised units): its
         true parameters, the error of its windows' mean estimate and that mean's
         variance from the windows' spread. Absent until frames are calibrated.
+    frame_independent_ : ndarray, shape (n_frames,)
+        Independent windows of each calibration frame.
+    frame_stride_ : int
+        Step (px) of the windows the calibration frames were read in.
     loss_curve_ : list of float
         Mean loss per epoch.
     training_info_ : dict
@@ -302,20 +305,27 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         half = sigma * self._quantile(coverage)
         return self._shaped(np.stack([mu - half, mu + half], -1))
 
-    def calibrate_frames(self, frames, y) -> HamiltonianRegressor:
+    def calibrate_frames(self, frames, y, stride: int = frame_estimates.PARAMETER_STRIDE
+                         ) -> HamiltonianRegressor:
         """Measure the error a frame's windows share (:meth:`shared_error`) on frames of
         known parameters that the network never trained on; the windows' intervals do
         not change.
 
+        Frames are read as maps read them (windows every ``stride`` px) and their
+        windows' spread counted as maps count it (:mod:`~napari_hamiltonian.parameters.
+        overlap`), so what that count misses of the overlap's noise is measured as shared.
+
         Parameters
         ----------
         frames : array_like, shape (N, H, W), or sequence of N arrays (H_i, W_i)
-            Binary frames of at least two windows each (``H, W >= window_``,
-            ``H * W >= 2 window_**2``), read in their disjoint windows; at least
-            :data:`MIN_FRAMES`. Frames of several sizes let the shared error hold how
-            much the patterns depend on the size of the sample.
+            Binary frames of at least two disjoint windows each (``H, W >= window_``,
+            ``H * W >= 2 window_**2``); at least :data:`MIN_FRAMES`. Frames of several
+            sizes let the shared error hold how much the patterns depend on the size of
+            the sample.
         y : array_like, shape (N,) or (N, k)
             The parameters of each frame.
+        stride : int
+            Step of the windows (px), that of the maps the calibration is for.
 
         Returns
         -------
@@ -331,65 +341,58 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"give at least {MIN_FRAMES} frames (H, W) of at least two "
                              f"{w} x {w} windows each, got {len(frames)} of shapes "
                              f"{shapes}")
+        stride = frame_estimates.check_parameter_stride(stride)
         targets = self._targets(y, np.empty((len(frames), 0)))
         if targets.shape[1] != len(self.parameter_names_):
             raise ValueError(f"y must give the {len(self.parameter_names_)} parameter(s) "
                              f"of each frame, got shape {np.shape(y)}")
         truth = (targets - self.target_mean_) / self.target_scale_
         errors, noise = np.empty_like(truth), np.empty_like(truth)
-        for shape in {f.shape for f in frames}:  # one batch per frame size
-            which = [i for i, f in enumerate(frames) if f.shape == shape]
-            ny, nx = shape[0] // w, shape[1] // w
-            windows = np.stack([frames[i][:ny * w, :nx * w] for i in which]) \
-                .reshape(len(which), ny, w, nx, w).transpose(0, 1, 3, 2, 4).reshape(-1, w, w)
-            mu, _ = self._outputs(windows)
-            mu = ((mu - self.target_mean_) / self.target_scale_).reshape(len(which),
-                                                                         ny * nx, -1)
-            errors[which] = mu.mean(1) - truth[which]
-            noise[which] = mu.var(1, ddof=1) / (ny * nx)
+        independent = np.empty(len(frames))
+        for i, frame in enumerate(frames):
+            grid = windows_inside(None, frame.shape, w, stride)
+            windows = sliding_window_view(frame, (w, w))[::stride, ::stride]
+            mu, _ = self._outputs(windows[:grid.shape[0], :grid.shape[1]].reshape(-1, w, w))
+            mu = (mu - self.target_mean_) / self.target_scale_
+            independent[i] = frame_estimates.independent_windows(grid, frame.shape, w, stride)
+            errors[i] = mu.mean(0) - truth[i]
+            noise[i] = mu.var(0, ddof=1) / independent[i]
         self.frame_targets_, self.frame_errors_, self.frame_noise_ = truth, errors, noise
+        self.frame_independent_, self.frame_stride_ = independent, int(stride)
         return self
 
-    def shared_error(self, near=None, within=None) -> np.ndarray:
-        """Standard deviation of the error the windows of one frame share (no average
-        over them removes it): over the calibration frames whose estimated first
-        parameter lies within ``within`` of ``near``'s (all of them without ``near``;
-        the :data:`NEAREST_FRAMES` nearest where fewer are that near), the root of the
-        mean squared error of a frame's mean estimate less the mean variance its
-        windows' spread explains.
-        Frames are chosen by their estimate, not their truth, because a frame's
-        interval is drawn around its estimate: where the network errs one way (the 2D
-        field sweep at low disorder on samples larger than its windows), the frames
-        that gave such an estimate carry that error.
-
-        Parameters
-        ----------
-        near : array_like, shape (k,), optional
-            A frame's estimate.
-        within : float, optional
-            Distance in the first parameter (its units; default 0).
-
-        Returns
-        -------
-        ndarray, shape (k,)
-            In the parameters' units.
-        """
+    def _frames(self) -> tuple:
+        """(estimated first parameter, errors, noise) of the calibration frames."""
         check_is_fitted(self)
         if getattr(self, "frame_errors_", None) is None:
             raise ValueError("this regressor does not know the error a frame's windows "
                              "share: measure it with calibrate_frames(frames, y) on frames "
                              "of known parameters (then save), or read single windows")
-        errors, noise = self.frame_errors_, self.frame_noise_
+        return (self.frame_targets_[:, 0] + self.frame_errors_[:, 0], self.frame_errors_,
+                self.frame_noise_)
+
+    def shared_error(self, near=None) -> np.ndarray:
+        """Standard deviation of the error the windows of one frame share, which no
+        average over them removes (:func:`~napari_hamiltonian.parameters.frames.
+        shared_error`): on the calibration frames whose estimate lies nearest ``near``
+        (a frame's estimate, shape (k,); all frames without it), in the parameters'
+        units, shape (k,). Frames are chosen by their estimate, not their truth: a
+        frame's interval is drawn around its estimate, and where the network errs one
+        way, the frames that gave such an estimate carry that error."""
+        estimated, errors, noise = self._frames()
         if near is not None:
-            estimated = self.frame_targets_[:, 0] + self.frame_errors_[:, 0]
-            gap = np.abs(estimated * self.target_scale_[0] + self.target_mean_[0]
-                         - float(np.ravel(near)[0]))
-            close = gap <= float(within or 0.0)
-            if close.sum() < NEAREST_FRAMES:  # too few to measure a variance: the nearest
-                close = gap <= np.sort(gap)[min(NEAREST_FRAMES, len(gap)) - 1]
-            errors, noise = errors[close], noise[close]
-        shared = np.maximum((errors ** 2).mean(0) - noise.mean(0), 0.0)
-        return np.sqrt(shared) * self.target_scale_
+            near = (float(np.ravel(near)[0]) - self.target_mean_[0]) / self.target_scale_[0]
+        return frame_estimates.shared_error(  # a sample's frames share its truth
+            estimated, errors, noise, self.frame_targets_[:, 0], near) * self.target_scale_
+
+    def frame_factor(self, coverage: float = 0.9) -> np.ndarray:
+        """The split-conformal factor of a frame's ``coverage`` interval, shape (k,)
+        (:func:`~napari_hamiltonian.parameters.frames.conformal_factor`)."""
+        _check_coverage(coverage)
+        estimated, errors, noise = self._frames()
+        return frame_estimates.conformal_factor(  # a sample's frames share its truth
+            estimated, errors, noise, self.frame_independent_, self.frame_targets_[:, 0],
+            coverage)
 
     # ------------------------------------------------------------------ files
     def _tensors(self) -> dict:
@@ -402,9 +405,10 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         tensors["calibration.scores"] = np.ascontiguousarray(self.calibration_scores_,
                                                              np.float64)
         if getattr(self, "frame_errors_", None) is not None:
-            for name in ("targets", "errors", "noise"):
+            for name in ("targets", "errors", "noise", "independent"):
                 tensors[f"frames.{name}"] = np.ascontiguousarray(
                     getattr(self, f"frame_{name}_"), np.float64)
+            tensors["frames.stride"] = np.array([self.frame_stride_], np.int64)
         return tensors
 
     def save(self, path, overwrite: bool = True) -> Path:
@@ -472,9 +476,10 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         reg.statistics_mean_ = tensors["statistics.mean"]
         reg.statistics_scale_ = tensors["statistics.scale"]
         reg.calibration_scores_ = tensors["calibration.scores"].astype(np.float64)
-        if "frames.errors" in tensors:  # frames calibrated (calibrate_frames)
-            for name in ("targets", "errors", "noise"):
+        if "frames.independent" in tensors:  # frames calibrated (calibrate_frames)
+            for name in ("targets", "errors", "noise", "independent"):
                 setattr(reg, f"frame_{name}_", tensors[f"frames.{name}"])
+            reg.frame_stride_ = int(tensors["frames.stride"][0])
         reg._y_1d = arch["one_dimensional_y"]
         reg.loss_curve_ = meta.get("loss_curve", [])
         reg.training_info_ = meta.get("training", {})

@@ -28,9 +28,9 @@ def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
     """Simulate ``n_images`` of family ``name`` (seed ``seed``; seen through a microscope
     of PSF ``psf_sigma`` px and binarised, :func:`~napari_hamiltonian.parameters.
     families.as_micrographs`, where it is > 0), fit a regressor and calibrate its frame
-    estimates on ``n_images / 25`` frames (at least 20) of
-    :data:`~napari_hamiltonian.parameters.families.FRAME_SIDE` pixels (seed ``seed +
-    500``).
+    estimates on ``n_images / 25`` frames (at least 20) of the sides
+    :data:`~napari_hamiltonian.parameters.families.FRAME_SIDES` (seed ``seed + 500``),
+    read as parameter maps read frames.
 
     Returns
     -------
@@ -47,12 +47,13 @@ def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
     n_frames = max(MIN_FRAMES, n_images // 25)
     frames, truth = calibration_frames(name, n_frames, seed + 500, psf_sigma)
     reg.calibrate_frames(frames, truth)
-    reg.training_info_.update(family=name, seed=seed, size=size, psf_sigma=float(psf_sigma),
+    reg.training_info_.update(family=fam.name, seed=seed, size=size, psf_sigma=float(psf_sigma),
                               simulation_seconds=round(simulated, 1),
                               ranges=[list(r) for r in fam.ranges],
                               frame_calibration={"n_frames": len(frames),
-                                                 "sides": list(FRAME_SIDES[name]),
-                                                 "seed": seed + 500})
+                                                 "sides": list(FRAME_SIDES[fam.name]),
+                                                 "seed": seed + 500,
+                                                 "stride": reg.frame_stride_})
     return reg, images, targets, simulated
 
 
