@@ -89,17 +89,20 @@ def test_a_disorder_gradient_shows_as_a_map_with_its_slope():
 
 def test_the_bundled_sweep_reads_its_disorder_on_the_transition_frames():
     """The bundled RF-2D stack was drawn at R = 1.1: the frames of the transition (metal
-    fraction 0.35-0.65) give intervals that hold it."""
+    fraction 0.35-0.65) give intervals that hold it, and every frame's metal-fraction
+    interval holds the frame's own share, though at this low disorder the windows'
+    middle-weighted mean is a few hundredths off it (the calibration frames, which say
+    a narrower interval would do, do not narrow it)."""
     stack = tifffile.imread(sample_path("rf2d_stack.tif"))
     fractions = json.loads(sample_path("rf2d_stack_fields.json").read_text())["metal_fraction"]
     reg = nh.load_pretrained_regressor("RF-2D")
     for frame, fraction in zip(stack, fractions):
+        m = read_parameters(frame, reg, "RF-2D")
         if 0.3 < fraction < 0.7:
-            m = read_parameters(frame, reg, "RF-2D")
             low, high = m.frame_interval[0]
             assert low <= 1.1 <= high, (fraction, m.frame_estimate, m.frame_interval)
-            assert m.frame_interval[1, 0] <= frame.mean() + 0.01
-            assert m.frame_interval[1, 1] >= frame.mean() - 0.01
+        assert m.frame_interval[1, 0] <= frame.mean() <= m.frame_interval[1, 1], fraction
+    assert reg.frame_factor(0.9)[1] == 1.0
 
 
 def test_classify_image_carries_the_parameters_and_auto_takes_the_named_family():

@@ -18,14 +18,18 @@ A parameter map reads windows of side ``w`` every ``stride`` px (default
 The half-width is the root of the sum of their squares times a split-conformal factor
 (:func:`conformal_factor`): the ``coverage`` quantile, over the calibration frames, of
 their error over the half-width the two parts give them (each frame's shared error
-measured on other samples' frames). The two parts are a model (the overlapping windows
-of percolation are noisier than their pixels' count says); the factor makes the nominal
-coverage hold on frames drawn like the calibration frames whether or not the model is
-right, as the windows' own intervals do, where the calibration frames come from at least
-:data:`MIN_SAMPLES` independent samples (the 3D frames, slices of a few lattices, do
-not: there the factor is 1). The calibration frames are read exactly as the maps read
-frames (:meth:`~napari_hamiltonian.HamiltonianRegressor.calibrate_frames`). All arrays
-here are in the regressor's standardised units.
+measured on other samples' frames), where that is above 1. The two parts are a model
+(the overlapping windows of percolation at 2 px are noisier than their pixels' count
+says); the factor widens the interval where the calibration frames show the model too
+narrow. It does not narrow it where they show it too wide: they are our simulator's
+frames, and a frame unlike them (the bundled field sweep at low disorder, whose large
+domains make the windows' middle-weighted mean of the metal fraction differ from the
+frame's own share by a few hundredths) must not get a narrower interval on their word.
+No factor is measured where the calibration frames come from fewer than
+:data:`MIN_SAMPLES` independent samples (the 3D frames, slices of a few lattices). The
+calibration frames are read exactly as the maps read frames
+(:meth:`~napari_hamiltonian.HamiltonianRegressor.calibrate_frames`). All arrays here are
+in the regressor's standardised units.
 """
 
 from __future__ import annotations
@@ -137,8 +141,9 @@ def conformal_factor(estimated: np.ndarray, errors: np.ndarray, noise: np.ndarra
     """What the two parts' half-width is multiplied by (module docstring): the
     split-conformal ``coverage`` quantile of ``|error| / half-width`` over the
     calibration frames, each frame's shared error measured on the frames of other
-    samples (on its own sample's, it would hold its own error); 1 where the frames come
-    from fewer than :data:`MIN_SAMPLES` samples, too few to measure it.
+    samples (on its own sample's, it would hold its own error); never below 1, and 1
+    where the frames come from fewer than :data:`MIN_SAMPLES` samples, too few to
+    measure it.
 
     Parameters
     ----------
@@ -170,7 +175,7 @@ def conformal_factor(estimated: np.ndarray, errors: np.ndarray, noise: np.ndarra
     half = np.sqrt(t ** 2 * noise + (norm.ppf((1 + coverage) / 2) * shared) ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(half > 0, np.abs(errors) / half, np.where(errors == 0, 0, np.inf))
-    return np.sort(scores, 0)[rank - 1]
+    return np.maximum(np.sort(scores, 0)[rank - 1], 1.0)
 
 
 def combine_windows(estimates: np.ndarray, intervals: np.ndarray, n_independent: float,
