@@ -49,8 +49,7 @@ def frames_of(name: str, n: int, seed: int, psf: float, cache: Path) -> tuple[li
                                  for side, v in by_side.items()
                                  for i, p in enumerate("xy")})
     print(f"{name}: simulated {len(frames)} frames in {time.perf_counter() - t0:.0f} s")
-    # the order the file gives back: side by side
-    return frames_of(name, n, seed, psf, cache)
+    return frames, truth  # side by side, the order the file gives back
 
 
 def main() -> None:

@@ -42,6 +42,8 @@ from scipy.stats import t as student
 
 #: Default step (pixels) of the windows a parameter map reads: a quarter window.
 PARAMETER_STRIDE = 25
+#: Windows read by the network at once (bounds memory: 256 windows of 100 x 100).
+BATCH = 256
 #: Calibration samples (a 2D lattice, a 3D lattice's slices, a field sweep's snapshots),
 #: nearest by estimate, on whose frames a frame's shared error is measured.
 NEAREST_SAMPLES = 30
@@ -55,6 +57,38 @@ def check_parameter_stride(stride) -> int:
         raise ValueError(f"parameter stride must be a positive integer (pixels), got "
                          f"{stride!r}")
     return int(stride)
+
+
+def read_windows(regressor, frame: np.ndarray, inside: np.ndarray, stride: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The regressor's outputs for the windows of a frame that are read: the one reading
+    of parameter maps and of their calibration.
+
+    Parameters
+    ----------
+    regressor : HamiltonianRegressor
+    frame : ndarray, shape (H, W)
+        Binary frame.
+    inside : ndarray of bool, shape (ny, nx)
+        Which windows of the grid of step ``stride`` are read.
+    stride : int
+        Step of the windows, px.
+
+    Returns
+    -------
+    mean, sigma : ndarray, shape (n, k)
+        In the parameters' units, the windows in the order of ``np.nonzero(inside)``.
+    """
+    w = int(regressor.window_)
+    iy, ix = np.nonzero(inside)
+    k = len(regressor.parameter_names_)
+    mean, sigma = np.empty((len(iy), k)), np.empty((len(iy), k))
+    for start in range(0, len(iy), BATCH):
+        part = slice(start, start + BATCH)
+        windows = np.stack([frame[y * stride:y * stride + w, x * stride:x * stride + w]
+                            for y, x in zip(iy[part], ix[part])])
+        mean[part], sigma[part] = regressor._outputs(windows)  # the network once for both
+    return mean, sigma
 
 
 def independent_windows(inside: np.ndarray, shape, window: int, stride: int) -> float:

@@ -22,10 +22,10 @@ from .frames import (
     check_parameter_stride,
     combine_windows,
     independent_windows,
+    read_windows,
 )
 from .regressor import _check_coverage
-#: Windows read by the network at once (bounds memory: 256 windows of 100 x 100).
-BATCH = 256
+
 #: The family whose parameters each class's windows carry (P-3D: none; its slices are
 #: not site percolation of the plane).
 FAMILY_OF_CLASS = {"C-2D": "C-2D", "C-3D": "C-3D", "RF-2D": "RF-2D", "RF-3D": "RF-3D",
@@ -151,22 +151,17 @@ def read_parameters(binary, regressor, family_name: str | None = None,
     if frame.ndim != 2 or min(frame.shape) < w:
         raise ValueError(f"the parameters are read in {w} x {w} windows: give a 2D frame "
                          f"at least that large, got shape {frame.shape}")
-    fam = family_name or regressor.training_info_.get("family")
-    fam = None if fam is None else family(fam)
+    name = family_name or regressor.training_info_.get("family")
+    fam = None if name is None else family(name)
     inside = windows_inside(mask, frame.shape, w, stride)
     ny, nx = inside.shape
     k = len(regressor.parameter_names_)
     estimate = np.full((ny, nx, k), np.nan)
     interval = np.full((ny, nx, k, 2), np.nan)
-    iy, ix = np.nonzero(inside)
-    for start in range(0, len(iy), BATCH):
-        part = slice(start, start + BATCH)
-        windows = np.stack([frame[y * stride:y * stride + w, x * stride:x * stride + w]
-                            for y, x in zip(iy[part], ix[part])])
-        mean, sigma = regressor._outputs(windows)  # the network once for both
-        half = sigma * regressor._quantile(coverage)
-        estimate[iy[part], ix[part]] = mean
-        interval[iy[part], ix[part]] = np.stack([mean - half, mean + half], -1)
+    mean, sigma = read_windows(regressor, frame, inside, stride)
+    half = sigma * regressor._quantile(coverage)
+    estimate[inside] = mean
+    interval[inside] = np.stack([mean - half, mean + half], -1)
     n_ind = independent_windows(inside, frame.shape, w, stride)
     mean, half = combine_windows(estimate[inside], interval[inside], n_ind, regressor,
                                  coverage)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
@@ -313,7 +312,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
 
         Frames are read as maps read them (windows every ``stride`` px) and their
         windows' spread counted as maps count it (:mod:`~napari_hamiltonian.parameters.
-        overlap`), so what that count misses of the overlap's noise is measured as shared.
+        frames`), so what that count misses of the overlap's noise is measured as shared.
 
         Parameters
         ----------
@@ -351,8 +350,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         independent = np.empty(len(frames))
         for i, frame in enumerate(frames):
             grid = windows_inside(None, frame.shape, w, stride)
-            windows = sliding_window_view(frame, (w, w))[::stride, ::stride]
-            mu, _ = self._outputs(windows[:grid.shape[0], :grid.shape[1]].reshape(-1, w, w))
+            mu, _ = frame_estimates.read_windows(self, frame, grid, stride)
             mu = (mu - self.target_mean_) / self.target_scale_
             independent[i] = frame_estimates.independent_windows(grid, frame.shape, w, stride)
             errors[i] = mu.mean(0) - truth[i]
