@@ -137,9 +137,10 @@ def test_flat_field_evens_the_phase_levels():
 
 def test_flat_field_of_a_blurred_noisy_frame_beside_an_electrode():
     """Through a 2 px PSF, with noise and a bright electrode just outside the region, the
-    light of one frame is found to within 7 % of the contrast per phase (5.2 %): walls
+    light of one frame is found to within 4.5 % of the contrast per phase (3.3 %): walls
     and the region's edge leak light, so fitted pixels keep away from both (before:
-    19 %)."""
+    19 %), and the fit is in intensity, where both phases carry the same noise (in log
+    intensity: 5.2 %)."""
     from napari_hamiltonian.imaging.illumination import illumination
 
     binary = field_sweep_stack(size=300, fractions=(0.5,), seed=6)[0][0].astype(float)
@@ -152,7 +153,7 @@ def test_flat_field_of_a_blurred_noisy_frame_beside_an_electrode():
     region[:, :62] = False
     ratio = (light / illumination(image, mask=region))[region]
     ratio /= ratio.mean()
-    assert 150 * np.ptp(ratio) / 90 < 0.07
+    assert 150 * np.ptp(ratio) / 90 < 0.045
 
 
 def test_registration_recovers_pure_translations():
@@ -162,12 +163,23 @@ def test_registration_recovers_pure_translations():
     frames = np.stack([ndimage.shift(pattern, d, order=3, mode="nearest")[30:270, 30:270]
                        for d in true])
     aligned, shifts, covered = nh.register_stack(frames)
-    np.testing.assert_allclose(shifts, true, atol=0.06)
+    np.testing.assert_allclose(shifts, true, atol=0.01)
     assert covered.sum() < covered.size and np.isfinite(aligned[:, covered]).all()
     again = nh.register_stack(frames, shifts=shifts)
     np.testing.assert_array_equal(again[0], aligned)
     with pytest.raises(ValueError, match="T >= 2"):
         nh.register_stack(frames[:1])
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_registration_of_a_sweep_whose_domains_grow(seed):
+    """Domains switching between frames pulled the correlation peaks (0.40 and 0.42 px on
+    these stacks); the least-squares refinement leaves them out: within 0.15 px."""
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(n_frames=12, field=200, seed=seed)
+    shifts = nh.register_stack(d["raw"])[1]
+    assert np.abs(shifts - d["shifts"]).max() < 0.15
 
 
 def test_png_jpeg_and_the_pixel_size_of_tiffs(tmp_path):
