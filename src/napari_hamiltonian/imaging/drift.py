@@ -10,8 +10,8 @@ does not move with the sweep (electrodes, defects, the average pattern) stands o
 Domains that switch between two frames pull a correlation peak, so the shifts are then
 refined by least squares on the pixels that did not change (:func:`_refined_shift`:
 Gauss-Newton with robust weights, the camera's light fitted alongside), between each
-frame and the two before it, and solved for one shift per frame. Each frame is shifted back
-(cubic spline interpolation, which blurs less than linear); the region every frame
+frame and the two before it, and solved for one shift per frame. Each frame is shifted
+back (cubic spline interpolation, which blurs less than linear); the region every frame
 covers is returned as the mask of the aligned stack.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .illumination import monomials
 from .region import check_mask
 
 #: Each frame's shift is refined against this many frames before it (pairs solved by
@@ -148,7 +149,7 @@ def _refined(a: np.ndarray, shifts: np.ndarray, reference: str,
     """Shifts (T, 2) px refined pair by pair (:func:`_refined_shift`): each frame against
     the :data:`REFINE_PAIRS` frames before it (``reference="previous"``) or against the
     first, then one shift per frame by least squares, the first at (0, 0)."""
-    terms = _light_terms(a.shape[1:])
+    terms = monomials(*np.mgrid[:a.shape[1], :a.shape[2]], a.shape[1:], 2)
     rows, measured = [np.eye(len(a))[0]], [np.zeros(2)]
     for t in range(1, len(a)):
         for u in (range(max(0, t - REFINE_PAIRS), t) if reference == "previous" else (0,)):
@@ -157,14 +158,6 @@ def _refined(a: np.ndarray, shifts: np.ndarray, reference: str,
             rows.append(row)
             measured.append(_refined_shift(a[u], a[t], shifts[t] - shifts[u], mask, terms))
     return np.linalg.lstsq(np.array(rows), np.array(measured), rcond=None)[0]
-
-
-def _light_terms(shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, 6): 1, y, x, y², yx, x² over the frame scaled to [-1, 1], the shapes of
-    the camera's light as a frame moves under it."""
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
-    yy, xx = yy / max(shape[0] - 1, 1) * 2 - 1, xx / max(shape[1] - 1, 1) * 2 - 1
-    return np.stack([np.ones_like(yy), yy, xx, yy * yy, yy * xx, xx * xx], -1)
 
 
 def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
@@ -181,10 +174,11 @@ def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
     no texture or the iteration leaves the start's pixel.
     """
     h, w = reference.shape
-    d = np.array(start, np.float64)
+    start = np.array(start, np.float64)
+    d = start.copy()
     margin = int(np.ceil(np.abs(d).max())) + 3
     if 2 * margin >= min(h, w) - 8:
-        return d
+        return start
     inner = (slice(margin, h - margin), slice(margin, w - margin))
     ref = reference[inner].ravel()
     basis = terms[inner].reshape(-1, terms.shape[-1])
@@ -205,14 +199,14 @@ def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
             left = residual - design @ step
             scale = 1.4826 * np.median(np.abs(left[weight > 0])) if (weight > 0).any() else 0
             if not scale > 0:
-                return np.array(start, np.float64)
+                return start
             u = left / (TUKEY * scale)
             weight = np.where(valid & (np.abs(u) < 1), (1 - u * u) ** 2, 0.0)
         if weight.sum() < 100 or not np.isfinite(step[:2]).all():
-            return np.array(start, np.float64)
+            return start
         d = d + step[:2]
         if np.abs(d - start).max() > 1.0:
-            return np.array(start, np.float64)
+            return start
         if np.abs(step[:2]).max() < 1e-3:
             break
     return d

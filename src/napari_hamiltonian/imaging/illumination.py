@@ -18,8 +18,9 @@ from .binary import otsu_threshold
 from .region import check_mask
 
 
-def _design(y, x, shape, degree: int) -> np.ndarray:
-    """Monomials u^i v^j (i + j <= degree) of coordinates scaled to [-1, 1]."""
+def monomials(y, x, shape, degree: int) -> np.ndarray:
+    """Monomials u^i v^j (i + j <= degree) of coordinates (y, x) of a frame of ``shape``
+    scaled to [-1, 1], stacked on a last axis: the shapes a smooth light can take."""
     h, w = shape
     u, v = 2 * y / max(h - 1, 1) - 1, 2 * x / max(w - 1, 1) - 1
     return np.stack([u ** i * v ** j for i in range(degree + 1)
@@ -92,7 +93,8 @@ def _surface(frames: list, regions: list, degree: int, two_phases: bool) -> np.n
     """
     shape = frames[0].shape
     gy, gx = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
-    grid = _design(gy, gx, shape, degree)
+    grid = monomials(gy, gx, shape, degree)
+    inside = np.any(regions, 0)
     light = np.ones(shape)
     rng = np.random.default_rng(0)
     for _ in range(3 if two_phases else 1):
@@ -109,14 +111,13 @@ def _surface(frames: list, regions: list, degree: int, two_phases: bool) -> np.n
             pick = rng.choice(len(ys), min(len(ys), FIT_PIXELS // len(frames) + 1),
                               replace=False)
             ys, xs = ys[pick], xs[pick]
-            rows.append(_design(ys.astype(float), xs.astype(float), shape, degree))
+            rows.append(monomials(ys.astype(float), xs.astype(float), shape, degree))
             phases.append(metal[ys, xs])
             values.append(f[ys, xs])
             current.append(light[ys, xs])
         coef = _two_level_fit(np.concatenate(rows), np.concatenate(phases),
                               np.concatenate(values), np.concatenate(current))
         light = grid @ coef
-        inside = np.any(regions, 0)
         # a polynomial may dip to zero outside the fitted pixels: keep the division sane
         light = np.maximum(light, 0.05 * light[inside].mean())
     return light
