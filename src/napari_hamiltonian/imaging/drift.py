@@ -150,6 +150,9 @@ def _refined(a: np.ndarray, shifts: np.ndarray, reference: str,
     the :data:`REFINE_PAIRS` frames before it (``reference="previous"``) or against the
     first, then one shift per frame by least squares, the first at (0, 0)."""
     terms = monomials(*np.mgrid[:a.shape[1], :a.shape[2]], a.shape[1:], 2)
+    # pixels whose cubic spline and gradient reach only the sample (2 px in from the
+    # mask's edge: an aperture's edge or surround, fixed to the camera, pulls otherwise)
+    mask = None if mask is None else ndimage.binary_erosion(mask, iterations=2)
     rows, measured = [np.eye(len(a))[0]], [np.zeros(2)]
     for t in range(1, len(a)):
         for u in (range(max(0, t - REFINE_PAIRS), t) if reference == "previous" else (0,)):
@@ -190,9 +193,9 @@ def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
         gy, gx = np.gradient(warped)
         design = np.column_stack([gy[inner].ravel(), gx[inner].ravel(), -light])
         residual = ref - warped[inner].ravel()
-        if mask is not None:
-            weight = weight * ndimage.shift(mask.astype(np.float64), -d, order=0,
-                                            mode="constant")[inner].ravel()
+        usable = valid if mask is None else valid & ndimage.shift(
+            mask, -d, order=0, mode="constant", cval=False)[inner].ravel()
+        weight = np.where(usable, weight, 0.0)  # both frames show the sample there
         for _ in range(2):  # solve, reweight by the residual, solve again
             weighted = design.T * weight
             step = np.linalg.lstsq(weighted @ design, weighted @ residual, rcond=None)[0]
@@ -201,7 +204,7 @@ def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
             if not scale > 0:
                 return start
             u = left / (TUKEY * scale)
-            weight = np.where(valid & (np.abs(u) < 1), (1 - u * u) ** 2, 0.0)
+            weight = np.where(usable & (np.abs(u) < 1), (1 - u * u) ** 2, 0.0)
         if weight.sum() < 100 or not np.isfinite(step[:2]).all():
             return start
         d = d + step[:2]
