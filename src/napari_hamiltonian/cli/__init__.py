@@ -185,8 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "between them, metal on the METAL side. Once for every input, or "
                     "once per input in their order")
     cl.add_argument("--register", action="store_true",
-                    help="measure the drift of the stack's frames and align them first; "
-                    "the region every frame covers becomes the region (within --mask)")
+                    help="measure the drift of the stack's frames (comparing only the "
+                    "pixels inside --mask, e.g. an aperture's inside) and align them "
+                    "first; the region every frame covers becomes the region (within "
+                    "--mask)")
     cl.add_argument("--keep-steps", action="store_true",
                     help="keep each step's frames to check them: prepared.tif (after "
                     "--register and --flat-field) and binary.tif (the binarised frames)")

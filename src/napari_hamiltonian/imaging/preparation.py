@@ -46,7 +46,7 @@ class Preparation:
         region = None if mask is None else (mask if mask.ndim == 2 else mask.all(0))
         shifts = None
         if self.register:
-            aligned, shifts, covered = register_stack(raw)
+            aligned, shifts, covered = register_stack(raw, mask=region)
             region = covered if region is None else covered & region
         if not self.flat_field:
             return aligned, region, shifts

@@ -43,7 +43,8 @@ def controls(image_layers, region_layers) -> tuple[Container, dict]:
     )
     register_button = PushButton(
         text="Register drift (stack)",
-        tooltip="align the frames of a drifting stack; adds the "
+        tooltip="align the frames of a drifting stack, comparing only "
+        "the region's pixels (choose an aperture's inside first); adds the "
         "aligned stack and the region every frame covers",
     )
     flat_button = PushButton(

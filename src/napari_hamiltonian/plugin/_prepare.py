@@ -16,18 +16,26 @@ class PrepareActions:
     (which provides the viewer, the controls, ``region`` and ``_in_background``)."""
 
     def register_drift(self) -> None:
-        """Align the chosen stack in the background; the aligned stack and the region
-        every frame covers become layers, and the dock's image and region."""
+        """Align the chosen stack in the background, comparing only the pixels of the
+        dock's region (an aperture's inside) where one is chosen; the aligned stack and
+        the region every frame covers become layers, and the dock's image and region."""
         layer = self.layer_box.value
         if layer is None or layer.ndim != 3 or layer.data.shape[0] < 2:
             self._error("drift registration needs a stack of frames (T, Y, X): choose one "
                         "as the image")
             return
+        try:
+            region = self.region()
+        except ValueError as err:
+            self._error(str(err))
+            return
+        if region is not None and region.ndim == 3:
+            region = region.all(0)
         data = np.asarray(layer.data)
 
         def work():
             from ..imaging.drift import register_stack
-            return register_stack(data)
+            return register_stack(data, mask=region)
 
         self._in_background(self.register_button, "drift registration", work,
                             lambda out, source=layer: self._on_registered(source, *out),
