@@ -94,6 +94,22 @@ def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tm
     assert (frames / "t00000.npz").stat().st_mtime_ns != kept
 
 
+def test_a_setting_dropped_is_named_when_refused(model, stack, tmp_path, capsys):
+    """Rerunning without --mask into the same folder is refused naming the region (the
+    message listed only the new run's settings: "( differ)")."""
+    path, _ = model
+    np.save(tmp_path / "s.npy", stack)
+    mask = np.ones(stack.shape[1:], np.uint8)
+    mask[:, :10] = 0
+    tifffile.imwrite(tmp_path / "m.tif", mask)
+    args = ["classify", str(tmp_path / "s.npy"), "--out", str(tmp_path / "o"), "--model",
+            str(path), "--stride", "6"]
+    assert main(args + ["--mask", str(tmp_path / "m.tif")]) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "(region_sha256 differ)" in capsys.readouterr().err
+
+
 def interrupt_second_save(monkeypatch):
     """Make the second frame save raise KeyboardInterrupt (Ctrl-C); returns the real
     save function."""

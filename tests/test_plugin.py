@@ -720,7 +720,9 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
 
 def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
     """Behind a round aperture (fixed to the camera) chosen as a Labels region, Register
-    drift follows the sample, not the aperture's rim (0.71 px off without the region)."""
+    drift follows the sample, not the aperture's rim (0.71 px off without the region),
+    and the region it chooses stays inside the aperture."""
+    from napari_hamiltonian.imaging.drift import regions_in_frames
     from napari_hamiltonian.samples import raw_microscope_stack
 
     d = raw_microscope_stack(n_frames=12, field=240, max_drift=8, electrodes=0, seed=5)
@@ -735,6 +737,10 @@ def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
     w.register_drift()
     shifts = np.asarray(viewer.layers["raw aligned"].metadata["shifts"])
     assert np.abs(shifts - d["shifts"]).max() < 0.2
+    # the region chosen after it is what every frame shows inside the aperture (it was
+    # the square every frame covers, 12,820 px of it on the dark surround)
+    covered = np.asarray(w.region_box.value.data) > 0
+    assert not (regions_in_frames(covered, d["shifts"]) & ~disc).any()
 
 
 def test_switching_smoothing_and_the_stack_wide_otsu_are_offered(widget):

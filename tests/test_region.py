@@ -192,7 +192,9 @@ def test_registration_behind_an_aperture_with_a_textured_surround():
 def test_the_prepared_path_registers_behind_an_aperture_with_the_region():
     """classify --register --mask (Preparation) compares only the aperture's inside: the
     dark rim, fixed to the camera, pulled the drift by 0.71 px without the region, and
-    skimage's masked correlation (whole pixels, drawn to the rim) by 5.6 px with it."""
+    skimage's masked correlation (whole pixels, drawn to the rim) by 5.6 px with it; the
+    aligned stack's region lies inside the aperture in every frame."""
+    from napari_hamiltonian.imaging.drift import regions_in_frames
     from napari_hamiltonian.imaging.preparation import Preparation
     from napari_hamiltonian.samples import raw_microscope_stack
 
@@ -202,7 +204,9 @@ def test_the_prepared_path_registers_behind_an_aperture_with_the_region():
     raw = np.where(disc, d["raw"], 3).astype(np.uint8)
     _, region, shifts = Preparation(register=True).apply(raw, disc)
     assert np.abs(shifts - d["shifts"]).max() < 0.2
-    assert not region[~disc].any()
+    # the region is what every frame shows inside the aperture (the raw mask, which
+    # does not move with the sample, left 3-13 windows a frame on the dark surround)
+    assert not (regions_in_frames(region, d["shifts"]) & ~disc).any()
 
 
 @pytest.mark.parametrize("seed", [0, 5])
@@ -318,6 +322,10 @@ def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path):
     # each step kept to check: the aligned, flat-fielded frames and their binarisation
     prepared, binary = (tifffile.imread(folder / f) for f in ("prepared.tif", "binary.tif"))
     assert prepared.shape == binary.shape == d["raw"].shape and prepared.dtype == np.float32
+    inside = region_of(folder)
+    # the grey frames, aligned and flat-fielded (it held the switching maps, 0 and 1)
+    assert len(np.unique(prepared[:, inside])) > 100
+    assert np.isnan(prepared[:, ~inside]).any()
     assert set(np.unique(binary)) <= {0, 1}
     fractions = binary[:, region_of(folder)].mean(1)
     assert fractions[0] < 0.3 and fractions[-1] > 0.7  # the sweep, insulator to metal

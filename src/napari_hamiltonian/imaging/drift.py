@@ -117,7 +117,9 @@ def register_stack(stack, reference: str = "previous", upsample: int = 20,
         (dy, dx) of each frame relative to the first, px (frame t shows the sample moved
         by ``shifts[t]``); ``shifts[0]`` is (0, 0).
     covered : ndarray of bool, shape (H, W)
-        Pixels every aligned frame covers: the region of interest of the aligned stack.
+        Pixels every aligned frame covers (inside ``mask`` in every frame, with one: an
+        aperture stays with the camera while the sample moves): the region of interest
+        of the aligned stack.
     """
     a = np.asarray(stack, np.float64)
     if a.ndim != 3 or len(a) < 2:
@@ -138,7 +140,7 @@ def register_stack(stack, reference: str = "previous", upsample: int = 20,
         if shifts.shape != (len(a), 2) or not np.isfinite(shifts).all():
             raise ValueError(f"shifts must be finite (dy, dx) per frame, shape "
                              f"({len(a)}, 2), got {shifts.shape}")
-        aligned, covered = _aligned(a, shifts)
+        aligned, covered = _aligned(a, shifts, mask)
         return aligned, shifts, covered
     shifts = np.zeros((len(a), 2))
     for t in range(1, len(a)):
@@ -154,7 +156,7 @@ def register_stack(stack, reference: str = "previous", upsample: int = 20,
             mask, highpass) for t, frame in enumerate(a)])
         shifts -= shifts[0]
     shifts = _refined(a, shifts, reference, mask)
-    aligned, covered = _aligned(a, shifts)
+    aligned, covered = _aligned(a, shifts, mask)
     return aligned, shifts, covered
 
 
@@ -229,15 +231,20 @@ def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
     return d
 
 
-def _aligned(a: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _aligned(a: np.ndarray, shifts: np.ndarray, mask: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Frames shifted back by ``shifts`` (NaN where a frame does not reach) and the
-    pixels every frame covers."""
+    pixels every frame covers: with a mask (fixed to the camera, as an aperture), the
+    pixels every frame shows inside it, 2 px in from its edge (as far as the cubic
+    spline reaches)."""
     aligned = np.empty(a.shape, np.float32)
+    seen = np.ones(a.shape[1:]) if mask is None else \
+        ndimage.binary_erosion(mask, iterations=2).astype(np.float64)
     reach = np.ones(a.shape[1:], np.float64)
     for t, frame in enumerate(a):
         aligned[t] = ndimage.shift(frame, -shifts[t], order=3, mode="constant",
                                    cval=np.nan)
-        reach = np.minimum(reach, ndimage.shift(np.ones(a.shape[1:]), -shifts[t], order=1,
+        reach = np.minimum(reach, ndimage.shift(seen, -shifts[t], order=1,
                                                 mode="constant", cval=0.0))
     covered = (reach > 1 - 1e-6) & np.isfinite(aligned).all(0)
     aligned[:, ~covered] = np.nan

@@ -51,6 +51,7 @@ class Job:
     mask: np.ndarray | None = None
     preparation: Preparation = field(default_factory=Preparation)
     shifts: np.ndarray | None = None
+    prepared: object = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
     frames: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
@@ -62,6 +63,7 @@ class Job:
         switching binarisation binarised as a whole; made once."""
         if self._source is None:
             stack, region, self.shifts = self.preparation.apply(self.stack, self.mask)
+            self.prepared = stack  # before the reading binarises it (--keep-steps)
             if self.preparation.register:  # the region shrank to what every frame covers
                 try:
                     check_windows_inside(region, self.settings["window"],
@@ -149,8 +151,9 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
                 "choose another --out, or pass --overwrite to replace them")
         results = bool(frame_files(folder / "frames"))  # a run that failed left none
         if old != settings and not overwrite and results:
-            diff = sorted(k for k in settings if not isinstance(old, dict)
-                          or old.get(k) != settings[k])
+            old = old if isinstance(old, dict) else {}
+            diff = sorted(k for k in settings.keys() | old.keys()  # a setting dropped too
+                          if old.get(k) != settings.get(k))
             raise FileExistsError(
                 f"{folder} holds results made with other settings ({', '.join(diff)} "
                 "differ); pass --overwrite to replace them or choose another --out")
@@ -278,7 +281,7 @@ def _write_steps(job: Job) -> None:
     """``prepared.tif`` (with a preparation) and ``binary.tif`` of a job (:func:`run`)."""
     stack, reading, region = job.source()
     if job.preparation.register or job.preparation.flat_field:
-        write_tiff(job.folder / "prepared.tif", np.asarray(stack, np.float32))
+        write_tiff(job.folder / "prepared.tif", np.asarray(job.prepared, np.float32))
     binary = np.stack([reading.binary(np.asarray(stack[t]), frame_mask(region, t))
                        for t in range(job.stack.shape[0])])
     write_tiff(job.folder / "binary.tif", binary.astype(np.uint8))
