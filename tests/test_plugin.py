@@ -733,8 +733,13 @@ def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
     aperture = viewer.add_labels(disc.astype(np.uint8), name="aperture")
     _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
     w.layer_box.value = viewer.layers["raw"]
+    w.region_box.value = None  # without the region, the status says what is wrong
+    w.register_drift()
+    assert "dark in every frame" in w.status.value and "region" in w.status.value
+    w.layer_box.value = viewer.layers["raw"]
     w.region_box.value = aperture
     w.register_drift()
+    assert "Warning" not in w.status.value
     shifts = np.asarray(viewer.layers["raw aligned"].metadata["shifts"])
     assert np.abs(shifts - d["shifts"]).max() < 0.2
     # the region chosen after it is what every frame shows inside the aperture (it was

@@ -6,6 +6,8 @@ each, then aligned as they were). A mixin of :class:`._widget.ClassifyWidget`.""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._layers import units_of
@@ -35,13 +37,17 @@ class PrepareActions:
 
         def work():
             from ..imaging.drift import register_stack
-            return register_stack(data, mask=region)
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = register_stack(data, mask=region)
+            return (*out, [str(w.message) for w in caught])
 
         self._in_background(self.register_button, "drift registration", work,
                             lambda out, source=layer: self._on_registered(source, *out),
                             f"measuring the drift of {layer.name}...")
 
-    def _on_registered(self, source, aligned, shifts, covered) -> None:
+    def _on_registered(self, source, aligned, shifts, covered, caught: list) -> None:
         name = f"{source.name} aligned"
         meta = {"shifts": shifts.tolist(), "raw": source.name}
         if name in self.viewer.layers:
@@ -66,7 +72,8 @@ class PrepareActions:
         self.status.value = (f"{source.name}: drift up to {drift:.1f} px; aligned stack and "
                              f"the region every frame covers ({covered.mean():.0%} of the "
                              "field) added and chosen. Paint out electrodes or scale bars "
-                             "in the region layer (label 0)")
+                             "in the region layer (label 0)" + "".join(
+                                 f". Warning: {w}" for w in caught))
 
     def flat_field_layer(self) -> None:
         """Divide the camera's light out of the chosen image in the background (the raw
