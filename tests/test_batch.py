@@ -76,7 +76,8 @@ def test_classify_writes_labels_csv_and_pngs(model, stack, tmp_path, capsys):
     assert not list(folder.rglob("*.tmp"))
 
 
-def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tmp_path):
+def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tmp_path,
+                                                                capsys):
     path, _ = model
     np.save(tmp_path / "s.npy", stack)
     args = ["classify", str(tmp_path / "s.npy"), "--out", str(tmp_path / "o"), "--model",
@@ -84,8 +85,10 @@ def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tm
     assert main(args) == 0
     frames = tmp_path / "o" / "s" / "frames"
     kept = (frames / "t00000.npz").stat().st_mtime_ns
+    assert "kept from an earlier run" not in capsys.readouterr().out
     (frames / "t00001.npz").unlink()  # as if interrupted before frame 1 was written
     assert main(args) == 0
+    assert f"{len(stack) - 1} of {len(stack)} frames were kept" in capsys.readouterr().out
     assert (frames / "t00000.npz").stat().st_mtime_ns == kept
     assert (frames / "t00001.npz").exists()
     assert main(args[:-1] + ["4"]) == 2  # other stride: refused, nothing touched

@@ -244,6 +244,10 @@ def _classify_into(args, out, names, readings, chosen, temps, mask) -> int:
                          keep_steps=args.keep_steps, parameters=args.parameters,
                          parameter_stride=args.parameter_stride)
             print(f"{job.path}: results in {folder}")
+            if job.reused:
+                print(f"{job.path}: {job.reused} of {len(job.frames)} frames were kept from "
+                      "an earlier run of the same input with the same settings "
+                      "(--overwrite computes them again)")
             _say_answer(job, clf)
             if args.parameters is not None:
                 print(parameters_message(job.path, job.parameters))

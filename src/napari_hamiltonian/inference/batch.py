@@ -55,6 +55,7 @@ class Job:
     notes: list[str] = field(default_factory=list)
     frames: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
+    reused: int = 0  # frames an earlier run with the same input and settings finished
     _source: tuple | None = field(default=None, repr=False)
 
     def source(self) -> tuple:
@@ -233,6 +234,7 @@ def run(job: Job, clf, client=None, progress: bool = True,
     done = {t for t, f in frame_files(frames_dir).items()
             if t < n_frames and frame_loads(f, grid, stride, window)}
     todo = [t for t in range(n_frames) if t not in done]
+    job.reused = n_frames - len(todo)
     if todo:
         stack, reading, region = job.source()
         _record_preparation(job, region)
