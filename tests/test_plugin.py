@@ -716,6 +716,9 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
     for layer, low, high in ((aligned, 0.7, 0.9), (flat, 0.95, 1.05)):
         frame = np.asarray(layer.data)[0]
         assert low < frame[rim].mean() / frame[centre].mean() < high
+    w.layer_box.value = viewer.layers["raw"]
+    w.register_drift()  # again: the flat layer was made from the earlier alignment
+    assert "out of date: raw aligned flat" in w.status.value
 
 
 def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
@@ -740,6 +743,7 @@ def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
     w.region_box.value = aperture
     w.register_drift()
     assert "Warning" not in w.status.value
+    assert "out of date" not in w.status.value  # nothing made from the first alignment
     shifts = np.asarray(viewer.layers["raw aligned"].metadata["shifts"])
     assert np.abs(shifts - d["shifts"]).max() < 0.2
     # the region chosen after it is what every frame shows inside the aperture (it was

@@ -50,6 +50,9 @@ class PrepareActions:
     def _on_registered(self, source, aligned, shifts, covered, caught: list) -> None:
         name = f"{source.name} aligned"
         meta = {"shifts": shifts.tolist(), "raw": source.name}
+        # layers made from an earlier alignment of this stack (its flat field, classes)
+        stale = [layer.name for layer in self.viewer.layers
+                 if layer.name.startswith(f"{name} ")] if name in self.viewer.layers else []
         if name in self.viewer.layers:
             self.viewer.layers[name].data = aligned
             self.viewer.layers[name].metadata.update(meta)
@@ -73,7 +76,9 @@ class PrepareActions:
                              f"the region every frame covers ({covered.mean():.0%} of the "
                              "field) added and chosen. Paint out electrodes or scale bars "
                              "in the region layer (label 0)" + "".join(
-                                 f". Warning: {w}" for w in caught))
+                                 f". Warning: {w}" for w in caught) + (
+                                 f". Made from the earlier alignment, now out of date: "
+                                 f"{', '.join(stale)}" if stale else ""))
 
     def flat_field_layer(self) -> None:
         """Divide the camera's light out of the chosen image in the background (the raw
