@@ -22,6 +22,7 @@ def no_threads(request, monkeypatch):
     """Widget work runs synchronously (no polling) unless a test is marked ``threads``."""
     if request.node.get_closest_marker("threads") is None:
         monkeypatch.setenv(NOTHREADS, "1")
+    monkeypatch.setattr(_widget, "_kept", {})  # each test's docks start from defaults
 
 
 @pytest.fixture
@@ -773,12 +774,19 @@ def test_a_closed_dock_stops_listening_and_a_reopened_one_works_alone(widget, qt
     no longer follows the slider nor runs; the dock opened again does."""
     viewer = widget.viewer
     widget.run()
+    mode = widget.threshold_mode.value
+    widget.threshold_mode.value = "switching (stack)"
+    widget.smooth.value, widget.confidence_k.value = 1.5, 2.0
     viewer.window.remove_dock_widget(widget)  # what the dock's x does
     viewer.dims.set_current_step(0, 3)
     assert widget.worker is None and sorted(widget.results) == [0]
     _, again = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
     assert again is not widget
-    again.stride.value = STRIDE
+    # the settings are kept (they were all reset), the results stay with the old dock
+    assert again.stride.value == STRIDE and again.confidence_k.value == 2.0
+    assert again.threshold_mode.value == "switching (stack)" and again.smooth.value == 1.5
+    assert not again.smooth.native.isHidden()
+    again.threshold_mode.value = mode
     again.run()
     assert sorted(again.results) == [3] and sorted(widget.results) == [0]
     viewer.dims.set_current_step(0, 4)  # only the open dock follows

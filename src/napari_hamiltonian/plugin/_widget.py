@@ -33,13 +33,17 @@ from ._prepare import PrepareActions
 from ._worker import GeneratorRun
 from .session import PER_FRAME_OTSU, ClassifySession, RunSettings
 
-
-
-
-
-
-
-
+#: The settings a dock opened again takes from the last one closed, in the order
+#: they are set back (the resolution before the PSF sigma it sets, the PSF sigma before
+#: the minimum cluster that follows it). The image and region follow the layers; the
+#: results stay with the closed dock.
+KEPT_SETTINGS = ("model_choice", "model_file", "fwhm_nm", "pixel_nm", "psf_sigma",
+                 "min_cluster", "threshold_mode", "metal", "threshold_value", "smooth",
+                 "smooth_frames", "insulator_level", "metal_level", "stride",
+                 "confidence_k", "overlay", "parameters")
+#: {setting: value} of the last dock closed in this session (napari hands each dock
+#: a fresh proxy of the viewer, so there is no viewer to keep them by)
+_kept: dict = {}
 
 
 class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActions, QWidget):
@@ -124,6 +128,11 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
         self.table_button.clicked.connect(self.show_table)
         self.figure_button.clicked.connect(self._figure_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
+        for name, value in _kept.items():  # as the last dock was when it was closed
+            try:
+                getattr(self, name).value = value
+            except (ValueError, OSError):  # a model file since moved: that one starts anew
+                pass
         self._on_layer(self.layer_box.value)
 
     def event(self, event) -> bool:
@@ -136,7 +145,9 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
         return super().event(event)
 
     def close_down(self) -> None:
-        """Stop the run and every connection to the viewer (the dock was closed)."""
+        """Stop the run and every connection to the viewer (the dock was closed); keep
+        its settings for the next dock (:data:`KEPT_SETTINGS`)."""
+        _kept.update({name: getattr(self, name).value for name in KEPT_SETTINGS})
         self._pending = None
         if self.worker is not None:
             self._cancelled = True
