@@ -99,7 +99,8 @@ def test_rerun_skips_finished_frames_and_refuses_other_settings(model, stack, tm
 
 def test_a_setting_dropped_is_named_when_refused(model, stack, tmp_path, capsys):
     """Rerunning without --mask into the same folder is refused naming the region (the
-    message listed only the new run's settings: "( differ)")."""
+    message listed only the new run's settings: "( differ)", then the record's key,
+    "region_sha256")."""
     path, _ = model
     np.save(tmp_path / "s.npy", stack)
     mask = np.ones(stack.shape[1:], np.uint8)
@@ -110,7 +111,7 @@ def test_a_setting_dropped_is_named_when_refused(model, stack, tmp_path, capsys)
     assert main(args + ["--mask", str(tmp_path / "m.tif")]) == 0
     capsys.readouterr()
     assert main(args) == 2
-    assert "(region_sha256 differ)" in capsys.readouterr().err
+    assert "(another region (--mask))" in capsys.readouterr().err
 
 
 def interrupt_second_save(monkeypatch):

@@ -718,7 +718,12 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
         frame = np.asarray(layer.data)[0]
         assert low < frame[rim].mean() / frame[centre].mean() < high
     w.layer_box.value = viewer.layers["raw"]
-    w.register_drift()  # again: the flat layer was made from the earlier alignment
+    w.region_box.value = None
+    w.register_drift()  # the same again: what was made from it still holds
+    assert "out of date" not in w.status.value
+    w.layer_box.value = viewer.layers["raw"]
+    w.region_box.value = viewer.layers["raw covered"]  # another region, other shifts
+    w.register_drift()
     assert "out of date: raw aligned flat" in w.status.value
 
 
@@ -785,6 +790,7 @@ def test_a_closed_dock_stops_listening_and_a_reopened_one_works_alone(widget, qt
     # the settings are kept (they were all reset), the results stay with the old dock
     assert again.stride.value == STRIDE and again.confidence_k.value == 2.0
     assert again.threshold_mode.value == "switching (stack)" and again.smooth.value == 1.5
+    assert again.layer_box.value is widget.layer_box.value
     assert not again.smooth.native.isHidden()
     again.threshold_mode.value = mode
     again.run()

@@ -250,6 +250,8 @@ def test_the_prepared_path_registers_behind_an_aperture_with_the_region():
     raw = np.where(disc, d["raw"], 3).astype(np.uint8)
     with pytest.warns(UserWarning, match="dark in every frame .*mask="):
         nh.register_stack(raw)  # without the region: the rim stays, and it says so
+    with pytest.warns(UserWarning, match="light is fitted to it too"):
+        nh.flat_field(raw)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _, region, shifts = Preparation(register=True).apply(raw, disc)

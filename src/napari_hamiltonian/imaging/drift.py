@@ -17,13 +17,11 @@ covers is returned as the mask of the aligned stack.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import ndimage
 
 from .illumination import monomials
-from .region import check_mask
+from .region import check_mask, warn_of_a_dark_surround
 
 #: Each frame's shift is refined against this many frames before it (pairs solved by
 #: least squares): on ``samples.raw_microscope_stack`` (seeds 0-7) the largest error is
@@ -76,17 +74,6 @@ def _shift_between(reference: np.ndarray, moving: np.ndarray, upsample: int,
                                           (moving - moving.mean()) * taper,
                                           upsample_factor=upsample, normalization=None)
     return np.asarray(shift, np.float64)
-
-
-#: Without a mask, warn when more than this share of the field is dark in every raw
-#: frame (below a tenth of the frames' median): an aperture's surround or the camera's
-#: edge, whose rim stays while the sample moves and pulls the drift towards zero.
-DARK_SHARE = 0.05
-
-
-def _dark_in_every_frame(a: np.ndarray) -> float:
-    """The share of the field below a tenth of the stack's median in every frame."""
-    return float(np.mean((a < 0.1 * np.median(a)).all(0)))
 
 
 def register_stack(stack, reference: str = "previous", upsample: int = 20,
@@ -155,14 +142,10 @@ def register_stack(stack, reference: str = "previous", upsample: int = 20,
                              f"({len(a)}, 2), got {shifts.shape}")
         aligned, covered = _aligned(a, shifts, mask)
         return aligned, shifts, covered
-    dark = _dark_in_every_frame(a) if mask is None else 0.0
-    if dark > DARK_SHARE:
-        warnings.warn(
-            f"{dark:.0%} of the field is dark in every frame (an aperture's surround?): "
-            "without a mask the drift is measured on the whole field, and a rim that "
-            "stays with the camera pulls it towards zero. Give the aperture's inside as "
-            "the region (mask=, --mask, or a Labels or Shapes layer in the dock)",
-            UserWarning, stacklevel=2)
+    if mask is None:
+        warn_of_a_dark_surround(a, "without a mask the drift is measured on the whole "
+                                "field, and a rim that stays with the camera pulls it "
+                                "towards zero", stacklevel=2)
     shifts = np.zeros((len(a), 2))
     for t in range(1, len(a)):
         base = a[t - 1] if reference == "previous" else a[0]

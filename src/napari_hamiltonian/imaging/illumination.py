@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from .binary import otsu_threshold
-from .region import check_mask
+from .region import check_mask, warn_of_a_dark_surround
 
 
 def monomials(y, x, shape, degree: int) -> np.ndarray:
@@ -306,6 +306,10 @@ def illumination(image_or_stack, degree: int | str = "auto", reference=None,
         picked = [0]
     else:
         stack = a[None] if a.ndim == 2 else a
+        if mask is None:
+            warn_of_a_dark_surround(stack, "without a mask the light is fitted to it too, "
+                                    "and the sample's comes out wrong by several per cent",
+                                    stacklevel=3)
         picked = np.unique(np.linspace(0, len(stack) - 1, 8).astype(int))
         frames = list(stack[picked])
     # pixels at or below zero (clipped at the camera's floor) carry no light to fit

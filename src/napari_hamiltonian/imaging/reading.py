@@ -325,7 +325,8 @@ class Reading:
                                                   if self.metal == "dark" else "")
         if self.switching:
             smooth = [f"{self.smooth:g} px" if self.smooth else "",
-                      f"{self.smooth_frames:g} frames" if self.smooth_frames else ""]
+                      f"{self.smooth_frames:g} frame{'s' if self.smooth_frames != 1 else ''}"
+                      if self.smooth_frames else ""]
             smooth = " and ".join(s for s in smooth if s)
             return (f"switching frame of each pixel, {self.metal} metal"
                     + (f", smoothed over {smooth}" if smooth else ""))

@@ -9,6 +9,7 @@ threshold, level, PSF estimate, share or cluster.
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import numpy as np
 
@@ -28,9 +29,31 @@ def check_mask(mask, shape: tuple[int, ...], what: str = "image") -> np.ndarray 
         raise ValueError(f"mask has shape {m.shape}, the {what} {tuple(shape)}: give a mask "
                          "of the frame's shape (Y, X) or of the stack's (T, Y, X)")
     if not m.any():
-        raise ValueError("the mask holds no pixel of the sample (all False): nothing to "
-                         "classify; True marks the sample")
+        raise ValueError("the mask holds no pixel of the sample (all False or 0): "
+                         "nothing to read; True (or nonzero) marks the sample")
     return np.ascontiguousarray(m)
+
+
+#: Without a region, warn when more than this share of the field is dark in every
+#: frame (below a tenth of the frames' median): an aperture's surround, which stays
+#: with the camera.
+DARK_SHARE = 0.05
+
+
+def warn_of_a_dark_surround(frames: np.ndarray, spoils: str, stacklevel: int) -> None:
+    """Warn, naming what it ``spoils``, when more than :data:`DARK_SHARE` of the field of
+    ``frames`` (H, W) or (T, H, W) is dark in every frame and no region was given."""
+    a = frames[None] if frames.ndim == 2 else frames
+    median = np.nanmedian(a)
+    if not median > 0:  # no light to be dark against (an offset image: refused later)
+        return
+    with np.errstate(invalid="ignore"):
+        dark = float(np.mean((a < 0.1 * median).all(0)))
+    if dark > DARK_SHARE:
+        warnings.warn(f"{dark:.0%} of the field is dark in every frame (an aperture's "
+                      f"surround?): {spoils}. Give the aperture's inside as the region "
+                      "(mask=, --mask, or a Labels or Shapes layer in the dock)",
+                      UserWarning, stacklevel=stacklevel + 1)
 
 
 def region_digest(mask: np.ndarray | None) -> str | None:

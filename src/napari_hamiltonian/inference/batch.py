@@ -37,6 +37,16 @@ from ..output.report import write_report
 from .sliding import check_memory, check_stride, n_windows
 
 
+#: The recorded settings as a user gave them, for the message that refuses a rerun.
+SETTING_WORDS = {"region_sha256": "region (--mask)", "register": "--register",
+                 "flat_field": "--flat-field", "stride": "--stride",
+                 "threshold": "--threshold", "metal": "--metal",
+                 "confidence_k": "confidence k", "window": "model window",
+                 "model_sha256": "model", "shape": "image shape",
+                 "package_version": "package version", "levels": "--levels",
+                 "smooth": "--smooth", "smooth_frames": "--smooth-frames"}
+
+
 @dataclass
 class Job:
     """One input checked and ready to run (see :func:`plan`)."""
@@ -155,9 +165,11 @@ def plan(path, folder, clf, model_hash: str, stride: int = 1, reading: Reading |
             old = old if isinstance(old, dict) else {}
             diff = sorted(k for k in settings.keys() | old.keys()  # a setting dropped too
                           if old.get(k) != settings.get(k))
+            words = [SETTING_WORDS.get(k, k) for k in diff]
             raise FileExistsError(
-                f"{folder} holds results made with other settings ({', '.join(diff)} "
-                "differ); pass --overwrite to replace them or choose another --out")
+                f"{folder} holds results made with other settings (another "
+                f"{', another '.join(words)}); pass --overwrite to replace them or choose "
+                "another --out")
         if old_source.get("sha256") not in (None, source["sha256"]):
             job.recompute = True
             job.notes.append(f"{path} changed since its results were made: recomputing")

@@ -50,9 +50,12 @@ class PrepareActions:
     def _on_registered(self, source, aligned, shifts, covered, caught: list) -> None:
         name = f"{source.name} aligned"
         meta = {"shifts": shifts.tolist(), "raw": source.name}
-        # layers made from an earlier alignment of this stack (its flat field, classes)
+        # layers made from an earlier, other alignment of this stack (its flat field, ...)
+        before = self.viewer.layers[name].metadata.get("shifts") \
+            if name in self.viewer.layers else None
         stale = [layer.name for layer in self.viewer.layers
-                 if layer.name.startswith(f"{name} ")] if name in self.viewer.layers else []
+                 if layer.name.startswith(f"{name} ")] \
+            if before is not None and not np.allclose(before, shifts, atol=1e-6) else []
         if name in self.viewer.layers:
             self.viewer.layers[name].data = aligned
             self.viewer.layers[name].metadata.update(meta)

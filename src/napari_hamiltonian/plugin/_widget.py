@@ -34,10 +34,10 @@ from ._worker import GeneratorRun
 from .session import PER_FRAME_OTSU, ClassifySession, RunSettings
 
 #: The settings a dock opened again takes from the last one closed, in the order
-#: they are set back (the resolution before the PSF sigma it sets, the PSF sigma before
-#: the minimum cluster that follows it). The image and region follow the layers; the
-#: results stay with the closed dock.
-KEPT_SETTINGS = ("model_choice", "model_file", "fwhm_nm", "pixel_nm", "psf_sigma",
+#: they are set back (the image and region, by layer name, while those layers exist;
+#: the resolution before the PSF sigma it sets, the PSF sigma before the minimum
+#: cluster that follows it). The results stay with the closed dock.
+KEPT_SETTINGS = ("layer_box", "region_box", "model_choice", "model_file", "fwhm_nm", "pixel_nm", "psf_sigma",
                  "min_cluster", "threshold_mode", "metal", "threshold_value", "smooth",
                  "smooth_frames", "insulator_level", "metal_level", "stride",
                  "confidence_k", "overlay", "parameters")
@@ -129,6 +129,10 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
         self.figure_button.clicked.connect(self._figure_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
         for name, value in _kept.items():  # as the last dock was when it was closed
+            if name in ("layer_box", "region_box"):
+                if value not in self.viewer.layers:
+                    continue
+                value = self.viewer.layers[value]
             try:
                 getattr(self, name).value = value
             except (ValueError, OSError):  # a model file since moved: that one starts anew
@@ -148,6 +152,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
         """Stop the run and every connection to the viewer (the dock was closed); keep
         its settings for the next dock (:data:`KEPT_SETTINGS`)."""
         _kept.update({name: getattr(self, name).value for name in KEPT_SETTINGS})
+        for box in ("layer_box", "region_box"):  # layers by name: the next dock's own
+            _kept[box] = getattr(_kept[box], "name", None)
         self._pending = None
         if self.worker is not None:
             self._cancelled = True
