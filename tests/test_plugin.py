@@ -9,7 +9,7 @@ import tifffile  # noqa: E402
 
 import napari_hamiltonian as nh  # noqa: E402
 from napari_hamiltonian import HamiltonianClassifier  # noqa: E402
-from napari_hamiltonian.plugin import _status, _widget  # noqa: E402
+from napari_hamiltonian.plugin import _remembered, _status, _widget  # noqa: E402
 from napari_hamiltonian.plugin._worker import NOTHREADS  # noqa: E402
 from napari_hamiltonian.samples import sample_path  # noqa: E402
 
@@ -22,7 +22,7 @@ def no_threads(request, monkeypatch):
     """Widget work runs synchronously (no polling) unless a test is marked ``threads``."""
     if request.node.get_closest_marker("threads") is None:
         monkeypatch.setenv(NOTHREADS, "1")
-    monkeypatch.setattr(_widget, "_kept", {})  # each test's docks start from defaults
+    monkeypatch.setattr(_remembered, "_last", {})  # each test's docks start from defaults
 
 
 @pytest.fixture

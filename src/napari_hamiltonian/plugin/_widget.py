@@ -30,20 +30,9 @@ from ..output.messages import for_dock
 from ._outputs import OutputActions
 from ._parameters import ParameterActions, parameters_name
 from ._prepare import PrepareActions
+from ._remembered import recall, remember
 from ._worker import GeneratorRun
 from .session import PER_FRAME_OTSU, ClassifySession, RunSettings
-
-#: The settings a dock opened again takes from the last one closed, in the order
-#: they are set back (the image and region, by layer name, while those layers exist;
-#: the resolution before the PSF sigma it sets, the PSF sigma before the minimum
-#: cluster that follows it). The results stay with the closed dock.
-KEPT_SETTINGS = ("layer_box", "region_box", "model_choice", "model_file", "fwhm_nm", "pixel_nm", "psf_sigma",
-                 "min_cluster", "threshold_mode", "metal", "threshold_value", "smooth",
-                 "smooth_frames", "insulator_level", "metal_level", "stride",
-                 "confidence_k", "overlay", "parameters")
-#: {setting: value} of the last dock closed in this session (napari hands each dock
-#: a fresh proxy of the viewer, so there is no viewer to keep them by)
-_kept: dict = {}
 
 
 class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActions, QWidget):
@@ -128,15 +117,7 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
         self.table_button.clicked.connect(self.show_table)
         self.figure_button.clicked.connect(self._figure_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
-        for name, value in _kept.items():  # as the last dock was when it was closed
-            if name in ("layer_box", "region_box"):
-                if value not in self.viewer.layers:
-                    continue
-                value = self.viewer.layers[value]
-            try:
-                getattr(self, name).value = value
-            except (ValueError, OSError):  # a model file since moved: that one starts anew
-                pass
+        recall(self)  # the settings of the last dock closed
         self._on_layer(self.layer_box.value)
 
     def event(self, event) -> bool:
@@ -150,10 +131,8 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
 
     def close_down(self) -> None:
         """Stop the run and every connection to the viewer (the dock was closed); keep
-        its settings for the next dock (:data:`KEPT_SETTINGS`)."""
-        _kept.update({name: getattr(self, name).value for name in KEPT_SETTINGS})
-        for box in ("layer_box", "region_box"):  # layers by name: the next dock's own
-            _kept[box] = getattr(_kept[box], "name", None)
+        its settings for the next dock (:mod:`._remembered`)."""
+        remember(self)
         self._pending = None
         if self.worker is not None:
             self._cancelled = True
