@@ -746,6 +746,10 @@ def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
     w.register_drift()
     assert "dark in every frame" in w.status.value and "region" in w.status.value
     w.layer_box.value = viewer.layers["raw"]
+    w.region_box.value = None
+    w.flat_field_layer()  # the light fitted to the surround too: it says so
+    assert "light is fitted to it too" in w.status.value
+    w.layer_box.value = viewer.layers["raw"]
     w.region_box.value = aperture
     w.register_drift()
     assert "Warning" not in w.status.value

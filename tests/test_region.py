@@ -208,7 +208,11 @@ def test_registration_recovers_pure_translations():
     true = np.array([[0, 0], [1.3, -2.6], [4.25, 0.5], [-3.1, 5.9]])
     frames = np.stack([ndimage.shift(pattern, d, order=3, mode="nearest")[30:270, 30:270]
                        for d in true])
-    aligned, shifts, covered = nh.register_stack(frames)
+    with warnings.catch_warnings():
+        # the dark phase is at 0: its domains are dark in every frame, but they move
+        # with the sample, so they are no aperture's surround
+        warnings.simplefilter("error")
+        aligned, shifts, covered = nh.register_stack(frames)
     np.testing.assert_allclose(shifts, true, atol=0.01)
     assert covered.sum() < covered.size and np.isfinite(aligned[:, covered]).all()
     again = nh.register_stack(frames, shifts=shifts)

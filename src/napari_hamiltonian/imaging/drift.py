@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from .illumination import monomials
-from .region import check_mask, warn_of_a_dark_surround
+from .region import check_mask, dark_in_every_frame, warn_of_a_dark_surround
 
 #: Each frame's shift is refined against this many frames before it (pairs solved by
 #: least squares): on ``samples.raw_microscope_stack`` (seeds 0-7) the largest error is
@@ -30,6 +30,9 @@ REFINE_PAIRS = 2
 #: Tukey's biweight constant (in robust standard deviations of the residual): pixels
 #: whose domains switched between two frames get no weight.
 TUKEY = 4.685
+#: How far (px) a cubic spline and a gradient reach: pixels this close to a mask's edge
+#: (an aperture's rim, fixed to the camera) see past it, so they are left out.
+SPLINE_REACH = 2
 
 
 def _edges(frame: np.ndarray, highpass: float, mask: np.ndarray | None) -> np.ndarray:
@@ -142,10 +145,6 @@ def register_stack(stack, reference: str = "previous", upsample: int = 20,
                              f"({len(a)}, 2), got {shifts.shape}")
         aligned, covered = _aligned(a, shifts, mask)
         return aligned, shifts, covered
-    if mask is None:
-        warn_of_a_dark_surround(a, "without a mask the drift is measured on the whole "
-                                "field, and a rim that stays with the camera pulls it "
-                                "towards zero", stacklevel=2)
     shifts = np.zeros((len(a), 2))
     for t in range(1, len(a)):
         base = a[t - 1] if reference == "previous" else a[0]
@@ -161,6 +160,14 @@ def register_stack(stack, reference: str = "previous", upsample: int = 20,
         shifts -= shifts[0]
     shifts = _refined(a, shifts, reference, mask)
     aligned, covered = _aligned(a, shifts, mask)
+    if mask is None:
+        # dark in every raw frame, more than in every aligned one: it stays with the
+        # camera (an aperture's surround), not with the sample (a dark phase's domains)
+        dark = dark_in_every_frame(a)
+        if (dark & covered).sum() > (dark_in_every_frame(aligned) & covered).sum():
+            warn_of_a_dark_surround(dark, "without a mask the drift is measured on the "
+                                    "whole field, and a rim that stays with the camera "
+                                    "pulls it towards zero", stacklevel=2)
     return aligned, shifts, covered
 
 
@@ -170,9 +177,9 @@ def _refined(a: np.ndarray, shifts: np.ndarray, reference: str,
     the :data:`REFINE_PAIRS` frames before it (``reference="previous"``) or against the
     first, then one shift per frame by least squares, the first at (0, 0)."""
     terms = monomials(*np.mgrid[:a.shape[1], :a.shape[2]], a.shape[1:], 2)
-    # pixels whose cubic spline and gradient reach only the sample (2 px in from the
-    # mask's edge: an aperture's edge or surround, fixed to the camera, pulls otherwise)
-    mask = None if mask is None else ndimage.binary_erosion(mask, iterations=2)
+    # pixels whose cubic spline and gradient reach only the sample (an aperture's edge
+    # or surround, fixed to the camera, pulls otherwise)
+    mask = None if mask is None else ndimage.binary_erosion(mask, iterations=SPLINE_REACH)
     rows, measured = [np.eye(len(a))[0]], [np.zeros(2)]
     for t in range(1, len(a)):
         for u in (range(max(0, t - REFINE_PAIRS), t) if reference == "previous" else (0,)):
@@ -220,7 +227,8 @@ def _refined_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray,
             weighted = design.T * weight
             step = np.linalg.lstsq(weighted @ design, weighted @ residual, rcond=None)[0]
             left = residual - design @ step
-            scale = 1.4826 * np.median(np.abs(left[weight > 0])) if (weight > 0).any() else 0
+            kept = left[weight > 0]
+            scale = 1.4826 * np.median(np.abs(kept)) if kept.size else 0
             if not scale > 0:
                 return start
             u = left / (TUKEY * scale)
@@ -239,11 +247,10 @@ def _aligned(a: np.ndarray, shifts: np.ndarray, mask: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
     """Frames shifted back by ``shifts`` (NaN where a frame does not reach) and the
     pixels every frame covers: with a mask (fixed to the camera, as an aperture), the
-    pixels every frame shows inside it, 2 px in from its edge (as far as the cubic
-    spline reaches)."""
+    pixels every frame shows inside it, :data:`SPLINE_REACH` px in from its edge."""
     aligned = np.empty(a.shape, np.float32)
     seen = np.ones(a.shape[1:]) if mask is None else \
-        ndimage.binary_erosion(mask, iterations=2).astype(np.float64)
+        ndimage.binary_erosion(mask, iterations=SPLINE_REACH).astype(np.float64)
     reach = np.ones(a.shape[1:], np.float64)
     for t, frame in enumerate(a):
         aligned[t] = ndimage.shift(frame, -shifts[t], order=3, mode="constant",

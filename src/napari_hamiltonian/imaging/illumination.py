@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from .binary import otsu_threshold
-from .region import check_mask, warn_of_a_dark_surround
+from .region import check_mask, dark_in_every_frame, warn_of_a_dark_surround
 
 
 def monomials(y, x, shape, degree: int) -> np.ndarray:
@@ -39,9 +39,9 @@ def _orders(degree: int) -> np.ndarray:
 
 
 #: Pixels fitted at most (spread over the frames): the surface's error (degree 4) at
-#: the field's corners, where a polynomial is least constrained, falls with their number (20,000:
-#: up to 10 % of the contrast on ``samples.raw_microscope_stack``; 200,000: 2.5 %;
-#: 600,000: the largest of seeds 0-6 1.8 % instead of 2.3 %).
+#: the field's corners, where a polynomial is least constrained, falls with their
+#: number (20,000: up to 10 % of the contrast on ``samples.raw_microscope_stack``;
+#: 200,000: 2.5 %; 600,000: the largest of seeds 0-6 1.8 % instead of 2.3 %).
 FIT_PIXELS = 600_000
 #: Distance (px) of a fitted pixel from a domain wall and from the region's edge: a
 #: blurred wall or a bright electrode just outside the region leaks light this far
@@ -135,24 +135,21 @@ def _held_out_degree(weighted: np.ndarray, values: np.ndarray, ys: np.ndarray,
         square.append(y @ y)
         count.append(len(y))
     total_gram, total_moment = np.sum(gram, 0), np.sum(moment, 0)
-    errors = {}
+    errors, sane = {}, {}
     for degree in degrees:
         cols = np.flatnonzero(orders <= degree)
+        sub = np.ix_(cols, cols)
         per_block = []
         for g, m, q, n in zip(gram, moment, square, count):
-            sub = np.ix_(cols, cols)
             coef = np.linalg.lstsq((total_gram - g)[sub], (total_moment - m)[cols],
                                    rcond=None)[0]
             per_block.append((q - 2 * coef @ m[cols] + coef @ g[sub] @ coef) / n)
         errors[degree] = np.array(per_block)
-    sane = []
-    for degree in errors:
-        cols = np.flatnonzero(orders <= degree)
-        light = region[:, cols] @ np.linalg.lstsq(total_gram[np.ix_(cols, cols)],
-                                                  total_moment[cols], rcond=None)[0]
+        light = region[:, cols] @ np.linalg.lstsq(total_gram[sub], total_moment[cols],
+                                                  rcond=None)[0]
         if light.min() >= LIGHT_FLOOR * light.mean():
-            sane.append(degree)
-    errors = {d: errors[d] for d in sane} or errors
+            sane[degree] = errors[degree]
+    errors = sane or errors
     best = min(errors, key=lambda d: errors[d].mean())
     for degree in sorted(errors):
         excess = errors[degree] - errors[best]
@@ -183,8 +180,9 @@ def _surface(frames: list, regions: list, degrees: range,
     round fits a quadratic and one level to every pixel (the local mean brightness,
     smoothly: most of the vignetting, so that Otsu's threshold can split the phases at
     the field's dark corners; a higher degree there follows a coarse pattern's domains
-    on a small frame and may fall to nothing); three more split each frame's pixels by Otsu's threshold after the current correction
-    and keep those ``WALL_MARGIN`` px from a domain wall and from the region's edge.
+    on a small frame and may fall to nothing); three more split each frame's pixels by
+    Otsu's threshold after the current correction and keep those ``WALL_MARGIN`` px from
+    a domain wall and from the region's edge.
     One level and one round without ``two_phases``.
 
     The fit is in intensity, not in log intensity: a camera's noise is the same in both
@@ -264,8 +262,8 @@ def illumination(image_or_stack, degree: int | str = "auto", reference=None,
     2D polynomial of ``degree``) times one level per phase, the phases
     found by Otsu's threshold after the correction so far (three rounds after a first
     that fits the local brightness; up to eight frames of a stack, evenly spaced).
-    A ``UserWarning`` says when the surface falls to nothing inside the region. With a reference frame of one phase, the surface
-    alone is fitted to it.
+    A ``UserWarning`` says when the surface falls to nothing inside the region. With a
+    reference frame of one phase, the surface alone is fitted to it.
 
     Parameters
     ----------
@@ -276,8 +274,8 @@ def illumination(image_or_stack, degree: int | str = "auto", reference=None,
         Degree of the polynomial. ``"auto"``: the lowest of 0-6 that predicts
         left-out blocks of the field as well as the best does (block cross-validation):
         2 for a lens's quadratic vignetting, mostly 4 for cos^4 vignetting or an
-        off-centre illumination spot. A degree higher than the light needs adds its own wander at
-        the field's corners.
+        off-centre illumination spot. A degree higher than the light needs adds its own
+        wander at the field's corners.
     reference : array_like, shape (H, W), optional
         A frame of one phase only (fully insulating or fully metallic) under the same
         illumination, fitted instead of the data.
@@ -307,7 +305,8 @@ def illumination(image_or_stack, degree: int | str = "auto", reference=None,
     else:
         stack = a[None] if a.ndim == 2 else a
         if mask is None:
-            warn_of_a_dark_surround(stack, "without a mask the light is fitted to it too, "
+            warn_of_a_dark_surround(dark_in_every_frame(stack),
+                                    "without a mask the light is fitted to it too, "
                                     "and the sample's comes out wrong by several per cent",
                                     stacklevel=3)
         picked = np.unique(np.linspace(0, len(stack) - 1, 8).astype(int))

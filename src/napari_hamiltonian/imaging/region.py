@@ -40,19 +40,26 @@ def check_mask(mask, shape: tuple[int, ...], what: str = "image") -> np.ndarray 
 DARK_SHARE = 0.05
 
 
-def warn_of_a_dark_surround(frames: np.ndarray, spoils: str, stacklevel: int) -> None:
-    """Warn, naming what it ``spoils``, when more than :data:`DARK_SHARE` of the field of
-    ``frames`` (H, W) or (T, H, W) is dark in every frame and no region was given."""
+def dark_in_every_frame(frames: np.ndarray) -> np.ndarray:
+    """Pixels (H, W) below a tenth of the median of ``frames`` (H, W) or (T, H, W) in
+    every frame (NaN is not dark): an aperture's surround, or none where the frames hold
+    no light to be dark against (a median at or below zero)."""
     a = frames[None] if frames.ndim == 2 else frames
     median = np.nanmedian(a)
-    if not median > 0:  # no light to be dark against (an offset image: refused later)
-        return
+    if not median > 0:
+        return np.zeros(a.shape[1:], bool)
     with np.errstate(invalid="ignore"):
-        dark = float(np.mean((a < 0.1 * median).all(0)))
-    if dark > DARK_SHARE:
-        warnings.warn(f"{dark:.0%} of the field is dark in every frame (an aperture's "
-                      f"surround?): {spoils}. Give the aperture's inside as the region "
-                      "(mask=, --mask, or a Labels or Shapes layer in the dock)",
+        return (a < 0.1 * median).all(0)
+
+
+def warn_of_a_dark_surround(dark: np.ndarray, spoils: str, stacklevel: int) -> None:
+    """Warn, naming what it ``spoils``, when the pixels ``dark`` in every frame
+    (:func:`dark_in_every_frame`) are more than :data:`DARK_SHARE` of the field and no
+    region was given."""
+    if dark.mean() > DARK_SHARE:
+        warnings.warn(f"{dark.mean():.0%} of the field is dark in every frame (an "
+                      f"aperture's surround?): {spoils}. Give the aperture's inside as the "
+                      "region (mask=, --mask, or a Labels or Shapes layer in the dock)",
                       UserWarning, stacklevel=stacklevel + 1)
 
 

@@ -38,10 +38,8 @@ class PrepareActions:
         def work():
             from ..imaging.drift import register_stack
 
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                out = register_stack(data, mask=region)
-            return (*out, [str(w.message) for w in caught])
+            out, caught = _warned(register_stack, data, mask=region)
+            return (*out, caught)
 
         self._in_background(self.register_button, "drift registration", work,
                             lambda out, source=layer: self._on_registered(source, *out),
@@ -107,14 +105,14 @@ class PrepareActions:
             from ..imaging.preparation import flat_field_drifting
 
             if source is None or not shifts:
-                return flat_field(data, mask=region)
-            return flat_field_drifting(data, np.asarray(shifts), region)
+                return _warned(flat_field, data, mask=region)
+            return _warned(flat_field_drifting, data, np.asarray(shifts), region)
 
         self._in_background(self.flat_button, "flat field", work,
-                            lambda flat, layer=layer: self._on_flat(layer, flat),
+                            lambda out, layer=layer: self._on_flat(layer, *out),
                             f"fitting the illumination of {layer.name}...")
 
-    def _on_flat(self, layer, flat) -> None:
+    def _on_flat(self, layer, flat, caught: list) -> None:
         name = f"{layer.name} flat"
         finite = flat[np.isfinite(flat)]
         limits = (float(finite.min()), float(finite.max()))
@@ -127,4 +125,14 @@ class PrepareActions:
                                   metadata=dict(layer.metadata))
         self.layer_box.value = self.viewer.layers[name]
         self.status.value = (f"{layer.name}: illumination divided out ({name}); the phase "
-                             "levels now hold across the field")
+                             "levels now hold across the field" + "".join(
+                                 f". Warning: {w}" for w in caught))
+
+
+def _warned(function, *args, **kwargs) -> tuple:
+    """``function(*args, **kwargs)`` and the warnings it gave, in words, for the status
+    (warnings in a worker thread reach no one)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = function(*args, **kwargs)
+    return value, [str(w.message) for w in caught]
