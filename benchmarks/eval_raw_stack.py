@@ -20,9 +20,10 @@ electrode strips covering 20 % of the field, and noise. Measured:
    no electrode -> flat field of the raw frames, each with the region where the sample
    is in it -> aligned -> switching binarisation -> the 2 px model) against the clean
    stack read the same way over the same windows (those of the region), on the frames
-   of the transition (metal fraction 0.35-0.65): accepted share and majority class,
-   beside the same comparison between two noise draws of the defect-free sweep (the
-   floor of a per-frame difference); and the windows touching an electrode (none may
+   of the transition (metal fraction 0.35-0.65): accepted share over those frames and
+   per frame, and majority class, beside the same comparison between two noise draws
+   of the defect-free sweep (the floor of a per-frame difference: a frame's share
+   rests on few independent windows); and the windows touching an electrode (none may
    be classified), and what the raw stack says without a region;
 4. a region covering 30 % of a 760 x 760 frame: classification time against the full
    frame (one run each, interleaved) and labels identical inside.
@@ -164,12 +165,16 @@ def main() -> None:
                               r["windows on electrodes"]):
             print(f"  accepted {a:.1%} (clean {c:.1%}), answer {m[0]} (clean {m[1]}), "
                   f"classified windows touching an electrode: {e}")
-        diff = np.abs(np.subtract(r["accepted raw"], r["accepted clean"]))
+        signed = np.subtract(r["accepted raw"], r["accepted clean"])
+        diff = np.abs(signed)
         agree = np.mean([a == b for a, b in r["majority"]])
-        print(f"  transition frames: accepted share within {diff.max():.1%} (mean "
-              f"{diff.mean():.1%}), same answer in {agree:.0%}; two noise draws of the "
-              f"defect-free sweep: within {max(r['floor']):.1%} (mean "
-              f"{np.mean(r['floor']):.1%})")
+        # every frame has the same windows (the region's): the share over the transition
+        # frames is the mean of the frames' shares
+        print(f"  transition frames: accepted share {np.mean(r['accepted raw']):.1%} "
+              f"(clean {np.mean(r['accepted clean']):.1%}: {signed.mean():+.1%}); per "
+              f"frame within {diff.max():.1%} (mean {diff.mean():.1%}), same answer in "
+              f"{agree:.0%}; two noise draws of the defect-free sweep: per frame within "
+              f"{max(r['floor']):.1%} (mean {np.mean(r['floor']):.1%})")
         print(f"  without the region: {r['without region'][0]}; "
               f"{r['without region'][1] or '(no words)'}")
     if not args.skip_speed:

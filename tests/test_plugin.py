@@ -721,9 +721,23 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
     w.region_box.value = None
     w.register_drift()  # the same again: what was made from it still holds
     assert "out of date" not in w.status.value
+    # again with the painted region chosen: it is the sample's, not a camera region (it
+    # would shrink by the drift at every rerun), and what was painted out stays out
+    before = np.asarray(covered.data) > 0
+    covered.data = np.where(gold, 0, covered.data).astype(np.uint8)
+    painted = before & ~(np.asarray(covered.data) > 0)
     w.layer_box.value = viewer.layers["raw"]
-    w.region_box.value = viewer.layers["raw covered"]  # another region, other shifts
+    w.region_box.value = covered
     w.register_drift()
+    assert viewer.layers["raw covered"] is covered and w.region_box.value is covered
+    np.testing.assert_array_equal(np.asarray(covered.data) > 0, before & ~gold)
+    assert f"the {painted.sum()} px painted out of it stay out" in w.status.value
+    assert "out of date" not in w.status.value
+    w.layer_box.value = viewer.layers["raw"]
+    yy, xx = np.mgrid[:200, :200]
+    disc = (yy - 100) ** 2 + (xx - 100) ** 2 < 90 ** 2
+    w.region_box.value = viewer.add_labels(disc.astype(np.uint8), name="aperture")
+    w.register_drift()  # another region, other shifts
     assert "out of date: raw aligned flat" in w.status.value
 
 

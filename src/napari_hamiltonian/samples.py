@@ -109,9 +109,11 @@ def raw_microscope_stack(n_frames: int = 24, field: int = 400, psf_sigma: float 
         phase = frame.astype(np.float64)
         scene = np.where(strips, 2.2, phase)  # gold: brighter than either phase
         for out, image, drift, lit in ((raw, scene, shift, light), (clean, phase, (0, 0), 1)):
-            moved = ndimage.shift(image, drift, order=1, mode="nearest")
-            view = ndimage.gaussian_filter(moved, psf_sigma)[margin:margin + field,
-                                                             margin:margin + field]
+            # the camera samples the blurred scene where the drift has taken it
+            # (blurred, the scene is smooth enough for a cubic spline to shift it)
+            moved = ndimage.shift(ndimage.gaussian_filter(image, psf_sigma), drift,
+                                  order=3, mode="nearest")
+            view = moved[margin:margin + field, margin:margin + field]
             # both phases reflect the illumination: insulator 60, metal 150 at its centre
             grey = (60 + 90 * view) * lit + 90 * rng.normal(0.0, noise, view.shape)
             out.append(np.clip(np.round(grey), 0, 255).astype(np.uint8))

@@ -31,6 +31,15 @@ class PrepareActions:
         except ValueError as err:
             self._error(str(err))
             return
+        painted = None
+        earlier = self.region_box.value
+        if earlier is not None and earlier.metadata.get("covered of") == layer.name:
+            # the region an earlier Register drift made: fixed to the sample, not to the
+            # camera (as a camera region it would shrink by the drift at every rerun);
+            # the camera region it was measured with is used again, and what the user
+            # painted out of it stays out
+            painted = earlier.metadata["covered"] & ~region
+            region = earlier.metadata["camera region"]
         if region is not None and region.ndim == 3:
             region = region.all(0)
         data = np.asarray(layer.data)
@@ -41,11 +50,14 @@ class PrepareActions:
             out, caught = _warned(register_stack, data, mask=region)
             return (*out, caught)
 
-        self._in_background(self.register_button, "drift registration", work,
-                            lambda out, source=layer: self._on_registered(source, *out),
-                            f"measuring the drift of {layer.name}...")
+        self._in_background(
+            self.register_button, "drift registration", work,
+            lambda out, source=layer, camera=region: self._on_registered(
+                source, *out, camera=camera, painted=painted),
+            f"measuring the drift of {layer.name}...")
 
-    def _on_registered(self, source, aligned, shifts, covered, caught: list) -> None:
+    def _on_registered(self, source, aligned, shifts, covered, caught: list,
+                       camera=None, painted=None) -> None:
         name = f"{source.name} aligned"
         meta = {"shifts": shifts.tolist(), "raw": source.name}
         # layers made from an earlier, other alignment of this stack (its flat field, ...)
@@ -64,19 +76,25 @@ class PrepareActions:
                                   **units_of(source),
                                   contrast_limits=(float(finite.min()), float(finite.max())))
         region = f"{source.name} covered"
+        kept = covered & ~painted if painted is not None else covered
+        meta = {"covered of": source.name, "covered": covered, "camera region": camera}
         if region in self.viewer.layers:
-            self.viewer.layers[region].data = covered.astype(np.uint8)
+            self.viewer.layers[region].data = kept.astype(np.uint8)
+            self.viewer.layers[region].metadata.update(meta)
         else:
-            self.viewer.add_labels(covered.astype(np.uint8), name=region, opacity=0.2,
+            self.viewer.add_labels(kept.astype(np.uint8), name=region, opacity=0.2,
                                    scale=source.scale[-2:], translate=source.translate[-2:],
-                                   **units_of(source, 2))
+                                   metadata=meta, **units_of(source, 2))
         self.layer_box.value = self.viewer.layers[name]
         self.region_box.value = self.viewer.layers[region]
         drift = np.abs(shifts).max()
         self.status.value = (f"{source.name}: drift up to {drift:.1f} px; aligned stack and "
                              f"the region every frame covers ({covered.mean():.0%} of the "
                              "field) added and chosen. Paint out electrodes or scale bars "
-                             "in the region layer (label 0)" + "".join(
+                             "in the region layer (label 0)" + (
+                                 f"; the {int((painted & covered).sum())} px painted out "
+                                 "of it stay out" if painted is not None and
+                                 (painted & covered).any() else "") + "".join(
                                  f". Warning: {w}" for w in caught) + (
                                  f". Made from the earlier alignment, now out of date: "
                                  f"{', '.join(stale)}" if stale else ""))
