@@ -140,7 +140,7 @@ def test_cancel_stops_a_run_of_all_frames(widget, monkeypatch):
     widget.run(all_frames=True)
     assert widget.worker is None
     assert list(widget.results) == [0]
-    assert widget.status.value.startswith("cancelled; 1 frame(s) classified before")
+    assert widget.status.value.startswith("cancelled; 1 frame classified before")
 
 
 @pytest.mark.threads
@@ -496,7 +496,7 @@ def test_the_dock_progress_bar_advances_within_one_large_image(make_napari_viewe
     assert len(partial) >= 3 and partial == sorted(partial)  # within the one frame
     assert seen[-1] == _widget.PROGRESS_STEPS
     assert any("s left" in t for t in texts)
-    assert not w.progress.visible and w.status.value.startswith("1 frame(s) classified")
+    assert not w.progress.visible and w.status.value.startswith("1 frame classified")
 
 
 def test_the_overlay_keeps_class_colours_or_shows_outlines(widget, qtbot):
@@ -717,6 +717,12 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
     for layer, low, high in ((aligned, 0.7, 0.9), (flat, 0.95, 1.05)):
         frame = np.asarray(layer.data)[0]
         assert low < frame[rim].mean() / frame[centre].mean() < high
+    # the PSF of an aligned frame shifted by half a pixel: its interpolated noise hides
+    # the cut-off (0 px); Estimate PSF reads the raw frame under the region (2 px)
+    t = 1 + int(np.argmin(np.abs(d["shifts"][1:] % 1 - 0.5).max(1)))
+    viewer.dims.set_current_step(0, t)
+    assert 1.6 < w.estimate_psf() < 2.4
+    assert f"from raw frame {t} of raw" in w.status.value
     w.layer_box.value = viewer.layers["raw"]
     w.region_box.value = None
     w.register_drift()  # the same again: what was made from it still holds
@@ -847,7 +853,7 @@ def test_run_after_the_classes_layer_was_deleted_draws_it_again(make_napari_view
     w.run()
     assert "frame classes" in viewer.layers
     np.testing.assert_array_equal(np.asarray(viewer.layers["frame classes"].data), first)
-    assert w.status.value.startswith("1 frame(s) classified: ")
+    assert w.status.value.startswith("1 frame classified: ")
     assert w.answer.text().startswith("frame: ")  # one image by its name, not "frame 0"
 
 

@@ -113,7 +113,8 @@ def test_session_reuses_results_until_a_setting_or_the_data_changes(grey_stack):
             session.record(msg[1], msg[2])
     assert sorted(session.results) == [0, 2] and sorted(session.curve) == [0, 2]
     assert session.start(s, current=2, all_frames=True) == [1, 3]  # kept
-    assert session.summary().startswith("2 frame(s) classified")
+    assert session.summary().startswith("2 frames classified: ") and not \
+        session.summary().startswith("2 frames classified: 2 frames")
     again = RunSettings(layer, Reading("otsu"), stride=10, psf_sigma=2.0)
     assert session.start(again, current=0) == [0] and not session.results  # new stride
     session.record(0, nh.classify_image(grey_stack[0], stride=10, threshold="otsu",

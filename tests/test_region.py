@@ -363,7 +363,7 @@ def region_of(folder):
     return tifffile.imread(folder / "region.tif") > 0
 
 
-def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path):
+def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path, capsys):
     """classify --register --flat-field --mask: the drift recorded, the region every
     frame covers within the user's, and the answer of the clean sweep."""
     from napari_hamiltonian.samples import raw_microscope_stack
@@ -396,6 +396,16 @@ def test_the_command_line_registers_and_flat_fields_a_raw_stack(tmp_path):
     labels = tifffile.imread(folder / "labels.tif")
     inside = windows_inside(region, region.shape, 100, 20)
     assert (labels[:, ~inside] == 0).all() and (labels[:, inside] > 0).all()
+    # a strip a window fits, until the drift takes 8 px of it: refused after the
+    # registration, before anything is written
+    strip = np.zeros(sample.shape, np.uint8)
+    strip[:, 100:204] = 1
+    tifffile.imwrite(tmp_path / "strip.tif", strip)
+    capsys.readouterr()
+    assert main(["classify", str(tmp_path / "raw.tif"), *common, "--register",
+                 "--mask", str(tmp_path / "strip.tif"), "--out", str(tmp_path / "o3")]) == 2
+    assert "region every aligned frame covers" in capsys.readouterr().err
+    assert not list((tmp_path / "o3").rglob("*.*"))
 
 
 def test_a_region_without_a_whole_window_is_refused_in_words(aperture):

@@ -188,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="measure the drift of the stack's frames (comparing only the "
                     "pixels inside --mask, e.g. an aperture's inside) and align them "
                     "first; the region every frame covers becomes the region (within "
-                    "--mask)")
+                    "--mask, which is then fixed to the camera, in the raw frames' "
+                    "pixels: what every frame shows inside it is kept, so an electrode "
+                    "on the sample is cut out with the drift's width around it)")
     cl.add_argument("--keep-steps", action="store_true",
                     help="keep each step's frames to check them: prepared.tif (after "
                     "--register and --flat-field) and binary.tif (the binarised frames)")

@@ -391,7 +391,11 @@ def estimate_psf_sigma(image, bins: int = 60, mask=None) -> float:
     Parameters
     ----------
     image : array_like, shape (H, W)
-        The grey micrograph (not thresholded), at least 32 x 32 pixels. Larger images
+        The grey micrograph as the camera recorded it (not thresholded, not denoised,
+        not aligned: a sub-pixel shift interpolates the noise, and its spectrum then
+        falls like a blur's; measured on ``samples.raw_microscope_stack``: aligned
+        frames shifted by about half a pixel read 0 or 1.7 px, their raw frames
+        1.9-2.1 px for a 2 px PSF), at least 32 x 32 pixels. Larger images
         give better estimates (within 12 % on 400 x 400 renders of C-2D, RF-2D and P-2D
         with signal to noise 5 to 20 and sigma 1 to 4 px; ``tests/test_optics.py``).
     bins : int
@@ -439,9 +443,10 @@ def estimate_psf_sigma(image, bins: int = 60, mask=None) -> float:
 NO_BLUR_FOUND = (
     "no blur measurable in this {shape}-pixel grey image (its power spectrum fits no "
     "Gaussian cut-off better than none): a sharp image, uncorrelated pixels such as "
-    "camera noise, or a pattern whose own smoothness hides the point-spread function. "
-    "If it is a micrograph, take sigma from the instrument (resolution and pixel size) "
-    "or estimate it on a larger region or another frame")
+    "camera noise, a pattern whose own smoothness hides the point-spread function, or "
+    "a frame resampled by alignment (its interpolated noise hides the cut-off: "
+    "estimate on a raw frame). If it is a micrograph, take sigma from the instrument "
+    "(resolution and pixel size) or estimate it on a larger region or another frame")
 
 
 def psf_fit(image: np.ndarray, bins: int = 60) -> tuple[float, float]:

@@ -232,6 +232,16 @@ def run(job: Job, clf, client=None, progress: bool = True,
 
     folder, frames_dir = job.folder, job.folder / "frames"
     check_writable(folder)
+    n_frames = job.stack.shape[0]
+    stride, window = job.settings["stride"], job.settings["window"]
+    grid = n_windows(job.stack.shape[1:], window, stride)
+    done = set() if job.recompute else {
+        t for t, f in frame_files(frames_dir).items()
+        if t < n_frames and frame_loads(f, grid, stride, window)}
+    todo = [t for t in range(n_frames) if t not in done]
+    job.reused = n_frames - len(todo)
+    if todo:  # the preparation's own checks (a region no aligned window fits), before
+        job.source()  # anything is written or an earlier run's frames are removed
     if job.recompute:
         for f in frame_files(frames_dir).values():
             f.unlink()
@@ -240,13 +250,6 @@ def run(job: Job, clf, client=None, progress: bool = True,
         save_report_info(folder, xlabel=xlabel, x=[float(v) for v in job.temperatures])
     elif job.recompute and "x" in report_info(folder):  # a new run: no axis of the old one
         save_report_info(folder, x=None, xlabel=None)
-    n_frames = job.stack.shape[0]
-    stride, window = job.settings["stride"], job.settings["window"]
-    grid = n_windows(job.stack.shape[1:], window, stride)
-    done = {t for t, f in frame_files(frames_dir).items()
-            if t < n_frames and frame_loads(f, grid, stride, window)}
-    todo = [t for t in range(n_frames) if t not in done]
-    job.reused = n_frames - len(todo)
     if todo:
         stack, reading, region = job.source()
         _record_preparation(job, region)

@@ -131,17 +131,17 @@ def unlike_message(results, frames=None, clf=None) -> str:
     return "; ".join(out)
 
 
-def answer_line(results, frames=None) -> str:
+def answer_line(results, frames=None, counted: bool = True) -> str:
     """What the model says of each frame, in one line: "RF-2D (88% named, 12% cannot
     tell, 0% none of these)" for one frame, the answers and their frame counts for a
-    stack."""
+    stack ("24 frames: " first unless ``counted`` is False)."""
     frames = list(range(len(results))) if frames is None else list(frames)
     if len(results) == 1:
         return f"{results[0].answer()} ({split_words(results[0])})"
     answers: dict = {}
     for t, r in zip(frames, results):
         answers.setdefault(r.answer(), []).append(t)
-    return f"{len(results)} frames: " + "; ".join(
+    return (f"{len(results)} frames: " if counted else "") + "; ".join(
         f"{a} in {len(ts)} (frame{'s' if len(ts) > 1 else ''} {_ranges(ts)})" for a, ts in
         sorted(answers.items(), key=lambda kv: -len(kv[1])))
 

@@ -143,17 +143,29 @@ class InputActions:
         if layer is None:
             self._error("no image layer to estimate the point-spread function from")
             return None
+        t = self.current_frame()
         try:
-            sigma = estimate_psf_sigma(self._frame_getter(layer)(self.current_frame()),
-                                       mask=self._frame_region())
+            frame, region = self._frame_getter(layer)(t), self._frame_region()
+            raw, shifts = layer.metadata.get("raw"), layer.metadata.get("shifts")
+            where = f"frame {t}"
+            if raw in self.viewer.layers and shifts:
+                # an aligned stack's frames are resampled, and the interpolation colours
+                # the noise: a half-pixel shift hides the cut-off (0 instead of 2 px);
+                # the raw frame shows the instrument as it is
+                from ..imaging.drift import regions_in_frames
+
+                frame = self._frame_getter(self.viewer.layers[raw])(t)
+                region = None if region is None else \
+                    regions_in_frames(region, [shifts[t]])[0]
+                where = f"raw frame {t} of {raw}"
+            sigma = estimate_psf_sigma(frame, mask=region)
         except ValueError as err:
             self._error(f"cannot estimate the point-spread function: {err}")
             return None
         self.psf_sigma.value = round(sigma, 2)
         self.status.value = (
-            f"estimated PSF sigma: {sigma:.2f} px (from frame {self.current_frame()}); the "
-            "model for it is used on Run" if sigma > 0 else
-            f"no blur measurable in frame {self.current_frame()} (PSF sigma 0: a sharp "
-            "image, or uncorrelated pixels such as camera noise); the lattice-scale model "
-            "is used on Run")
+            f"estimated PSF sigma: {sigma:.2f} px (from {where}); the model for it is "
+            "used on Run" if sigma > 0 else
+            f"no blur measurable in {where} (PSF sigma 0: a sharp image, or uncorrelated "
+            "pixels such as camera noise); the lattice-scale model is used on Run")
         return sigma

@@ -126,11 +126,13 @@ class PrepareActions:
                 return _warned(flat_field, data, mask=region)
             return _warned(flat_field_drifting, data, np.asarray(shifts), region)
 
+        fitted = layer.name if source is None or not shifts else \
+            f"{layer.name} (fitted to the raw frames of {raw}, then aligned)"
         self._in_background(self.flat_button, "flat field", work,
-                            lambda out, layer=layer: self._on_flat(layer, *out),
+                            lambda out, layer=layer: self._on_flat(layer, *out, fitted),
                             f"fitting the illumination of {layer.name}...")
 
-    def _on_flat(self, layer, flat, caught: list) -> None:
+    def _on_flat(self, layer, flat, caught: list, fitted: str) -> None:
         name = f"{layer.name} flat"
         finite = flat[np.isfinite(flat)]
         limits = (float(finite.min()), float(finite.max()))
@@ -142,7 +144,7 @@ class PrepareActions:
                                   **units_of(layer),
                                   metadata=dict(layer.metadata))
         self.layer_box.value = self.viewer.layers[name]
-        self.status.value = (f"{layer.name}: illumination divided out ({name}); the phase "
+        self.status.value = (f"{fitted}: illumination divided out ({name}); the phase "
                              "levels now hold across the field" + "".join(
                                  f". Warning: {w}" for w in caught))
 

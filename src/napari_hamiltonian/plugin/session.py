@@ -304,10 +304,10 @@ class ClassifySession:
         every class, classes the model cannot tell apart, levels that look wrong)."""
         frames = sorted(self.results)
         results = [self.results[t] for t in frames]
-        head = (f"cancelled; {len(frames)} frame(s) classified before" if cancelled
-                else f"{len(frames)} frame(s) classified")
+        n = f"{len(frames)} frame{'' if len(frames) == 1 else 's'}"
+        head = f"cancelled; {n} classified before" if cancelled else f"{n} classified"
         if results:
-            head += ": " + answer_line(results, frames)
+            head += ": " + answer_line(results, frames, counted=False)
         if self.clf is None:
             return head
         otsu = self.settings is not None and self.settings.reading.per_frame_otsu \
