@@ -177,6 +177,7 @@ def test_the_docks_words_name_the_docks_controls_not_python():
 
     said = messages.for_dock(" ".join([
         messages.LATTICE_ADVICE, messages.RESOLUTION_ADVICE, messages.REGION_ADVICE,
+        messages.REGION_CHECK,
         messages.GREY_ADVICE, BINARY_FOR_GREY, ONE_PHASE,
         "replace them (e.g. np.nan_to_num), or give a region (mask=, True on the sample)",
         "or use a shipped model (load_pretrained)"]))

@@ -574,3 +574,29 @@ def test_lost_work_guards_card_over_model_and_old_temperatures(tmp_path, capsys,
     assert main(["geometry", str(tmp_path / "a.tif"), "--threshold", "otsu",
                  "--psf-sigma", "-2"]) == 2
     assert "psf_sigma must be a number >= 0" in capsys.readouterr().err
+
+
+def test_the_command_line_estimates_each_inputs_psf(tmp_path, capsys):
+    """--psf-sigma auto: each input's PSF from its frames as recorded (the median over
+    frames across the stack), printed, and the shipped model of that resolution read
+    it; a sharp binary stack gets the lattice-scale model, in words."""
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(n_frames=8, field=200, max_drift=6, electrodes=0, seed=1)
+    tifffile.imwrite(tmp_path / "raw.tif", d["raw"])
+    sharp = field_sweep_stack(size=200, fractions=(0.3, 0.4, 0.5, 0.7), seed=1)[0]
+    tifffile.imwrite(tmp_path / "sharp.tif", sharp.astype(np.uint8), photometric="minisblack")
+    assert main(["classify", str(tmp_path / "raw.tif"), str(tmp_path / "sharp.tif"),
+                 "--psf-sigma", "auto", "--threshold", "otsu-stack", "--stride", "50",
+                 "--out", str(tmp_path / "o")]) == 0
+    said = capsys.readouterr().out
+    sigma = float(said.split("raw.tif: PSF sigma ")[1].split(" px")[0])
+    assert 1.7 < sigma < 2.3
+    assert "sharp.tif: PSF sigma 0.00 px estimated" in said and "lattice-scale" in said
+    for name, psf in (("raw", 2.0), ("sharp", 0.0)):
+        settings = json.loads((tmp_path / "o" / name / "settings.json").read_text())
+        assert settings["model"]["psf_sigma"] == psf
+    tifffile.imwrite(tmp_path / "small.tif", np.ones((50, 50), np.uint8))
+    assert main(["classify", str(tmp_path / "raw.tif"), "--psf-sigma", "auto", "--mask",
+                 str(tmp_path / "small.tif"), "--out", str(tmp_path / "o2")]) == 2
+    assert "raw.tif: mask has shape (50, 50)" in capsys.readouterr().err

@@ -24,6 +24,17 @@ def _threshold(text: str | None):
             f"{text!r}") from None
 
 
+def _psf(text: str):
+    """A PSF sigma in pixels, or 'auto' (estimated from each input's frames)."""
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--psf-sigma must be a number of pixels or 'auto', got {text!r}") from None
+
+
 def _positive(text: str) -> int:
     """A whole number >= 1 (a pixel count), refused by argparse before any work."""
     try:
@@ -163,10 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--out", required=True, help="results folder")
     window_options(cl, 1)
     cl.add_argument("--model", help="model file from `train` (default: the shipped model)")
-    cl.add_argument("--psf-sigma", type=float, nargs="+", metavar="S",
+    cl.add_argument("--psf-sigma", type=_psf, nargs="+", metavar="S",
                     help="point-spread function of the images (Gaussian sigma, pixels): "
                     "use the shipped model nearest to it (default: the lattice-scale "
-                    "model); one value for every input, or one per input in their order")
+                    "model); one value for every input, or one per input in their order. "
+                    "'auto': estimated from each input's grey frames as the camera "
+                    "recorded them (the median over up to five frames across the stack, "
+                    "inside --mask; printed)")
     cl.add_argument("--levels-from-frames", type=int, nargs=2, metavar=("INSULATOR", "METAL"),
                     help="the phase levels of each stack from two of its frames, one fully "
                     "insulating and one fully metallic (frame numbers; inside --mask)")

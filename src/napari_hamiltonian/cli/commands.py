@@ -8,6 +8,7 @@ import json
 import warnings
 
 from .inputs import (
+    estimated_psfs,
     mask_file,
     model_of,
     models_of,
@@ -160,22 +161,18 @@ def _temperatures(path: str | None):
     return values
 
 
-
-
-
-
-
 def classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..output.files import claimed
     from ..output.folder import output_names
 
-    args.psf_sigma, psf_per_input = one_or_per_input(args.psf_sigma, "--psf-sigma",
-                                                     args.inputs)
-    if psf_per_input is not None and args.resolution is not None:
+    if args.psf_sigma is not None and args.resolution is not None:
         raise ValueError("give --resolution (nm) or --psf-sigma (px), not both")
     mask = mask_file(args.mask)
+    estimated_psfs(args, mask)
+    args.psf_sigma, psf_per_input = one_or_per_input(args.psf_sigma, "--psf-sigma",
+                                                     args.inputs)
     reading, readings = readings_of(args, mask)
     from_resolution = psf_from_resolution(args)
     chosen = models_of(args, reading, psf_per_input or from_resolution)

@@ -84,6 +84,67 @@ def one_or_per_input(values: list | None, option: str, inputs: list) -> tuple:
     return None, dict(zip(inputs, values))
 
 
+def estimated_psfs(args: argparse.Namespace, mask) -> None:
+    """Replace 'auto' in ``args.psf_sigma`` (once for every input, or per input) by each
+    input's estimate (:func:`estimated_psf`), one value per input."""
+    values = args.psf_sigma
+    if values is None or "auto" not in values:
+        return
+    if args.model is not None:
+        raise ValueError("--psf-sigma auto picks the shipped model of the images' "
+                         "resolution: not with --model")
+    if len(values) == 1:
+        values = values * len(args.inputs)
+    elif len(values) != len(args.inputs):
+        return  # one_or_per_input names the mismatch
+    args.psf_sigma = [estimated_psf(path, mask) if v == "auto" else v
+                      for path, v in zip(args.inputs, values)]
+
+
+#: Frames of a stack whose PSF estimates :func:`estimated_psf` takes the median of.
+PSF_FRAMES = 5
+
+
+def estimated_psf(path, mask) -> float:
+    """The PSF sigma (px) of one input: the median of
+    :func:`~napari_hamiltonian.estimate_psf_sigma` over up to :data:`PSF_FRAMES` frames
+    spread over the stack, each inside ``mask`` (one frame may show too few domain walls,
+    or none, to read a cut-off from); printed with the frames' values."""
+    import warnings
+
+    import numpy as np
+
+    from ..imaging.files import read_stack
+    from ..imaging.optics import estimate_psf_sigma
+    from ..imaging.region import check_mask, frame_mask
+
+    stack = read_stack(path)
+    try:
+        mask = check_mask(mask, stack.shape, "stack")
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    frames = np.unique(np.linspace(0, stack.shape[0] - 1,
+                                   min(PSF_FRAMES, stack.shape[0])).round().astype(int))
+    values, refused = {}, []
+    for t in frames:
+        with warnings.catch_warnings():  # a frame without blur is one vote of several
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                values[int(t)] = estimate_psf_sigma(np.asarray(stack[t]),
+                                                    mask=frame_mask(mask, int(t)))
+            except ValueError as err:  # a uniform frame: the others may tell
+                refused.append(f"frame {t}: {err}")
+    if not values:
+        raise ValueError(f"{path}: --psf-sigma auto: {refused[0]}; give --psf-sigma S "
+                         "(px) or --resolution NM")
+    sigma = float(np.median(list(values.values())))
+    each = ", ".join(f"frame {t} {v:.2f}" for t, v in values.items())
+    print(f"{path}: PSF sigma {sigma:.2f} px estimated (the median of {each})" +
+          ("" if sigma > 0 else ": no blur measurable, so the lattice-scale model; if "
+           "these are micrographs, give --psf-sigma S or --resolution NM"))
+    return sigma
+
+
 def readings_of(args: argparse.Namespace, mask) -> tuple:
     """(the Reading that picks the model, {input: its Reading}) from --threshold,
     --levels (once, or once per input) and --levels-from-frames (read inside ``mask``,

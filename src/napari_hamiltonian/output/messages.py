@@ -38,8 +38,8 @@ LATTICE_ADVICE = (
 RESOLUTION_ADVICE = (
     "Read at a point-spread function of {sigma:g} px: its domains come from none of the "
     "seven Hamiltonians, or from parameters outside their ranges, or the point-spread "
-    "function is not {sigma:g} px (check it, e.g. with estimate_psf_sigma on the grey "
-    "image before any denoising)")
+    "function is not {sigma:g} px (check it, e.g. with estimate_psf_sigma on a raw grey "
+    "frame, before any denoising or alignment)")
 
 
 #: Words for a frame the model's resolution cannot tell (``WindowResult.answer()``).
@@ -56,6 +56,12 @@ REGION_ADVICE = (". If part of the field is not the sample (an aperture's surrou
                  "electrodes, a scale bar), give a region of interest (mask=, --mask, or a "
                  "Shapes or Labels layer in the dock): windows outside it are not "
                  "classified")
+
+#: The same where a region was read (the user's, or the one every aligned frame covers).
+REGION_CHECK = (". If part of the region is not the sample (electrodes, an aperture's "
+                "surround, a scale bar), leave it out of the region (mask=, --mask, or "
+                "paint it out of the region layer in the dock)")
+
 SHARPER_ADVICE = "A sharper image (a smaller point-spread function) may tell them apart"
 
 
@@ -69,11 +75,14 @@ DOCK_WORDS = (
     ("(psf_sigma, --psf-sigma or the widget's PSF sigma; estimate_psf_sigma estimates it "
      "from the grey image)", "(the PSF sigma box; 'Estimate PSF sigma from the image' "
      "measures it on the grey image)"),
-    ("(check it, e.g. with estimate_psf_sigma on the grey image before any denoising)",
+    ("(check it, e.g. with estimate_psf_sigma on a raw grey frame, before any denoising "
+     "or alignment)",
      "(check it with 'Estimate PSF sigma from the image' on the grey image before any "
-     "denoising)"),
+     "denoising; on an aligned stack it reads the raw frame)"),
     ("(mask=, --mask, or a Shapes or Labels layer in the dock)",
      "(a Shapes or Labels layer chosen as the dock's region)"),
+    ("(mask=, --mask, or paint it out of the region layer in the dock)",
+     "(paint it out of the dock's region layer, label 0)"),
     ("(mask=, --mask)", "(the dock's region)"),
     ("(mask=, True on the sample)", "(the dock's region)"),
     ("(the phase levels, levels= / --levels)", "(threshold: phase levels)"),
@@ -126,8 +135,8 @@ def unlike_message(results, frames=None, clf=None) -> str:
             split = split_words(worst) + ("" if len(hit) == 1 else f" in frame {t}")
             out.append(f"{which}: " + words.format(share=getattr(worst, share)(),
                                                    split=split, advice=advice[answer]))
-            if answer == NONE_NAME and worst.inside.all():
-                out[-1] += REGION_ADVICE
+            if answer == NONE_NAME:
+                out[-1] += REGION_ADVICE if worst.inside.all() else REGION_CHECK
     return "; ".join(out)
 
 
