@@ -12,7 +12,10 @@ import numpy as np
 from scipy import ndimage
 
 import napari_hamiltonian as nh
+from napari_hamiltonian.imaging.drift import regions_in_frames
 from napari_hamiltonian.imaging.optics import BLUR_EVIDENCE, Instrument, psf_fit
+from napari_hamiltonian.imaging.region import largest_rectangle
+from napari_hamiltonian.samples import raw_microscope_stack
 from napari_hamiltonian.simulate.outliers import band_pass_noise
 
 
@@ -33,6 +36,25 @@ def cases(rng) -> dict:
     out["labyrinth, PSF 2.5 px"] = (ndimage.gaussian_filter(labyrinth * 1.0, 2.5)
                                     + rng.normal(0, 0.07, (300, 300)))
     out["white noise smoothed by 2 px"] = ndimage.gaussian_filter(rng.normal(0, 1, (300, 300)), 2)
+    out.update(drifting())
+    return out
+
+
+def drifting() -> dict:
+    """Frames of a drifting raw stack (``samples.raw_microscope_stack``, 2 px PSF) as
+    recorded and after alignment, in the largest rectangle of the sample between the
+    electrodes: a sub-pixel shift interpolates the noise."""
+    d = raw_microscope_stack(seed=3)
+    aligned, shifts, covered = nh.register_stack(d["raw"])
+    region = covered & ~ndimage.binary_dilation(d["electrodes"], iterations=4)
+    out = {}
+    for t in (6, 12, 17):
+        where = regions_in_frames(region, shifts[t:t + 1])[0]
+        fraction = ", ".join(f"{v:.2f}" for v in shifts[t] % 1)
+        out[f"raw stack (PSF 2 px), frame {t} as recorded"] = \
+            d["raw"][t][largest_rectangle(where)].astype(float)
+        out[f"the same aligned (shift fractions {fraction} px)"] = \
+            aligned[t][largest_rectangle(region)]
     return out
 
 
