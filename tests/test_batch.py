@@ -859,9 +859,13 @@ def test_listed_mistakes_get_words_not_tracebacks(model, stack, tmp_path, capsys
          "generate fewer images per file"),
         (["generate", str(tmp_path / "d.npz"), "--size", "4000", "--n-per-class", "2"],
          "smaller ones"),
+        (["classify", str(tmp_path / "s.npy"), "--out", out, "--registr", "--flat-feild"],
+         "napari-hamiltonian classify: error: unrecognized arguments: --registr (did you "
+         "mean --register?) --flat-feild (did you mean --flat-field?)"),
     ]
     for cmd, words in cases:
-        with pytest.raises(SystemExit) if "--min-size" in cmd else nullcontext():
+        refused = "--min-size" in cmd or "--registr" in cmd  # by argparse: it exits
+        with pytest.raises(SystemExit) if refused else nullcontext():
             assert main(cmd) == 2
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, cmd

@@ -300,11 +300,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_unknown(parser: argparse.ArgumentParser, command: str, unknown: list) -> None:
+    """Exit (status 2) naming the unknown arguments with the nearest option of
+    ``command`` each may have meant, under that command's usage (argparse alone shows
+    the top-level usage and no suggestion)."""
+    import difflib
+
+    sub = next(a for a in parser._actions
+               if isinstance(a, argparse._SubParsersAction)).choices[command]
+    options = [o for action in sub._actions for o in action.option_strings]
+    said = []
+    for arg in unknown:
+        near = difflib.get_close_matches(arg.split("=")[0], options, 1) \
+            if arg.startswith("-") else []
+        said.append(f"{arg} (did you mean {near[0]}?)" if near else arg)
+    sub.error(f"unrecognized arguments: {' '.join(said)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``napari-hamiltonian`` command."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the command's own usage, and the option a typo was meant to be
+        _refuse_unknown(parser, args.command, unknown)
     args.argv = argv
     args.kept = []  # results folders a run has started writing into
     shown = set()
