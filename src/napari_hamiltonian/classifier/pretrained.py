@@ -72,10 +72,15 @@ def load_pretrained(psf_sigma: float | None = None, input_kind: str = "binary"
     others alone.
     """
     key = nearest_shipped(psf_sigma, input_kind)
-    if psf_sigma is not None and key != psf_sigma:
+    if psf_sigma is not None and abs(key - psf_sigma) > SAME_SIGMA:
         warnings.warn(substitution_note(psf_sigma, key, input_kind), UserWarning,
                       stacklevel=2)
     return copy.deepcopy(_load(key, input_kind))
+
+
+#: A PSF sigma this close to a shipped model's (px) is that model's, without a note (an
+#: estimate of 1.9995 px is the 2 px model's).
+SAME_SIGMA = 0.01
 
 
 def substitution_note(psf_sigma: float, key: float, input_kind: str) -> str:
@@ -83,7 +88,7 @@ def substitution_note(psf_sigma: float, key: float, input_kind: str) -> str:
     stand-in is far off: bin an image blurred well beyond the largest shipped model,
     or take the binary model shipped for this resolution."""
     kind = "grey " if input_kind == "grey" else ""
-    note = (f"no shipped {kind}model for a point-spread function of {psf_sigma:g} px; "
+    note = (f"no shipped {kind}model for a point-spread function of {psf_sigma:.3g} px; "
             f"using the nearest, the {kind}model for {key:g} px"
             + (" (lattice scale)" if key == 0 else "")
             + f" (shipped: {', '.join(f'{s:g}' for s in sorted(shipped(input_kind)))} px)")

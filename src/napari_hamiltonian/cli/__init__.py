@@ -202,9 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="measure the drift of the stack's frames (comparing only the "
                     "pixels inside --mask, e.g. an aperture's inside) and align them "
                     "first; the region every frame covers becomes the region (within "
-                    "--mask, which is then fixed to the camera, in the raw frames' "
-                    "pixels: what every frame shows inside it is kept, so an electrode "
-                    "on the sample is cut out with the drift's width around it)")
+                    "--mask, drawn on the first frame, whose pixels are the aligned "
+                    "stack's: it is applied in every frame as the camera saw it and to "
+                    "the aligned stack, so an electrode marked where the first frame "
+                    "shows it is cut out with the drift's width around it; do not mark "
+                    "every place it drifts to)")
     cl.add_argument("--keep-steps", action="store_true",
                     help="keep each step's frames to check them: prepared.tif (after "
                     "--register and --flat-field) and binary.tif (the binarised frames)")

@@ -31,7 +31,7 @@ def as_binary(x, name: str = "X") -> tuple[np.ndarray, str]:
     raise ValueError(
         f"{name} must be binary (bool, 0/1 or -1/+1) but has values in [{lo}, {hi}]; "
         "threshold the image first (threshold='otsu' or a number; on the command line "
-        "--threshold otsu)"
+        "--threshold otsu; a stack of a sweep: 'switching')"
     )
 
 

@@ -90,6 +90,9 @@ DOCK_WORDS = (
      "(choose a threshold instead of phase levels)"),
     ("(load_pretrained)", "(model: shipped)"),
     (" (e.g. np.nan_to_num)", ""),
+    ("(threshold='otsu' or a number; on the command line --threshold otsu; a stack of "
+     "a sweep: 'switching')", "(choose a threshold in the dock: 'switching (stack)' for "
+     "a sweep, Otsu or a value for one image, or phase levels)"),
 )
 
 
