@@ -76,7 +76,8 @@ class PrepareActions:
                                   **units_of(source),
                                   contrast_limits=(float(finite.min()), float(finite.max())))
         region = f"{source.name} covered"
-        kept = covered & ~painted if painted is not None else covered
+        kept_out = covered & painted if painted is not None else np.zeros_like(covered)
+        kept = covered & ~kept_out
         meta = {"covered of": source.name, "covered": covered, "camera region": camera}
         if region in self.viewer.layers:
             self.viewer.layers[region].data = kept.astype(np.uint8)
@@ -92,9 +93,8 @@ class PrepareActions:
                              f"the region every frame covers ({covered.mean():.0%} of the "
                              "field) added and chosen. Paint out electrodes or scale bars "
                              "in the region layer (label 0)" + (
-                                 f"; the {int((painted & covered).sum())} px painted out "
-                                 "of it stay out" if painted is not None and
-                                 (painted & covered).any() else "") + "".join(
+                                 f"; the {int(kept_out.sum())} px painted out of it stay "
+                                 "out" if kept_out.any() else "") + "".join(
                                  f". Warning: {w}" for w in caught) + (
                                  f". Made from the earlier alignment, now out of date: "
                                  f"{', '.join(stale)}" if stale else ""))
