@@ -747,6 +747,44 @@ def test_a_drifting_stack_is_registered_and_flat_fielded_as_layers(make_napari_v
     assert "out of date: raw aligned flat" in w.status.value
 
 
+@pytest.mark.threads
+def test_run_waits_for_register_drift(make_napari_viewer, qtbot):
+    """While the drift is measured, Run, Run all, Estimate PSF and the preparation steps
+    are held (they would read the frames the aligned stack is about to replace), and
+    come back with the aligned stack chosen."""
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(n_frames=6, field=160, max_drift=4, electrodes=0, seed=2)
+    viewer = make_napari_viewer()
+    viewer.add_image(d["raw"], name="raw")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    held = (w.run_button, w.run_all_button, w.estimate_button, w.register_button,
+            w.flat_button)
+    w.register_drift()
+    assert not any(button.enabled for button in held)
+    qtbot.waitUntil(lambda: not w._jobs, timeout=120_000)
+    assert all(button.enabled for button in held)
+    assert w.layer_box.value is viewer.layers["raw aligned"]
+
+
+@pytest.mark.threads
+def test_closing_the_viewer_during_a_job_drops_what_it_would_show(make_napari_viewer,
+                                                                   qtbot):
+    """A viewer closed while the drift is measured: the job ends without touching the
+    deleted dock (an error raised from the worker's signal aborted Python)."""
+    from napari_hamiltonian.samples import raw_microscope_stack
+
+    d = raw_microscope_stack(n_frames=6, field=160, max_drift=4, electrodes=0, seed=2)
+    viewer = make_napari_viewer()
+    viewer.add_image(d["raw"], name="raw")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    w.register_drift()
+    viewer.close()
+    with qtbot.capture_exceptions() as raised:
+        qtbot.waitUntil(lambda: not w._jobs, timeout=120_000)
+    assert raised == []
+
+
 def test_register_drift_compares_the_chosen_region_only(make_napari_viewer):
     """Behind a round aperture (fixed to the camera) chosen as a Labels region, Register
     drift follows the sample, not the aperture's rim (0.71 px off without the region),

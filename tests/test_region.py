@@ -600,3 +600,8 @@ def test_the_command_line_estimates_each_inputs_psf(tmp_path, capsys):
     assert main(["classify", str(tmp_path / "raw.tif"), "--psf-sigma", "auto", "--mask",
                  str(tmp_path / "small.tif"), "--out", str(tmp_path / "o2")]) == 2
     assert "raw.tif: mask has shape (50, 50)" in capsys.readouterr().err
+    model = str(tmp_path / "o" / "raw" / "settings.json")  # any path: refused first
+    assert main(["classify", str(tmp_path / "raw.tif"), "--psf-sigma", "auto", "--model",
+                 model, "--out", str(tmp_path / "o3")]) == 2
+    assert "--psf-sigma auto picks the shipped model" in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists()

@@ -70,20 +70,24 @@ class OutputActions:
                             self._on_geometry,
                             f"measuring the cluster geometry of frame {t}...")
 
-    def _in_background(self, button, desc: str, work, on_return, status: str) -> None:
-        """Run ``work()`` in a worker with ``button`` disabled until it ends, then
-        ``on_return(its value)`` on the GUI thread; errors shown with ``desc``. The run
-        is held in ``self._jobs[desc]`` while it lasts (Qt keeps only weak references to
-        its callbacks)."""
+    def _in_background(self, buttons, desc: str, work, on_return, status: str) -> None:
+        """Run ``work()`` in a worker with ``buttons`` (one or a tuple) disabled until it
+        ends, then ``on_return(its value)`` on the GUI thread; errors shown with
+        ``desc``. The run is held in ``self._jobs[desc]`` while it lasts (Qt keeps only
+        weak references to its callbacks)."""
+        buttons = buttons if isinstance(buttons, tuple) else (buttons,)
+
         def gen():
             yield (desc,)
             return work()
 
         def finished():
             self._jobs.pop(desc, None)
-            button.enabled = True
+            for button in buttons:
+                button.enabled = True
 
-        button.enabled = False
+        for button in buttons:
+            button.enabled = False
         self.status.value = status
         self._jobs[desc] = GeneratorRun(
             gen, (), total=0, desc=desc, on_yield=lambda _: None, on_return=on_return,

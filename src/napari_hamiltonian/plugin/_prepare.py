@@ -51,10 +51,17 @@ class PrepareActions:
             return (*out, caught)
 
         self._in_background(
-            self.register_button, "drift registration", work,
+            self._preparing(), "drift registration", work,
             lambda out, source=layer, camera=region: self._on_registered(
                 source, *out, camera=camera, painted=painted),
             f"measuring the drift of {layer.name}...")
+
+    def _preparing(self) -> tuple:
+        """The buttons held while a preparation step runs: the steps themselves, and
+        those that read the image the step is about to replace (a run or a PSF estimate
+        started meanwhile would read the frames before the step)."""
+        return (self.register_button, self.flat_button, self.run_button,
+                self.run_all_button, self.estimate_button)
 
     def _on_registered(self, source, aligned, shifts, covered, caught: list,
                        camera=None, painted=None) -> None:
@@ -128,7 +135,7 @@ class PrepareActions:
 
         fitted = layer.name if source is None or not shifts else \
             f"{layer.name} (fitted to the raw frames of {raw}, then aligned)"
-        self._in_background(self.flat_button, "flat field", work,
+        self._in_background(self._preparing(), "flat field", work,
                             lambda out, layer=layer: self._on_flat(layer, *out, fitted),
                             f"fitting the illumination of {layer.name}...")
 

@@ -49,12 +49,33 @@ class GeneratorRun:
                  on_yield: Callable, on_return: Callable | None = None,
                  on_error: Callable | None = None, on_finish: Callable | None = None):
         self._function, self._args = function, args
-        self._on_yield, self._on_return = on_yield, on_return
-        self._on_error, self._on_finish = on_error, on_finish
+        self._on_yield, self._on_return = self._orphan_safe(on_yield), \
+            self._orphan_safe(on_return)
+        self._on_error, self._on_finish = self._orphan_safe(on_error), \
+            self._orphan_safe(on_finish)
         self.progress = progress(total=total, desc=desc)
         self._quit = False
         self._worker = None
         self._release = False  # whether this run holds full collections (threaded)
+
+    def _orphan_safe(self, callback: Callable | None) -> Callable | None:
+        """``callback``, except that once the dock or viewer it updates has been closed
+        (Qt deleted its widgets: RuntimeError "... has been deleted") the run stops at
+        its next ``yield`` and what it would have shown is dropped. Raised from a
+        worker's signal, that error would abort the whole Python process (a Jupyter
+        kernel with it)."""
+        if callback is None:
+            return None
+
+        def call(*args):
+            try:
+                return callback(*args)
+            except RuntimeError as err:
+                if "has been deleted" not in str(err):
+                    raise
+                self.quit()
+                return None
+        return call
 
     def start(self) -> None:
         """Start the run (in a thread unless :func:`threads_off`)."""
