@@ -838,27 +838,39 @@ def test_per_frame_otsu_on_a_stack_is_explained_before_the_run(widget):
 
 def test_a_closed_dock_stops_listening_and_a_reopened_one_works_alone(widget, qtbot):
     """Issue 29, item 1: the dock closed with its x (napari takes it out of the window)
-    no longer follows the slider nor runs; the dock opened again does."""
+    no longer follows the slider nor runs; the dock opened again does, with the closed
+    dock's settings and results (its answer shown again, nothing classified twice)."""
     viewer = widget.viewer
     widget.run()
-    mode = widget.threshold_mode.value
+    mode, smooth = widget.threshold_mode.value, widget.smooth.value
     widget.threshold_mode.value = "switching (stack)"
     widget.smooth.value, widget.confidence_k.value = 1.5, 2.0
     viewer.window.remove_dock_widget(widget)  # what the dock's x does
     viewer.dims.set_current_step(0, 3)
     assert widget.worker is None and sorted(widget.results) == [0]
+    viewer.dims.set_current_step(0, 0)
     _, again = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
     assert again is not widget
-    # the settings are kept (they were all reset), the results stay with the old dock
+    # the settings are kept (they were all reset), and the results of frame 0 with them
     assert again.stride.value == STRIDE and again.confidence_k.value == 2.0
     assert again.threshold_mode.value == "switching (stack)" and again.smooth.value == 1.5
     assert again.layer_box.value is widget.layer_box.value
     assert not again.smooth.native.isHidden()
-    again.threshold_mode.value = mode
+    assert sorted(again.results) == [0] and again.status.value.startswith("1 frame")
+    assert not again.answer.isHidden() and again.answer.text().startswith("frame 0: ")
+    assert again.chart.frame == 0
+    again.threshold_mode.value, again.smooth.value = mode, smooth  # frame 0's reading
     again.run()
-    assert sorted(again.results) == [3] and sorted(widget.results) == [0]
+    assert sorted(again.results) == [0]  # nothing classified twice
+    viewer.dims.set_current_step(0, 3)
+    assert sorted(again.results) == [0, 3]
     viewer.dims.set_current_step(0, 4)  # only the open dock follows
-    assert sorted(again.results) == [3, 4] and sorted(widget.results) == [0]
+    assert sorted(again.results) == [0, 3, 4] and widget.worker is None
+    viewer.layers.remove(again.layer_box.value)  # the image gone: a new dock starts anew
+    viewer.window.remove_dock_widget(again)
+    viewer.open_sample(PLUGIN, "rf2d_stack")
+    _, third = viewer.window.add_plugin_dock_widget(PLUGIN, "Classify Hamiltonian")
+    assert third.results == {} and third.answer.isHidden()
 
 
 @pytest.mark.threads

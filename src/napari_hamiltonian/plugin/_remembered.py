@@ -1,6 +1,6 @@
-"""What a dock opened again takes from the last one closed: its settings, and its image
-and region by layer name (napari hands each dock a fresh proxy of the viewer, so there
-is no viewer to keep them by). The results stay with the closed dock."""
+"""What a dock opened again takes from the last one closed: its settings, its image and
+region by layer name (napari hands each dock a fresh proxy of the viewer, so there is no
+viewer to keep them by), and its results while their image is still in the viewer."""
 
 from __future__ import annotations
 
@@ -20,11 +20,15 @@ def remember(dock) -> None:
     _last.update({name: getattr(dock, name).value for name in REMEMBERED})
     for box in ("layer_box", "region_box"):  # layers by name: the next dock's own
         _last[box] = getattr(_last[box], "name", None)
+    _last["session"] = dock.session if dock.session.results else None
 
 
-def recall(dock) -> None:
-    """Set the controls of a new ``dock`` as the last closed one's were."""
-    for name, value in _last.items():
+def recall(dock):
+    """Set the controls of a new ``dock`` as the last closed one's were; return that
+    dock's session (:class:`.session.ClassifySession`: results, their settings and
+    model) if its image is in ``dock``'s viewer, else None."""
+    settings = {k: v for k, v in _last.items() if k != "session"}
+    for name, value in settings.items():
         if name in ("layer_box", "region_box"):
             if value not in dock.viewer.layers:
                 continue
@@ -33,3 +37,7 @@ def recall(dock) -> None:
             getattr(dock, name).value = value
         except (ValueError, OSError):  # a model file since moved: that one starts anew
             pass
+    session = _last.get("session")
+    if session is not None and any(layer is session.layer for layer in dock.viewer.layers):
+        return session
+    return None

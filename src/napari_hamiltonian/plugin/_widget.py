@@ -117,8 +117,12 @@ class ClassifyWidget(InputActions, PrepareActions, OutputActions, ParameterActio
         self.table_button.clicked.connect(self.show_table)
         self.figure_button.clicked.connect(self._figure_dialog)
         self.geometry_button.clicked.connect(self.measure_geometry)
-        recall(self)  # the settings of the last dock closed
+        kept = recall(self)  # the settings (and results) of the last dock closed
         self._on_layer(self.layer_box.value)
+        if kept is not None:  # its answer, chart and words, shown again
+            self.session = kept
+            self._refresh_chart()
+            self.status.value = kept.summary(False)
 
     def event(self, event) -> bool:
         """A dock closed with its x is taken out of the window (its parent set to None)
