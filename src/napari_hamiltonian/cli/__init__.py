@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "every place it drifts to)")
     cl.add_argument("--keep-steps", action="store_true",
                     help="keep each step's frames to check them: prepared.tif (after "
-                    "--register and --flat-field) and binary.tif (the binarised frames)")
+                    "--register and --flat-field; NaN outside the region read) and "
+                    "binary.tif (the binarised frames)")
     cl.add_argument("--flat-field", action="store_true",
                     help="divide the camera's uneven light out of the frames first "
                     "(fitted inside the region; with --register, to the raw frames)")

@@ -295,10 +295,15 @@ def _read_parameters(job: Job, clf, parameters, stride: int, xlabel: str) -> Non
 
 
 def _write_steps(job: Job) -> None:
-    """``prepared.tif`` (with a preparation) and ``binary.tif`` of a job (:func:`run`)."""
+    """``prepared.tif`` (with a preparation; NaN outside the region read, where a flat
+    field's extrapolated light means nothing) and ``binary.tif`` of a job (:func:`run`)."""
     stack, reading, region = job.source()
     if job.preparation.register or job.preparation.flat_field:
-        write_tiff(job.folder / "prepared.tif", np.asarray(job.prepared, np.float32))
+        prepared = np.array(job.prepared, np.float32)
+        if region is not None:
+            for t in range(prepared.shape[0]):
+                prepared[t][~frame_mask(region, t)] = np.nan
+        write_tiff(job.folder / "prepared.tif", prepared)
     binary = np.stack([reading.binary(np.asarray(stack[t]), frame_mask(region, t))
                        for t in range(job.stack.shape[0])])
     write_tiff(job.folder / "binary.tif", binary.astype(np.uint8))
