@@ -41,8 +41,9 @@ class Family:
         The critical value of the first parameter (Tc, Rc or pc), for T/Tc-like reports;
         None where the 2D field sweep has none.
     statistics : {"bond", "pattern"}
-        What its regressor reads beside the convolutions (the disorder of a field sweep
-        shows in the correlations at several distances, not in the bond alone).
+        What its regressor reads beside the convolutions (the disorder of a field sweep,
+        and the temperature of a slice of a 3D lattice, show in the correlations at
+        several distances, not in the bond alone).
     """
 
     name: str
@@ -55,7 +56,7 @@ class Family:
 #: The families, by name.
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("C-2D", ("temperature",), ((1.8, 3.5),), TC_2D),
-    Family("C-3D", ("temperature",), ((4.0, 5.5),), TC_3D),
+    Family("C-3D", ("temperature",), ((4.0, 5.5),), TC_3D, "pattern"),
     Family("RF-2D", ("disorder", "metal_fraction"), ((0.5, 3.0), SWEEP_WINDOW), None,
            "pattern"),
     Family("RF-3D", ("disorder", "metal_fraction"), ((1.5, 4.0), SWEEP_WINDOW), RC_3D,
