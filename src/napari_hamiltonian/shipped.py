@@ -78,7 +78,7 @@ REGRESSORS: dict[tuple[str, float], tuple[str, str]] = {
     ("RF-2D", 0.0): ("regressor-rf-2d.safetensors",
                     "37ef246d378edbeac8f908102c37ec89bdbfd88ad4227e90bb4af5c4ebce1920"),
     ("C-3D", 0.0): ("regressor-c-3d.safetensors",
-                    "6c227530adbdd3bd4b33f844d6107f5dad7315f770e5f3d7e5189ebcc8afb0ef"),
+                    "332d10cc188e101128ed74bf579197225f4e41c9b4f04658963a61bf0defc0a4"),
     ("RF-3D", 0.0): ("regressor-rf-3d.safetensors",
                     "262d8e668af96578dc684838a5ea0175227e216dcf3cb770f1665873cf05aff5"),
     ("P", 2.0): ("regressor-p-psf2.safetensors",
