@@ -300,9 +300,8 @@ def _write_steps(job: Job) -> None:
     stack, reading, region = job.source()
     if job.preparation.register or job.preparation.flat_field:
         prepared = np.array(job.prepared, np.float32)
-        if region is not None:
-            for t in range(prepared.shape[0]):
-                prepared[t][~frame_mask(region, t)] = np.nan
+        if region is not None:  # one region for every frame, or one per frame
+            prepared[~np.broadcast_to(region, prepared.shape)] = np.nan
         write_tiff(job.folder / "prepared.tif", prepared)
     binary = np.stack([reading.binary(np.asarray(stack[t]), frame_mask(region, t))
                        for t in range(job.stack.shape[0])])

@@ -66,17 +66,16 @@ class OutputActions:
             binary = reading.binary(get_frame(t), mask)
             return t, measure(binary, min_size, mask=mask), references_for(clf)
 
-        self._in_background(self.geometry_button, "cluster geometry", work,
+        self._in_background((self.geometry_button,), "cluster geometry", work,
                             self._on_geometry,
                             f"measuring the cluster geometry of frame {t}...")
 
-    def _in_background(self, buttons, desc: str, work, on_return, status: str) -> None:
-        """Run ``work()`` in a worker with ``buttons`` (one or a tuple) disabled until it
-        ends, then ``on_return(its value)`` on the GUI thread; errors shown with
-        ``desc``. The run is held in ``self._jobs[desc]`` while it lasts (Qt keeps only
-        weak references to its callbacks)."""
-        buttons = buttons if isinstance(buttons, tuple) else (buttons,)
-
+    def _in_background(self, buttons: tuple, desc: str, work, on_return, status: str
+                       ) -> None:
+        """Run ``work()`` in a worker with ``buttons`` disabled until it ends, then
+        ``on_return(its value)`` on the GUI thread; errors shown with ``desc``. The run
+        is held in ``self._jobs[desc]`` while it lasts (Qt keeps only weak references to
+        its callbacks)."""
         def gen():
             yield (desc,)
             return work()
@@ -211,7 +210,7 @@ class OutputActions:
         if not folder:
             return
 
-        self._in_background(self.save_button, "saving results",
+        self._in_background((self.save_button,), "saving results",
                             lambda: save_results(folder, *args), self._on_saved,
                             f"saving to {folder}...")
 
