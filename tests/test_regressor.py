@@ -109,6 +109,28 @@ def test_same_seed_same_regressor_and_bad_input_is_named(percolation_fit):
         HamiltonianRegressor(parameter_names=("a", "b")).fit(images, targets)
 
 
+def test_the_head_learns_a_steep_reading_of_the_statistics_first():
+    """A parameter that is a steep function of the statistics (here a step in the
+    density's distance from a half, as a 3D slice's temperature below Tc is steep in its
+    magnetisation) is beyond the linear start and the joint epochs; ``head_epochs``
+    learns it from the statistics alone before the convolutions join. Without it the
+    start is the same as before (``head_epochs=0`` is the default)."""
+    def step(images):
+        return np.tanh(20 * (np.abs(images.mean((1, 2)) - 0.5) - 0.3))
+
+    images, _ = simulate_family("P", 400, 32, seed=7)
+    test_images, _ = simulate_family("P", 400, 32, seed=8)
+    errors = {}
+    for head in (0, 200):
+        reg = HamiltonianRegressor(epochs=2, head_epochs=head, random_state=0)
+        errors[head] = np.abs(reg.fit(images, step(images)).predict(test_images)
+                              - step(test_images)).mean()
+    assert errors[200] < 0.5 * errors[0]
+    assert HamiltonianRegressor().head_epochs == 0
+    with pytest.raises(ValueError, match="head_epochs"):
+        HamiltonianRegressor(head_epochs=-1).fit(images, step(images))
+
+
 _CONTINUOUS = "its X is continuous, not binary domain images (refused by design)"
 _FIT = "test_a_fit_on_percolation_matches_the_density_and_its_intervals_cover"
 _FILE = "test_the_file_round_trip_and_what_is_refused"

@@ -44,6 +44,9 @@ class Family:
         What its regressor reads beside the convolutions (the disorder of a field sweep,
         and the temperature of a slice of a 3D lattice, show in the correlations at
         several distances, not in the bond alone).
+    head_epochs : int
+        Passes of its regressor's head over the statistics alone before the
+        convolutions join (``HamiltonianRegressor(head_epochs=...)``).
     """
 
     name: str
@@ -51,12 +54,13 @@ class Family:
     ranges: tuple[tuple[float, float], ...]
     critical: float | None
     statistics: str = "bond"
+    head_epochs: int = 0
 
 
 #: The families, by name.
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("C-2D", ("temperature",), ((1.8, 3.5),), TC_2D),
-    Family("C-3D", ("temperature",), ((4.0, 5.5),), TC_3D, "pattern"),
+    Family("C-3D", ("temperature",), ((4.0, 5.5),), TC_3D, "pattern", 60),
     Family("RF-2D", ("disorder", "metal_fraction"), ((0.5, 3.0), SWEEP_WINDOW), None,
            "pattern"),
     Family("RF-3D", ("disorder", "metal_fraction"), ((1.5, 4.0), SWEEP_WINDOW), RC_3D,

@@ -19,7 +19,11 @@ nearest-neighbour bond correlation are what the physics baselines use
 to the outputs, so that where one of them is the answer (p is the density) the network
 starts from it; the symmetry reduction flips the
 spins of a window that is mostly down, so the density goes in as it was before.
-Outputs: per parameter a mean and a log variance, in standardised units.
+Outputs: per parameter a mean and a log variance, in standardised units. Training
+(:func:`train`) starts from the statistics' least-squares reading, or, with
+``head_epochs``, from the dense layers trained on the statistics alone
+(:func:`fit_head`); in the shipped regressors the convolutions' features end nearly
+constant (BENCHMARKS.md, "The head learns the statistics first").
 """
 
 from __future__ import annotations
@@ -104,13 +108,22 @@ class RegressorCNN(nn.Module):
         # the statistics straight to the outputs
         self.skip = nn.Linear(n_statistics, 2 * n_parameters)
 
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(N, 1, w, w) spins -> the maps after each convolution's ReLU, and their
+        mean over the window (N, 64), the features the dense layer reads."""
+        h1 = F.relu(F.max_pool2d(self.conv1(x), 2))
+        h2 = F.relu(F.max_pool2d(self.conv2(h1), 2))
+        h3 = F.relu(self.conv3(h2))
+        return h1, h2, h3, h3.mean((2, 3))
+
     def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
         """(N, 1, w, w) spins and (N, n_statistics) statistics -> (N, 2 k): means, log
         variances."""
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2(x), 2))
-        x = F.relu(self.conv3(x)).mean((2, 3))
-        return self.fc2(F.relu(self.fc1(torch.cat([x, stats], 1)))) + self.skip(stats)
+        return self.head(self.features(x)[-1], stats)
+
+    def head(self, features: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        """(N, 64) window-mean features and (N, n_statistics) statistics -> (N, 2 k)."""
+        return self.fc2(F.relu(self.fc1(torch.cat([features, stats], 1)))) + self.skip(stats)
 
 
 def to_input(images: np.ndarray) -> torch.Tensor:
@@ -132,12 +145,17 @@ def predict(model: RegressorCNN, images: np.ndarray, stats: np.ndarray,
 
 
 @torch.no_grad()
-def start_from_statistics(model: RegressorCNN, stats: np.ndarray, targets: np.ndarray
-                          ) -> None:
+def start_from_statistics(model: RegressorCNN, stats: np.ndarray, targets: np.ndarray,
+                          flat_variance: bool = False) -> None:
     """Set the linear path to the least-squares fit of the targets (N, k) on the
     statistics (N, n_statistics), and of the log of its squared residuals (the
-    variance), and shrink the network's last layer tenfold: training starts from the best linear reading of the statistics and the
-    convolutions learn what it misses."""
+    variance), and shrink the network's last layer tenfold: training starts from the
+    best linear reading of the statistics and the convolutions learn what it misses.
+
+    With ``flat_variance`` the variance starts as the residuals' mean square everywhere:
+    a variance fitted to the linear reading's residuals starts wide where that reading
+    is poor (a 3D slice below Tc, whose temperature is a steep function of its density),
+    and the likelihood's gradient there, divided by it, stays too small to learn."""
     k = targets.shape[1]
     design = np.column_stack([stats, np.ones(len(stats))]).astype(np.float64)
     coef = np.linalg.lstsq(design, targets, rcond=None)[0]  # (n_statistics + 1, k)
@@ -146,46 +164,94 @@ def start_from_statistics(model: RegressorCNN, stats: np.ndarray, targets: np.nd
     model.skip.bias.zero_()
     model.skip.weight[:k] = torch.from_numpy(coef[:-1].T.astype(np.float32))
     model.skip.bias[:k] = torch.from_numpy(coef[-1].astype(np.float32))
-    # log variance: log of the squared residuals fitted the same way (+1.27, minus
-    # the mean of log chi^2 with one degree of freedom), so the widths start uneven
-    log_sq = np.log(np.maximum(residual ** 2, 1e-12))
-    spread = np.linalg.lstsq(design, log_sq, rcond=None)[0]
-    model.skip.weight[k:] = torch.from_numpy(spread[:-1].T.astype(np.float32))
-    model.skip.bias[k:] = torch.from_numpy((spread[-1] + 1.27).astype(np.float32))
+    if flat_variance:
+        model.skip.bias[k:] = torch.from_numpy(
+            np.log(np.maximum((residual ** 2).mean(0), 1e-12)).astype(np.float32))
+    else:
+        # log variance: log of the squared residuals fitted the same way (+1.27, minus
+        # the mean of log chi^2 with one degree of freedom), so the widths start uneven
+        log_sq = np.log(np.maximum(residual ** 2, 1e-12))
+        spread = np.linalg.lstsq(design, log_sq, rcond=None)[0]
+        model.skip.weight[k:] = torch.from_numpy(spread[:-1].T.astype(np.float32))
+        model.skip.bias[k:] = torch.from_numpy((spread[-1] + 1.27).astype(np.float32))
     model.fc2.weight.mul_(0.1)
     model.fc2.bias.zero_()
 
 
-def train(model: RegressorCNN, images: np.ndarray, stats: np.ndarray, targets: np.ndarray,
-          epochs: int, batch_size: int, learning_rate: float, rng: np.random.Generator,
-          progress=None) -> list[float]:
-    """Minimise the Gaussian negative log-likelihood of standardised ``targets`` (N, k)
-    with Adam; the step size falls tenfold for the last quarter of the epochs. Returns
-    the mean loss of each epoch."""
-    k = targets.shape[1]
-    start_from_statistics(model, stats, targets)
-    model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    y = torch.from_numpy(targets.astype(np.float32))
-    s = torch.from_numpy(stats)
+def _nll(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Gaussian negative log-likelihood of outputs (N, 2 k) (means, log variances)."""
+    k = y.shape[1]
+    mean, log_var = out[:, :k], out[:, k:].clamp(-12.0, 8.0)
+    return 0.5 * (log_var + (y - mean) ** 2 / log_var.exp()).mean()
+
+
+def _adam_epochs(params, step, n: int, epochs: int, batch_size: int, learning_rate: float,
+                 rng: np.random.Generator, progress=None) -> list[float]:
+    """Adam over ``epochs`` shuffled passes of ``n`` items, ``step(idx)`` returning a
+    batch's loss; the step size falls tenfold for the last quarter of the epochs.
+    Returns the mean loss of each epoch."""
+    opt = torch.optim.Adam(params, lr=learning_rate)
     losses = []
     for epoch in range(epochs):
         if epoch == epochs - max(1, epochs // 4) and epochs > 1:
             for group in opt.param_groups:
                 group["lr"] = learning_rate / 10
-        order = rng.permutation(len(images))
+        order = rng.permutation(n)
         total = 0.0
-        for start in range(0, len(order), batch_size):
+        for start in range(0, n, batch_size):
             idx = np.sort(order[start:start + batch_size])
-            out = model(to_input(images[idx]), s[idx])
-            mean, log_var = out[:, :k], out[:, k:].clamp(-12.0, 8.0)
-            loss = 0.5 * (log_var + (y[idx] - mean) ** 2 / log_var.exp()).mean()
+            loss = step(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
             if progress is not None:
                 progress(len(idx))
-        losses.append(total / len(order))
+        losses.append(total / n)
+    return losses
+
+
+def fit_head(model: RegressorCNN, stats: np.ndarray, targets: np.ndarray, epochs: int,
+             batch_size: int, learning_rate: float, rng: np.random.Generator) -> None:
+    """Train the dense layers and the linear path on the statistics alone (the
+    convolutions' features held at zero), then zero the dense layer's weights on those
+    features: the joint training starts from the best reading of the statistics, not
+    from its linear part. Cheap (no convolution), so it can take many epochs; the
+    steep parts of a parameter's dependence on the statistics need them."""
+    start_from_statistics(model, stats, targets, flat_variance=True)
+    n_features = model.conv3.out_channels
+    s = torch.from_numpy(stats)
+    y = torch.from_numpy(targets.astype(np.float32))
+    zeros = torch.zeros(min(batch_size, len(s)), n_features)
+
+    def step(idx):
+        return _nll(model.head(zeros[:len(idx)], s[idx]), y[idx])
+
+    params = [*model.fc1.parameters(), *model.fc2.parameters(), *model.skip.parameters()]
+    _adam_epochs(params, step, len(s), epochs, batch_size, learning_rate, rng)
+    with torch.no_grad():
+        model.fc1.weight[:, :n_features] = 0.0
+
+
+def train(model: RegressorCNN, images: np.ndarray, stats: np.ndarray, targets: np.ndarray,
+          epochs: int, batch_size: int, learning_rate: float, rng: np.random.Generator,
+          progress=None, head_epochs: int = 0) -> list[float]:
+    """Minimise the Gaussian negative log-likelihood of standardised ``targets`` (N, k)
+    with Adam; the step size falls tenfold for the last quarter of the epochs. With
+    ``head_epochs``, the head first learns the statistics alone (:func:`fit_head`).
+    Returns the mean loss of each epoch."""
+    if head_epochs:
+        fit_head(model, stats, targets, head_epochs, batch_size, learning_rate, rng)
+    else:
+        start_from_statistics(model, stats, targets)
+    model.train()
+    y = torch.from_numpy(targets.astype(np.float32))
+    s = torch.from_numpy(stats)
+
+    def step(idx):
+        return _nll(model(to_input(images[idx]), s[idx]), y[idx])
+
+    losses = _adam_epochs(model.parameters(), step, len(images), epochs, batch_size,
+                          learning_rate, rng, progress)
     model.eval()
     return losses

@@ -84,6 +84,12 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         What the network reads beside the convolutions: the density and the bond
         correlation, or with them the pattern statistics the rejection reads
         (:func:`napari_hamiltonian.parameters.network.statistics`).
+    head_epochs : int, default=0
+        Passes of the dense layers over the statistics alone before the convolutions
+        join (:func:`napari_hamiltonian.parameters.network.fit_head`; cheap). 0 starts
+        from the statistics' linear reading. Where a parameter is a steep function of
+        the statistics (a 3D slice's temperature below Tc), the joint epochs are too few
+        to learn it, and this is what reads it.
     random_state : int, RandomState or None, default=None
         Seeds the split, shuffling and initialisation; an int gives the same model every
         time on CPU.
@@ -121,7 +127,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, parameter_names=None, hidden_units: int = 64, epochs: int = 8,
                  batch_size: int = 64, learning_rate: float = 2e-3,
                  calibration_fraction: float = 0.15, statistics: str = "bond",
-                 random_state=None, verbose: int = 0):
+                 head_epochs: int = 0, random_state=None, verbose: int = 0):
         self.parameter_names = parameter_names
         self.hidden_units = hidden_units
         self.epochs = epochs
@@ -129,6 +135,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.calibration_fraction = calibration_fraction
         self.statistics = statistics
+        self.head_epochs = head_epochs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -149,6 +156,7 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
              "> 0 and finite"),
             ("calibration_fraction", self.calibration_fraction, Real,
              lambda v: 0 < v < 1, "in (0, 1)"),
+            ("head_epochs", self.head_epochs, Integral, lambda v: v >= 0, ">= 0"),
         ]
         check_numbers(checks)
         if self.statistics not in network.STATISTICS:
@@ -230,7 +238,8 @@ class HamiltonianRegressor(RegressorMixin, BaseEstimator):
                 losses = network.train(model, reduced[fit], stats[fit],
                                        (targets[fit] - mean) / scale, self.epochs,
                                        self.batch_size, self.learning_rate, gen,
-                                       None if progress is None else progress.update)
+                                       None if progress is None else progress.update,
+                                       self.head_epochs)
         finally:
             if progress is not None:
                 progress.close()

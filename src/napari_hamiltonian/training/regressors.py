@@ -42,7 +42,8 @@ def fit_family(name: str, n_images: int, seed: int = 0, size: int = 100,
     images = as_micrographs(images, psf_sigma, seed)
     simulated = time.perf_counter() - t0
     reg = HamiltonianRegressor(parameter_names=fam.parameters, epochs=epochs,
-                               statistics=fam.statistics, random_state=seed,
+                               statistics=fam.statistics, head_epochs=fam.head_epochs,
+                               random_state=seed,
                                verbose=verbose).fit(images, targets)
     n_frames = max(MIN_FRAMES, n_images // 25)
     frames, truth = calibration_frames(name, n_frames, seed + 500, psf_sigma)
@@ -96,11 +97,14 @@ def card_section(result: dict, reg: HamiltonianRegressor) -> str:
     psf = float(info.get("psf_sigma", 0.0))
     seen = f", seen through a Gaussian PSF of {psf:g} px and binarised" if psf else ""
     frames = info.get("frame_calibration") or {}
+    head = (f" after {reg.head_epochs} of its head on the statistics alone"
+            if reg.head_epochs else "")
     lines = [f"## {result['family']}" + (f" at {psf:g} px" if psf else ""), "",
              f"Trained on {info.get('n_images')} simulated {info.get('size')} x "
              f"{info.get('size')} images{seen} (seed {info.get('seed')}; ranges "
              f"{info.get('ranges')}; {info.get('n_calibration')} held out to calibrate "
-             f"the intervals), {reg.epochs} epochs, {info.get('seconds')} s of training; "
+             f"the intervals), {reg.epochs} epochs{head}, {info.get('seconds')} s of "
+             "training; "
              f"measured on {result['n_test']} images of an independent seed. Frame "
              f"estimates calibrated on {frames.get('n_frames')} frames of "
              f"{frames.get('sides')} px (seed {frames.get('seed')}).", "",
