@@ -39,7 +39,8 @@ def main() -> None:
         model = reg.model_
         stats = torch.from_numpy(reg._standardised(network.statistics(X, reg.statistics)))
         with torch.no_grad():
-            *maps, feats = model.features(network.to_input(symmetry_reduce(X)))
+            maps: list = []
+            feats = model.features(network.to_input(symmetry_reduce(X)), maps)
             k = model.fc2.out_features // 2
             mean = feats.mean(0, keepdim=True).expand_as(feats)
             moved = np.abs(model.head(feats, stats)[:, :k].numpy()

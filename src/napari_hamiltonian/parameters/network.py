@@ -108,18 +108,26 @@ class RegressorCNN(nn.Module):
         # the statistics straight to the outputs
         self.skip = nn.Linear(n_statistics, 2 * n_parameters)
 
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(N, 1, w, w) spins -> the maps after each convolution's ReLU, and their
-        mean over the window (N, 64), the features the dense layer reads."""
-        h1 = F.relu(F.max_pool2d(self.conv1(x), 2))
-        h2 = F.relu(F.max_pool2d(self.conv2(h1), 2))
-        h3 = F.relu(self.conv3(h2))
-        return h1, h2, h3, h3.mean((2, 3))
+    def features(self, x: torch.Tensor, maps: list | None = None) -> torch.Tensor:
+        """(N, 1, w, w) spins -> (N, 64) the features the dense layer reads: the last
+        convolution's map, averaged over the window. With a list ``maps``, the map after
+        each convolution's ReLU is appended to it (otherwise each is freed as soon as
+        the next is computed)."""
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        if maps is not None:
+            maps.append(x)
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
+        if maps is not None:
+            maps.append(x)
+        x = F.relu(self.conv3(x))
+        if maps is not None:
+            maps.append(x)
+        return x.mean((2, 3))
 
     def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
         """(N, 1, w, w) spins and (N, n_statistics) statistics -> (N, 2 k): means, log
         variances."""
-        return self.head(self.features(x)[-1], stats)
+        return self.head(self.features(x), stats)
 
     def head(self, features: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
         """(N, 64) window-mean features and (N, n_statistics) statistics -> (N, 2 k)."""

@@ -104,9 +104,8 @@ def card_section(result: dict, reg: HamiltonianRegressor) -> str:
              f"{info.get('size')} images{seen} (seed {info.get('seed')}; ranges "
              f"{info.get('ranges')}; {info.get('n_calibration')} held out to calibrate "
              f"the intervals), {reg.epochs} epochs{head}, {info.get('seconds')} s of "
-             "training; "
-             f"measured on {result['n_test']} images of an independent seed. Frame "
-             f"estimates calibrated on {frames.get('n_frames')} frames of "
+             f"training; measured on {result['n_test']} images of an independent seed. "
+             f"Frame estimates calibrated on {frames.get('n_frames')} frames of "
              f"{frames.get('sides')} px (seed {frames.get('seed')}).", "",
              "| parameter | range | network MAE | baseline MAE | network / baseline | "
              f"{COVERAGE:.0%} interval covers | mean width |",
